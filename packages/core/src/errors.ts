@@ -1,0 +1,121 @@
+/**
+ * One error class per failure kind. Every error carries a stable `code` and the
+ * names of what is at fault (file, entry, tensor, port, dim, option) so callers
+ * can react programmatically and the CLI can print one clear line.
+ */
+export class Mplug2Error extends Error {
+  readonly code: string;
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** A checkpoint (.pth / .safetensors) is truncated, corrupt or not a checkpoint. */
+export class CheckpointFormatError extends Mplug2Error {
+  constructor(
+    readonly file: string,
+    readonly entry: string | undefined,
+    detail: string,
+    options?: { cause?: unknown },
+  ) {
+    super('CHECKPOINT_FORMAT', `${file}${entry ? ` [${entry}]` : ''}: ${detail}`, options);
+  }
+}
+
+/** A pickle asked for something outside the allow-list (a global, a call, an opcode). Nothing was executed. */
+export class UnsafePickleError extends Mplug2Error {
+  constructor(
+    readonly file: string,
+    readonly entry: string,
+    readonly what: string,
+  ) {
+    super('UNSAFE_PICKLE', `${file} [${entry}]: refused ${what}; only state-dict content is allowed, nothing was executed`);
+  }
+}
+
+/** Tensors a module needs are absent or have the wrong shape. Lists all of them at once. */
+export class MissingTensorError extends Mplug2Error {
+  constructor(
+    readonly source: string,
+    readonly missing: readonly string[],
+    readonly wrongShape: readonly { name: string; expected: readonly number[]; actual: readonly number[] }[] = [],
+  ) {
+    const parts: string[] = [];
+    if (missing.length) parts.push(`missing ${missing.length} tensor(s): ${missing.join(', ')}`);
+    if (wrongShape.length)
+      parts.push(
+        `wrong shape: ${wrongShape.map((w) => `${w.name} expected [${w.expected}] got [${w.actual}]`).join('; ')}`,
+      );
+    super('MISSING_TENSOR', `${source}: ${parts.join('; ')}`);
+  }
+}
+
+/** A tensor handed to a port (or a composed connection) does not fit its dtype or dims. */
+export class PortMismatchError extends Mplug2Error {
+  constructor(
+    readonly port: string,
+    detail: string,
+    readonly dim?: string,
+  ) {
+    super('PORT_MISMATCH', `${port}: ${detail}`);
+  }
+}
+
+/** A configuration or model file is inconsistent (config vs. tensor shapes, manifest content). */
+export class ConfigError extends Mplug2Error {
+  constructor(
+    readonly source: string,
+    detail: string,
+    options?: { cause?: unknown },
+  ) {
+    super('CONFIG', `${source}: ${detail}`, options);
+  }
+}
+
+/** A model directory file does not match the sha256 in its manifest, or is missing. */
+export class ModelIntegrityError extends Mplug2Error {
+  constructor(
+    readonly file: string,
+    detail: string,
+  ) {
+    super('MODEL_INTEGRITY', `${file}: ${detail}`);
+  }
+}
+
+/** The requested execution backend is not available; says what was tried and what exists. */
+export class BackendUnavailableError extends Mplug2Error {
+  constructor(
+    readonly requested: string,
+    readonly tried: readonly { backend: string; error: string }[],
+    readonly available: readonly string[],
+  ) {
+    super(
+      'BACKEND_UNAVAILABLE',
+      `backend '${requested}' is not available (tried: ${tried.map((t) => `${t.backend}: ${t.error}`).join('; ') || 'none'}; available here: ${available.join(', ') || 'none'})`,
+    );
+  }
+}
+
+/** An option has an unknown name or an invalid value. */
+export class InvalidOptionError extends Mplug2Error {
+  constructor(
+    readonly option: string,
+    detail: string,
+  ) {
+    super('INVALID_OPTION', `option '${option}': ${detail}`);
+  }
+}
+
+/** A video (or image) could not be probed or decoded. `remedy` says what to do. */
+export class VideoDecodeError extends Mplug2Error {
+  constructor(
+    readonly file: string,
+    detail: string,
+    readonly remedy?: string,
+    options?: { cause?: unknown },
+  ) {
+    super('VIDEO_DECODE', `${file}: ${detail}${remedy ? ` (${remedy})` : ''}`, options);
+  }
+}
