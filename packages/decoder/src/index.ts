@@ -1,1 +1,1 @@
-export {};
+export * from './graph.js';

@@ -1,0 +1,226 @@
+import { create, toBinary } from '@bufbuild/protobuf';
+import {
+  AttributeProto_AttributeType,
+  AttributeProtoSchema,
+  GraphProtoSchema,
+  ModelProtoSchema,
+  NodeProtoSchema,
+  OperatorSetIdProtoSchema,
+  StringStringEntryProtoSchema,
+  TensorProto_DataLocation,
+  TensorProto_DataType,
+  TensorProtoSchema,
+  TensorShapeProto_DimensionSchema,
+  TensorShapeProtoSchema,
+  TypeProto_TensorSchema,
+  TypeProtoSchema,
+  ValueInfoProtoSchema,
+  type AttributeProto,
+  type NodeProto,
+  type TensorProto,
+  type ValueInfoProto,
+} from 'onnx-buf';
+import { ConfigError } from '../errors.js';
+import type { DType } from '../tensor.js';
+
+/** ONNX default-domain opset every graph targets. */
+export const OPSET = 17;
+const IR_VERSION = 8n;
+
+/** A named value inside a graph (graph input, initializer or node output). */
+export interface Value {
+  readonly name: string;
+}
+
+export type AttrValue = number | string | readonly number[] | readonly string[] | { float: number } | { floats: readonly number[] };
+
+const ONNX_DTYPES: Record<DType, TensorProto_DataType> = {
+  float32: TensorProto_DataType.FLOAT,
+  float16: TensorProto_DataType.FLOAT16,
+  int64: TensorProto_DataType.INT64,
+  int32: TensorProto_DataType.INT32,
+  uint8: TensorProto_DataType.UINT8,
+  bool: TensorProto_DataType.BOOL,
+};
+
+/** Where an initializer's bytes live: inline, or a range of an external data file. */
+export type InitializerData =
+  | { kind: 'inline'; bytes: Uint8Array }
+  | { kind: 'external'; location: string; offset: number; length: number }
+  /** Resolved when the model is serialized (weights are streamed to their file after the graph is built). */
+  | { kind: 'deferred'; resolve(): InitializerData };
+
+interface Initializer {
+  name: string;
+  dtype: DType;
+  shape: readonly number[];
+  data: InitializerData;
+}
+
+function toBytes(a: ArrayBufferView): Uint8Array {
+  return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+}
+
+function attribute(name: string, value: AttrValue): AttributeProto {
+  const a = create(AttributeProtoSchema, { name });
+  if (typeof value === 'number') {
+    if (!Number.isInteger(value)) throw new ConfigError('graph', `attribute ${name}=${value} must be an integer; use {float: x}`);
+    a.type = AttributeProto_AttributeType.INT;
+    a.i = BigInt(value);
+  } else if (typeof value === 'string') {
+    a.type = AttributeProto_AttributeType.STRING;
+    a.s = new TextEncoder().encode(value);
+  } else if (Array.isArray(value)) {
+    if (value.length > 0 && typeof value[0] === 'string') {
+      a.type = AttributeProto_AttributeType.STRINGS;
+      a.strings = (value as string[]).map((s) => new TextEncoder().encode(s));
+    } else {
+      a.type = AttributeProto_AttributeType.INTS;
+      a.ints = (value as number[]).map((v) => BigInt(v));
+    }
+  } else if ('float' in (value as object)) {
+    a.type = AttributeProto_AttributeType.FLOAT;
+    a.f = (value as { float: number }).float;
+  } else {
+    a.type = AttributeProto_AttributeType.FLOATS;
+    a.floats = [...(value as { floats: readonly number[] }).floats];
+  }
+  return a;
+}
+
+function valueInfo(name: string, dtype: DType, dims: readonly (string | number)[]): ValueInfoProto {
+  const shape = create(TensorShapeProtoSchema, {
+    dim: dims.map((d) =>
+      create(TensorShapeProto_DimensionSchema, {
+        value: typeof d === 'number' ? { case: 'dimValue', value: BigInt(d) } : { case: 'dimParam', value: d },
+      }),
+    ),
+  });
+  const type = create(TypeProtoSchema, {
+    value: { case: 'tensorType', value: create(TypeProto_TensorSchema, { elemType: ONNX_DTYPES[dtype], shape }) },
+  });
+  return create(ValueInfoProtoSchema, { name, type });
+}
+
+/**
+ * Builds one ONNX model from ops and named initializers. Value names are unique by construction
+ * (a counter per prefix), so composite helpers can be called any number of times.
+ */
+export class GraphBuilder {
+  private readonly nodes: NodeProto[] = [];
+  private readonly inputs: ValueInfoProto[] = [];
+  private readonly outputs: ValueInfoProto[] = [];
+  private readonly initializers = new Map<string, Initializer>();
+  private readonly counters = new Map<string, number>();
+  private usesMicrosoftDomain = false;
+
+  constructor(readonly name: string) {}
+
+  /** A fresh unique value name. */
+  fresh(prefix: string): string {
+    const n = this.counters.get(prefix) ?? 0;
+    this.counters.set(prefix, n + 1);
+    return n === 0 ? prefix : `${prefix}_${n}`;
+  }
+
+  input(name: string, dtype: DType, dims: readonly (string | number)[]): Value {
+    this.inputs.push(valueInfo(name, dtype, dims));
+    return { name };
+  }
+
+  /** Marks `value` as a graph output named `name` (an Identity is inserted when the names differ). */
+  output(value: Value, name: string, dtype: DType, dims: readonly (string | number)[]): void {
+    if (value.name !== name) this.nodes.push(this.node('Identity', [value.name], [name], {}));
+    this.outputs.push(valueInfo(name, dtype, dims));
+  }
+
+  /** Registers an initializer; `data` is either inline bytes or a range in an external file. */
+  initializer(name: string, dtype: DType, shape: readonly number[], data: InitializerData): Value {
+    const existing = this.initializers.get(name);
+    if (existing) return { name };
+    this.initializers.set(name, { name, dtype, shape: [...shape], data });
+    return { name };
+  }
+
+  /** A small inline constant (shapes, scalars, axes). */
+  const(prefix: string, dtype: 'float32' | 'int64', shape: readonly number[], values: readonly number[]): Value {
+    const data = dtype === 'float32' ? toBytes(Float32Array.from(values)) : toBytes(BigInt64Array.from(values.map(BigInt)));
+    return this.initializer(this.fresh(prefix), dtype, shape, { kind: 'inline', bytes: data });
+  }
+
+  int64s(values: readonly number[], prefix = 'c'): Value {
+    return this.const(prefix, 'int64', [values.length], values);
+  }
+
+  scalar(value: number, prefix = 'c'): Value {
+    return this.const(prefix, 'float32', [], [value]);
+  }
+
+  private node(op: string, inputs: string[], outputs: string[], attrs: Record<string, AttrValue>, domain = ''): NodeProto {
+    return create(NodeProtoSchema, {
+      opType: op,
+      domain,
+      input: inputs,
+      output: outputs,
+      name: outputs[0],
+      attribute: Object.entries(attrs).map(([k, v]) => attribute(k, v)),
+    });
+  }
+
+  /** Appends one op with a single output. */
+  op(op: string, inputs: readonly (Value | null)[], attrs: Record<string, AttrValue> = {}, domain = ''): Value {
+    return this.opN(op, inputs, 1, attrs, domain)[0];
+  }
+
+  /** Appends one op with `n` outputs. Absent optional inputs are `null`. */
+  opN(op: string, inputs: readonly (Value | null)[], n: number, attrs: Record<string, AttrValue> = {}, domain = ''): Value[] {
+    if (domain === 'com.microsoft') this.usesMicrosoftDomain = true;
+    const outs = Array.from({ length: n }, () => this.fresh(op.toLowerCase()));
+    this.nodes.push(this.node(op, inputs.map((v) => v?.name ?? ''), outs, attrs, domain));
+    return outs.map((name) => ({ name }));
+  }
+
+  /** Serializes the model. Initializers with external data keep only their location/offset/length. */
+  toBytes(docString = ''): Uint8Array {
+    const initializer: TensorProto[] = [...this.initializers.values()].map((init) => {
+      const t = create(TensorProtoSchema, {
+        name: init.name,
+        dataType: ONNX_DTYPES[init.dtype],
+        dims: init.shape.map((d) => BigInt(d)),
+      });
+      const data = init.data.kind === 'deferred' ? init.data.resolve() : init.data;
+      if (data.kind === 'inline') {
+        t.rawData = data.bytes as Uint8Array<ArrayBuffer>;
+      } else if (data.kind === 'external') {
+        t.dataLocation = TensorProto_DataLocation.EXTERNAL;
+        t.externalData = [
+          create(StringStringEntryProtoSchema, { key: 'location', value: data.location }),
+          create(StringStringEntryProtoSchema, { key: 'offset', value: String(data.offset) }),
+          create(StringStringEntryProtoSchema, { key: 'length', value: String(data.length) }),
+        ];
+      } else {
+        throw new ConfigError(this.name, `initializer ${init.name} resolved to another deferred value`);
+      }
+      return t;
+    });
+    const graph = create(GraphProtoSchema, {
+      name: this.name,
+      node: this.nodes,
+      input: this.inputs,
+      output: this.outputs,
+      initializer,
+    });
+    const opsetImport = [create(OperatorSetIdProtoSchema, { domain: '', version: BigInt(OPSET) })];
+    if (this.usesMicrosoftDomain) opsetImport.push(create(OperatorSetIdProtoSchema, { domain: 'com.microsoft', version: 1n }));
+    const model = create(ModelProtoSchema, {
+      irVersion: IR_VERSION,
+      producerName: '@mplug2/core',
+      producerVersion: '0.1.0',
+      docString,
+      graph,
+      opsetImport,
+    });
+    return toBinary(ModelProtoSchema, model);
+  }
+
+}

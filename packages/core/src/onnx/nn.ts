@@ -1,0 +1,77 @@
+import type { GraphBuilder, Value } from './graph.js';
+import { transpose2d, type WeightPlan, type WeightTransform } from './weights.js';
+
+/** What a module builder needs: the graph, the weight plan and the data file its weights go to. */
+export interface BuildContext {
+  readonly g: GraphBuilder;
+  readonly plan: WeightPlan;
+  readonly file: string;
+}
+
+export function param(ctx: BuildContext, name: string, shape: readonly number[], transform?: WeightTransform): Value {
+  return ctx.plan.param(ctx.g, ctx.file, name, shape, transform);
+}
+
+/** `y = x·Wᵀ + b` for a PyTorch Linear stored as `(out, in)`; the weight is pre-transposed at conversion. */
+export function linear(ctx: BuildContext, x: Value, prefix: string, inDim: number, outDim: number, bias = true): Value {
+  const w = param(ctx, `${prefix}.weight`, [outDim, inDim], transpose2d);
+  const y = ctx.g.op('MatMul', [x, w]);
+  return bias ? ctx.g.op('Add', [y, param(ctx, `${prefix}.bias`, [outDim])]) : y;
+}
+
+export function layerNorm(ctx: BuildContext, x: Value, prefix: string, dim: number, eps: number): Value {
+  return ctx.g.op('LayerNormalization', [x, param(ctx, `${prefix}.weight`, [dim]), param(ctx, `${prefix}.bias`, [dim])], {
+    axis: -1,
+    epsilon: { float: eps },
+  });
+}
+
+/** Exact GELU `0.5·x·(1 + erf(x/√2))` (BERT's `gelu`; never the tanh approximation). */
+export function gelu(g: GraphBuilder, x: Value): Value {
+  const erf = g.op('Erf', [g.op('Mul', [x, g.scalar(Math.SQRT1_2, 'inv_sqrt2')])]);
+  return g.op('Mul', [g.op('Mul', [x, g.scalar(0.5, 'half')]), g.op('Add', [erf, g.scalar(1, 'one')])]);
+}
+
+/** CLIP's QuickGELU `x·σ(1.702x)`. */
+export function quickGelu(g: GraphBuilder, x: Value): Value {
+  return g.op('Mul', [x, g.op('Sigmoid', [g.op('Mul', [x, g.scalar(1.702, 'qg')])])]);
+}
+
+/** `[b, n, heads·dh]` → `[b, heads, n, dh]`. */
+export function splitHeads(g: GraphBuilder, x: Value, heads: number, headDim: number): Value {
+  return g.op('Transpose', [g.op('Reshape', [x, g.int64s([0, 0, heads, headDim], 'heads_shape')])], { perm: [0, 2, 1, 3] });
+}
+
+/** `[b, heads, n, dh]` → `[b, n, heads·dh]`. */
+export function mergeHeads(g: GraphBuilder, x: Value, width: number): Value {
+  return g.op('Reshape', [g.op('Transpose', [x], { perm: [0, 2, 1, 3] }), g.int64s([0, 0, width], 'merge_shape')]);
+}
+
+/**
+ * Scaled dot-product attention on split heads. `scoreScale` is applied to the scores after
+ * `q·kᵀ` (BERT); `queryScale` to q before the product (PyTorch MultiheadAttention). `bias` is an
+ * additive mask broadcastable to `[b, heads, n, m]`.
+ */
+export function attention(
+  g: GraphBuilder,
+  q: Value,
+  k: Value,
+  v: Value,
+  opts: { queryScale?: number; scoreScale?: number; bias?: Value | null },
+): Value {
+  const qs = opts.queryScale !== undefined ? g.op('Mul', [q, g.scalar(opts.queryScale, 'q_scale')]) : q;
+  let s = g.op('MatMul', [qs, g.op('Transpose', [k], { perm: [0, 1, 3, 2] })]);
+  if (opts.scoreScale !== undefined) s = g.op('Div', [s, g.scalar(1 / opts.scoreScale, 'score_div')]);
+  if (opts.bias) s = g.op('Add', [s, opts.bias]);
+  return g.op('MatMul', [g.op('Softmax', [s], { axis: -1 }), v]);
+}
+
+/**
+ * Additive attention bias from an int64 0/1 mask `[b, m]`: `(1 − m)·fill`, shaped `[b, 1, 1, m]`.
+ * BERT uses −10000 for self-attention and −1e9 for cross-attention memory masks.
+ */
+export function maskBias(g: GraphBuilder, mask: Value, fill: number): Value {
+  const m = g.op('Cast', [mask], { to: 1 });
+  const inv = g.op('Sub', [g.scalar(1, 'one'), m]);
+  return g.op('Unsqueeze', [g.op('Mul', [inv, g.scalar(fill, 'mask_fill')]), g.int64s([1, 2], 'mask_axes')]);
+}
