@@ -1,1 +1,3 @@
-export {};
+export * from './convert.js';
+export * from './presets.js';
+export * from './parity.js';

@@ -1,0 +1,68 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { InvalidOptionError, Mplug2Error } from '@mplug2/core';
+
+export interface CommandContext {
+  readonly stdout: NodeJS.WritableStream;
+  readonly stderr: NodeJS.WriteStream | NodeJS.WritableStream;
+  readonly stdin: NodeJS.ReadableStream;
+  readonly verbose: boolean;
+}
+
+export interface Command {
+  readonly name: string;
+  readonly summary: string;
+  readonly usage: string;
+  readonly options: NonNullable<ParseArgsConfig['options']>;
+  run(args: { positionals: string[]; values: Record<string, unknown> }, ctx: CommandContext): Promise<number | void>;
+}
+
+/** Parses `argv` for one command; unknown options and missing values are typed errors naming the option. */
+export function parseCommandArgs(cmd: Command, argv: string[]): { positionals: string[]; values: Record<string, unknown> } {
+  try {
+    const { positionals, values } = parseArgs({
+      args: argv,
+      options: { ...cmd.options, verbose: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+      allowPositionals: true,
+      strict: true,
+    });
+    return { positionals, values };
+  } catch (e) {
+    const msg = (e as Error).message;
+    const m = /'(-{1,2}[^' ]+)/.exec(msg);
+    throw new InvalidOptionError(m ? m[1] : cmd.name, `${msg.replace(/\. To specify.*$/s, '')} (usage: ${cmd.usage})`);
+  }
+}
+
+/** Reads a positive integer option. */
+export function intOption(values: Record<string, unknown>, name: string, fallback?: number, min = 1): number | undefined {
+  const raw = values[name];
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min) throw new InvalidOptionError(`--${name}`, `'${String(raw)}' is not an integer >= ${min}`);
+  return n;
+}
+
+export function requirePositional(cmd: Command, positionals: string[], index: number, what: string): string {
+  const v = positionals[index];
+  if (v === undefined) throw new InvalidOptionError(what, `missing (usage: ${cmd.usage})`);
+  return v;
+}
+
+/** A one-line progress bar on a terminal; silent when stderr is not a TTY (piped, CI). */
+export function progressBar(stream: CommandContext['stderr'], label: string): (done: number, total: number, detail?: string) => void {
+  const tty = (stream as NodeJS.WriteStream).isTTY;
+  if (!tty) return () => undefined;
+  return (done, total, detail) => {
+    const width = 24;
+    const filled = total > 0 ? Math.round((done / total) * width) : 0;
+    const line = `${label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total}${detail ? ` ${detail}` : ''}`;
+    stream.write(`\r${line.slice(0, ((stream as NodeJS.WriteStream).columns ?? 100) - 1).padEnd(Math.min(((stream as NodeJS.WriteStream).columns ?? 100) - 1, 100))}`);
+    if (done >= total) stream.write('\n');
+  };
+}
+
+export function formatError(e: unknown, verbose: boolean): string {
+  if (verbose) return (e as Error)?.stack ?? String(e);
+  if (e instanceof Mplug2Error) return `mplug2: ${e.message}`;
+  return `mplug2: unexpected error: ${(e as Error)?.message ?? String(e)} (run with --verbose for details)`;
+}

@@ -1,0 +1,46 @@
+import { z } from 'zod';
+import { ConfigError } from './errors.js';
+import { Mplug2ConfigSchema } from './config.js';
+
+export const MANIFEST_FORMAT = 'mplug2-onnx';
+export const MANIFEST_VERSION = 1;
+
+const FileEntry = z.object({ path: z.string().min(1), sha256: z.string().regex(/^[0-9a-f]{64}$/), bytes: z.number().int().nonnegative() });
+
+const ModuleEntry = z.object({
+  /** Graph role → ONNX file inside the model directory. */
+  graphs: z.record(z.string(), z.string()),
+  /** Data files (external weights) the graphs reference. */
+  data: z.array(z.string()),
+  parameterBytes: z.number().int().nonnegative(),
+});
+
+export const ModuleNames = ['vision_encoder', 'universal', 'text_encoder', 'fusion', 'decoder', 'retrieval_heads'] as const;
+export type ModuleName = (typeof ModuleNames)[number];
+
+export const ManifestSchema = z.object({
+  format: z.literal(MANIFEST_FORMAT),
+  formatVersion: z.literal(MANIFEST_VERSION),
+  task: z.enum(['qa', 'caption', 'pretrain']),
+  modelId: z.string(),
+  createdBy: z.string(),
+  source: z.object({ checkpoint: z.string(), wrapper: z.string().nullable(), tensors: z.number().int() }),
+  config: Mplug2ConfigSchema,
+  dims: z.object({
+    vision: z.record(z.string(), z.number()),
+    text: z.record(z.string(), z.number()),
+    visionAdapter: z.boolean(),
+  }),
+  modules: z.partialRecord(z.enum(ModuleNames), ModuleEntry),
+  files: z.array(FileEntry),
+  unusedTensors: z.array(z.object({ name: z.string(), reason: z.string() })),
+});
+
+export type Manifest = z.infer<typeof ManifestSchema>;
+
+export function parseManifest(raw: unknown, source: string): Manifest {
+  const r = ManifestSchema.safeParse(raw);
+  if (!r.success)
+    throw new ConfigError(source, `invalid manifest: ${r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
+  return r.data;
+}

@@ -1,0 +1,211 @@
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import {
+  ConfigError,
+  FileWeightSink,
+  InvalidOptionError,
+  MANIFEST_FILE,
+  MANIFEST_FORMAT,
+  MANIFEST_HASH_FILE,
+  MANIFEST_VERSION,
+  WeightPlan,
+  deriveDims,
+  openCheckpoint,
+  parseConfig,
+  sha256File,
+  type Checkpoint,
+  type GraphBuilder,
+  type Manifest,
+  type ModelDims,
+  type ModuleName,
+  type Mplug2Config,
+  type WeightSource,
+} from '@mplug2/core';
+import { buildDecoderGraph, buildDecoderMemoryGraph, LM_HEAD_PREFIX, DECODER_PREFIX } from '@mplug2/decoder';
+import { buildFusionGraph } from '@mplug2/fusion';
+import { buildTextEncoderGraph } from '@mplug2/text-encoder';
+import { buildUniversalGraph } from '@mplug2/universal';
+import { buildVisionEncoderGraph } from '@mplug2/vision-encoder';
+import { PRESETS } from './presets.js';
+
+export type Task = 'qa' | 'caption' | 'pretrain';
+
+export interface ConvertOptions {
+  readonly checkpoint: string;
+  readonly out: string;
+  /** A config file path, a preset name, or a parsed config. */
+  readonly config: string | Mplug2Config;
+  /** Defaults to the config's `kind`. */
+  readonly task?: Task;
+  readonly onProgress?: (event: { stage: string; done: number; total: number; detail?: string }) => void;
+}
+
+export interface ConvertResult {
+  readonly manifest: Manifest;
+  readonly dir: string;
+  readonly unused: { name: string; reason: string }[];
+}
+
+/** Pre-trained checkpoints keep `bert.`/`fusion.` segments that the task models drop (reference §10.4). */
+function renamePretrainKey(name: string): string {
+  if (name.includes('decode') || !(name.includes('fusion') || name.includes('bert'))) return name;
+  return name.replaceAll('fusion.', '').replaceAll('bert.', '');
+}
+
+/** A checkpoint view with task-model key names. */
+function taskView(ckpt: Checkpoint): WeightSource & { names: string[] } {
+  const needsRename = ckpt.list().some((t) => t.name.startsWith('text_encoder.bert.'));
+  const map = new Map<string, string>();
+  for (const t of ckpt.list()) map.set(needsRename ? renamePretrainKey(t.name) : t.name, t.name);
+  return {
+    file: ckpt.file,
+    names: [...map.keys()],
+    has: (n) => map.has(n),
+    info: (n) => ckpt.info(map.get(n)!),
+    readFloat32: (n) => ckpt.readFloat32(map.get(n)!),
+  };
+}
+
+async function loadConfig(config: ConvertOptions['config']): Promise<Mplug2Config> {
+  if (typeof config !== 'string') return parseConfig(config, 'config');
+  const preset = PRESETS[config];
+  if (preset) return preset.config();
+  let raw: string;
+  try {
+    raw = await readFile(config, 'utf8');
+  } catch (e) {
+    throw new InvalidOptionError('config', `'${config}' is neither a readable file nor a preset (${Object.keys(PRESETS).join(', ')}): ${(e as NodeJS.ErrnoException).code}`);
+  }
+  try {
+    return parseConfig(JSON.parse(raw), config);
+  } catch (e) {
+    if (e instanceof SyntaxError) throw new ConfigError(config, `not valid JSON: ${e.message}`);
+    throw e;
+  }
+}
+
+function countVisionLayers(names: readonly string[]): number {
+  const re = /^visual_encoder\.visual\.transformer\.resblocks\.(\d+)\./;
+  let n = 0;
+  for (const name of names) {
+    const m = re.exec(name);
+    if (m) n = Math.max(n, Number(m[1]) + 1);
+  }
+  return n;
+}
+
+/** Why a checkpoint tensor is not converted (reference §10.3). */
+function unusedReason(name: string, task: Task, dims: ModelDims): string {
+  if (/^[a-z_]+_m\./.test(name) || /_m$/.test(name.split('.')[0])) return 'momentum (distillation) copy, training only';
+  if (/_queue$|queue_ptr/.test(name)) return 'contrastive queue buffer, training only';
+  if (name === 'visual_encoder.visual.proj') return 'CLIP projection, not applied by mPLUG-2';
+  if (name.startsWith('visual_encoder.') && !name.startsWith('visual_encoder.visual.')) return 'CLIP text tower, unused';
+  if (/_vision\./.test(name)) return '*_vision FFN copy, never called';
+  if (name.endsWith('position_ids')) return 'position id buffer';
+  if (name.startsWith('text_decoder.bert.encoder.layer.') && name.endsWith('.latents')) return 'decoder latents, unused';
+  if (name.startsWith(`${LM_HEAD_PREFIX}decoder.`)) return 'tied to the decoder word embeddings / LM bias (stored once)';
+  if (name.startsWith('fusion_encoder.embeddings.')) return 'fusion embeddings, unused (fusion reads text states)';
+  const slot = /^fusion_encoder\.encoder\.layer\.(\d+)\./.exec(name);
+  if (slot && Number(slot[1]) < dims.text.fusionSlots - dims.text.fusionLayers) return 'fusion slot below the start layer, never run';
+  if (task === 'caption' && (name.startsWith('fusion_encoder.') || name.startsWith('text_encoder.embeddings.'))) return 'not used by captioning';
+  if (task === 'caption' && name.startsWith('text_encoder.encoder.layer.')) return 'text layer not used by captioning';
+  return `not used by the ${task} task`;
+}
+
+function modulesFor(task: Task, source: WeightSource): ModuleName[] {
+  const hasDecoder = source.has(`${DECODER_PREFIX}embeddings.word_embeddings.weight`);
+  if (task === 'caption') return ['vision_encoder', 'universal', 'decoder'];
+  if (task === 'qa') return ['vision_encoder', 'universal', 'text_encoder', 'fusion', 'decoder'];
+  return ['vision_encoder', 'universal', 'text_encoder', 'fusion', ...(hasDecoder ? (['decoder'] as const) : [])];
+}
+
+/**
+ * Converts an official mPLUG-2 `.pth` (or safetensors) into a model directory: one ONNX graph per
+ * module (decoder: memory K/V, prefill, cached step), weights streamed into one data file per
+ * module family, and a zod-validated manifest with sha256 of every file. Every tensor a module
+ * needs is validated up front; all missing or mis-shaped ones are reported together.
+ */
+export async function convertCheckpoint(options: ConvertOptions): Promise<ConvertResult> {
+  const config = await loadConfig(options.config);
+  const task: Task = options.task ?? config.kind ?? 'qa';
+  if (!['qa', 'caption', 'pretrain'].includes(task)) throw new InvalidOptionError('task', `'${task}' is not one of qa, caption, pretrain`);
+  const ckpt = await openCheckpoint(options.checkpoint);
+  try {
+    const source = taskView(ckpt);
+    const visionLayers = countVisionLayers(source.names);
+    if (visionLayers === 0)
+      throw new ConfigError(ckpt.file, 'no visual_encoder.visual.transformer.resblocks.* tensors: this is not an mPLUG-2 video checkpoint');
+    const dims = deriveDims(config, visionLayers, typeof options.config === 'string' ? options.config : 'config');
+    const plan = new WeightPlan(source);
+    const modules = modulesFor(task, source);
+    const tied =
+      !source.has(`${LM_HEAD_PREFIX}decoder.weight`) ||
+      ckpt.sharesStorage(`${LM_HEAD_PREFIX}decoder.weight`, `${DECODER_PREFIX}embeddings.word_embeddings.weight`);
+    const graphs: Partial<Record<ModuleName, Record<string, GraphBuilder>>> = {};
+    for (const m of modules) {
+      if (m === 'vision_encoder') graphs[m] = { main: buildVisionEncoderGraph(plan, dims) };
+      if (m === 'universal') graphs[m] = { main: buildUniversalGraph(plan, dims) };
+      if (m === 'text_encoder') graphs[m] = { main: buildTextEncoderGraph(plan, dims, 'norm') };
+      if (m === 'fusion') graphs[m] = { main: buildFusionGraph(plan, dims) };
+      if (m === 'decoder')
+        graphs[m] = {
+          memory: buildDecoderMemoryGraph(plan, dims),
+          prefill: buildDecoderGraph(plan, dims, false, { tiedLmHead: tied }),
+          step: buildDecoderGraph(plan, dims, true, { tiedLmHead: tied }),
+        };
+    }
+    plan.validate();
+
+    await mkdir(options.out, { recursive: true });
+    const sink = new FileWeightSink(options.out);
+    try {
+      await plan.write(sink, (done, total, name) => options.onProgress?.({ stage: 'weights', done, total, detail: name }));
+    } finally {
+      await sink.close();
+    }
+    const bytesPerFile = plan.bytesPerFile();
+    const moduleEntries: Manifest['modules'] = {};
+    const written: string[] = [...sink.files()];
+    for (const [m, roles] of Object.entries(graphs) as [ModuleName, Record<string, GraphBuilder>][]) {
+      const entry: { graphs: Record<string, string>; data: string[]; parameterBytes: number } = { graphs: {}, data: [], parameterBytes: 0 };
+      for (const [role, g] of Object.entries(roles)) {
+        const file = role === 'main' ? `${m}.onnx` : `${m}_${role}.onnx`;
+        await writeFile(path.join(options.out, file), g.toBytes(`mPLUG-2 ${m} (${role})`));
+        entry.graphs[role] = file;
+        written.push(file);
+      }
+      const dataFile = { vision_encoder: 'vision.weights', universal: 'text.weights', text_encoder: 'text.weights', fusion: 'fusion.weights', decoder: 'decoder.weights', retrieval_heads: 'heads.weights' }[m];
+      entry.data = [dataFile];
+      entry.parameterBytes = bytesPerFile.get(dataFile) ?? 0;
+      moduleEntries[m] = entry;
+      options.onProgress?.({ stage: 'graphs', done: Object.keys(moduleEntries).length, total: modules.length, detail: m });
+    }
+    const files = [];
+    for (const f of written) {
+      const full = path.join(options.out, f);
+      const { size } = await stat(full);
+      files.push({ path: f, sha256: await sha256File(full), bytes: size });
+    }
+    const unused = source.names.filter((n) => !plan.used.has(n)).map((name) => ({ name, reason: unusedReason(name, task, dims) }));
+    const manifest: Manifest = {
+      format: MANIFEST_FORMAT,
+      formatVersion: MANIFEST_VERSION,
+      task,
+      modelId: createHash('sha256').update(files.map((f) => f.sha256).join('')).digest('hex').slice(0, 16),
+      createdBy: '@mplug2/tasks convert',
+      source: { checkpoint: path.basename(options.checkpoint), wrapper: ckpt.wrapper, tensors: ckpt.list().length },
+      config: { ...config, kind: task },
+      dims: dims as unknown as Manifest['dims'],
+      modules: moduleEntries,
+      files,
+      unusedTensors: unused,
+    };
+    const json = JSON.stringify(manifest, null, 2) + '\n';
+    await writeFile(path.join(options.out, MANIFEST_FILE), json);
+    await writeFile(path.join(options.out, MANIFEST_HASH_FILE), createHash('sha256').update(json).digest('hex') + '\n');
+    return { manifest, dir: options.out, unused };
+  } finally {
+    await ckpt.close();
+  }
+}
