@@ -3,8 +3,12 @@ import { formatError, parseCommandArgs, type Command, type CommandContext } from
 import { convertCommand } from './commands/convert.js';
 import { inspectCommand } from './commands/inspect.js';
 import { parityCommand } from './commands/parity.js';
+import { framesCommand } from './commands/frames.js';
+import { tokenizeCommand } from './commands/tokenize.js';
+import { qaCommand } from './commands/qa.js';
+import { captionCommand } from './commands/caption.js';
 
-export const COMMANDS: readonly Command[] = [inspectCommand, convertCommand, parityCommand];
+export const COMMANDS: readonly Command[] = [inspectCommand, convertCommand, parityCommand, framesCommand, tokenizeCommand, qaCommand, captionCommand];
 
 function help(): string {
   const w = Math.max(...COMMANDS.map((c) => c.name.length));

@@ -11,3 +11,4 @@ export * from './composer.js';
 export * from './dims.js';
 export * from './file-sink.js';
 export * from './checkpoint/index.js';
+export * from './safetensors-write.js';

@@ -1,0 +1,27 @@
+import { Captioner } from '@mplug2/tasks';
+import { intOption, progressBar, requirePositional, type Command } from '../cli.js';
+import { backendOption } from './shared.js';
+
+export const captionCommand: Command = {
+  name: 'caption',
+  summary: 'caption a video',
+  usage: 'mplug2 caption <model-dir> <video...> [--beam 5] [--backend cpu|wasm|webgpu] [--json]',
+  options: { beam: { type: 'string' }, backend: { type: 'string' }, json: { type: 'boolean' } },
+  async run({ positionals, values }, ctx) {
+    const dir = requirePositional(this, positionals, 0, 'model-dir');
+    requirePositional(this, positionals, 1, 'video');
+    const videos = positionals.slice(1);
+    const captioner = await Captioner.load(dir, { backend: backendOption(values) });
+    try {
+      const bar = progressBar(ctx.stderr, 'generating');
+      const maxLength = captioner.model.manifest.config.model_config.max_length ?? 20;
+      const results = await captioner.caption(videos, { beamSize: intOption(values, 'beam'), onStep: (s) => bar(s.step + 1, maxLength) });
+      results.forEach((r, i) => {
+        if (values.json) ctx.stdout.write(JSON.stringify({ video: videos[i], caption: r.caption, ids: r.ids, score: r.score, timings: r.timings }) + '\n');
+        else ctx.stdout.write(`${videos[i]}: ${r.caption}  (score ${r.score.toFixed(4)})\n`);
+      });
+    } finally {
+      await captioner.dispose();
+    }
+  },
+};

@@ -1,0 +1,68 @@
+import { InvalidOptionError, ModelDirectory } from '@mplug2/core';
+import { TextDecoder, beamSearch, type BeamSearchOptions } from '@mplug2/decoder';
+import { Mplug2Tokenizer } from '@mplug2/text-encoder';
+import { VisualPath, now, type TaskLoadOptions, type Timings, type VideoFeatures, type VideoInput } from './common.js';
+
+export interface CaptionOptions extends Partial<Pick<BeamSearchOptions, 'beamSize' | 'minLength' | 'maxLength' | 'onStep'>> {}
+
+export interface CaptionResult {
+  readonly caption: string;
+  readonly ids: number[];
+  readonly score: number;
+  readonly timings: Timings;
+}
+
+/**
+ * Video captioning as the reference evaluates it: the decoder cross-attends to the visual states
+ * directly; generation starts from `[CLS]` only and the text after the last "a video of" is kept.
+ */
+export class Captioner {
+  private constructor(
+    readonly model: ModelDirectory,
+    readonly visual: VisualPath,
+    readonly decoder: TextDecoder,
+    readonly tokenizer: Mplug2Tokenizer,
+  ) {}
+
+  static async load(dir: string | ModelDirectory, options: TaskLoadOptions = {}): Promise<Captioner> {
+    const model = typeof dir === 'string' ? await ModelDirectory.open(dir, options) : dir;
+    if (!model.has('decoder')) throw new InvalidOptionError('model', `${model.dir} has no decoder (modules: ${Object.keys(model.manifest.modules).join(', ')})`);
+    const [visual, decoder] = await Promise.all([VisualPath.load(model, options), TextDecoder.load(model, options)]);
+    return new Captioner(model, visual, decoder, Mplug2Tokenizer.fromVocab());
+  }
+
+  encodeVideo(video: VideoInput | readonly VideoInput[], timings: Timings = {}): Promise<VideoFeatures> {
+    return this.visual.encode(video, timings);
+  }
+
+  /** Captions every video of the batch. */
+  async caption(video: VideoInput | readonly VideoInput[] | VideoFeatures, options: CaptionOptions = {}): Promise<CaptionResult[]> {
+    const timings: Timings = {};
+    const start = now();
+    const features = 'imageEmbeds' in (video as object) ? (video as VideoFeatures) : await this.encodeVideo(video as VideoInput, timings);
+    let t = now();
+    const memory = await this.decoder.encodeMemory(features.imageEmbeds, features.imageMask);
+    timings.memory_s = (now() - t) / 1000;
+    t = now();
+    const cfg = this.model.manifest.config.model_config;
+    const search = await beamSearch(this.decoder, memory, {
+      beamSize: options.beamSize ?? cfg.beam_size,
+      minLength: options.minLength ?? cfg.min_length ?? 4,
+      maxLength: options.maxLength ?? cfg.max_length ?? 20,
+      numReturn: 1,
+      onStep: options.onStep,
+    });
+    timings.generation_s = (now() - t) / 1000;
+    timings.total_s = (now() - start) / 1000;
+    const prompt = cfg.prompt ?? '';
+    return search.map((s) => {
+      const best = s.hypotheses[0];
+      return { caption: this.tokenizer.decodeCaption(best.ids, prompt), ids: best.ids, score: best.score, timings };
+    });
+  }
+
+  async dispose(): Promise<void> {
+    await this.visual.dispose();
+    await this.decoder.dispose();
+  }
+}
