@@ -25,8 +25,19 @@ export interface OpenModelOptions {
   readonly verify?: VerifyLevel;
 }
 
+/**
+ * Where a converted model comes from: its manifest and sessions for its graphs. `ModelDirectory`
+ * reads a directory on disk (Node); browser code implements it over URLs.
+ */
+export interface ModelSource {
+  readonly location: string;
+  readonly manifest: Manifest;
+  has(module: ModuleName): boolean;
+  session(module: ModuleName, role: string, options?: SessionOptions): Promise<ModuleSession>;
+}
+
 /** A converted model directory on disk: its manifest and sessions for its graphs. */
-export class ModelDirectory {
+export class ModelDirectory implements ModelSource {
   private constructor(
     readonly dir: string,
     readonly manifest: Manifest,
@@ -67,6 +78,10 @@ export class ModelDirectory {
       }
     }
     return new ModelDirectory(dir, manifest);
+  }
+
+  get location(): string {
+    return this.dir;
   }
 
   has(module: ModuleName): boolean {

@@ -6,7 +6,7 @@ import {
   port,
   tensor,
   type ModelDims,
-  type ModelDirectory,
+  type ModelSource,
   type ModuleSession,
   type PipelineModule,
   type PortSpec,
@@ -72,7 +72,7 @@ export class TextDecoder implements PipelineModule {
     this.headDim = dims.text.hidden / dims.text.heads;
   }
 
-  static async load(model: ModelDirectory, options: SessionOptions = {}): Promise<TextDecoder> {
+  static async load(model: ModelSource, options: SessionOptions = {}): Promise<TextDecoder> {
     const [m, p, s] = await Promise.all([
       model.session('decoder', 'memory', options),
       model.session('decoder', 'prefill', options),

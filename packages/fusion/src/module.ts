@@ -1,4 +1,4 @@
-import { GraphModule, manifestDims, port, type ModelDims, type ModelDirectory, type PortSpec, type SessionOptions } from '@mplug2/core';
+import { GraphModule, manifestDims, port, type ModelDims, type ModelSource, type PortSpec, type SessionOptions } from '@mplug2/core';
 
 export function fusionPorts(dims: ModelDims): { inputs: PortSpec[]; outputs: PortSpec[] } {
   const hidden = { name: 'hidden', size: dims.text.hidden };
@@ -19,7 +19,7 @@ export function fusionPorts(dims: ModelDims): { inputs: PortSpec[]; outputs: Por
 }
 
 /** The fusion encoder as a pipeline module. */
-export async function loadFusion(model: ModelDirectory, options: SessionOptions = {}): Promise<GraphModule> {
+export async function loadFusion(model: ModelSource, options: SessionOptions = {}): Promise<GraphModule> {
   const ports = fusionPorts(manifestDims(model.manifest));
   return new GraphModule('fusion', ports.inputs, ports.outputs, await model.session('fusion', 'main', options));
 }

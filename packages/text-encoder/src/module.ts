@@ -1,4 +1,4 @@
-import { GraphModule, manifestDims, port, type ModelDims, type ModelDirectory, type PortSpec, type SessionOptions } from '@mplug2/core';
+import { GraphModule, manifestDims, port, type ModelDims, type ModelSource, type PortSpec, type SessionOptions } from '@mplug2/core';
 
 export function textEncoderPorts(dims: ModelDims): { inputs: PortSpec[]; outputs: PortSpec[] } {
   return {
@@ -8,7 +8,7 @@ export function textEncoderPorts(dims: ModelDims): { inputs: PortSpec[]; outputs
 }
 
 /** The BERT text encoder as a pipeline module (`input_ids`, `attention_mask` → `text_states`). */
-export async function loadTextEncoder(model: ModelDirectory, options: SessionOptions = {}): Promise<GraphModule> {
+export async function loadTextEncoder(model: ModelSource, options: SessionOptions = {}): Promise<GraphModule> {
   const ports = textEncoderPorts(manifestDims(model.manifest));
   return new GraphModule('text_encoder', ports.inputs, ports.outputs, await model.session('text_encoder', 'main', options));
 }

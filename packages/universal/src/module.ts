@@ -1,4 +1,4 @@
-import { GraphModule, manifestDims, port, type ModelDims, type ModelDirectory, type PortSpec, type SessionOptions } from '@mplug2/core';
+import { GraphModule, manifestDims, port, type ModelDims, type ModelSource, type PortSpec, type SessionOptions } from '@mplug2/core';
 
 export function universalPorts(dims: ModelDims): { inputs: PortSpec[]; outputs: PortSpec[] } {
   const hidden = { name: 'hidden', size: dims.text.hidden };
@@ -12,7 +12,7 @@ export function universalPorts(dims: ModelDims): { inputs: PortSpec[]; outputs: 
 }
 
 /** The universal layers as a pipeline module (`video_states` → `image_embeds`). */
-export async function loadUniversal(model: ModelDirectory, options: SessionOptions = {}): Promise<GraphModule> {
+export async function loadUniversal(model: ModelSource, options: SessionOptions = {}): Promise<GraphModule> {
   const ports = universalPorts(manifestDims(model.manifest));
   return new GraphModule('universal', ports.inputs, ports.outputs, await model.session('universal', 'main', options));
 }

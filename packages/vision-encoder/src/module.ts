@@ -1,4 +1,4 @@
-import { GraphModule, manifestDims, port, type ModelDims, type ModelDirectory, type PortSpec, type SessionOptions } from '@mplug2/core';
+import { GraphModule, manifestDims, port, type ModelDims, type ModelSource, type PortSpec, type SessionOptions } from '@mplug2/core';
 
 export function visionEncoderPorts(dims: ModelDims): { inputs: PortSpec[]; outputs: PortSpec[] } {
   const v = dims.vision;
@@ -11,7 +11,7 @@ export function visionEncoderPorts(dims: ModelDims): { inputs: PortSpec[]; outpu
 }
 
 /** The video encoder as a pipeline module (`pixel_values` → `video_states`). */
-export async function loadVisionEncoder(model: ModelDirectory, options: SessionOptions = {}): Promise<GraphModule> {
+export async function loadVisionEncoder(model: ModelSource, options: SessionOptions = {}): Promise<GraphModule> {
   const ports = visionEncoderPorts(manifestDims(model.manifest));
   return new GraphModule('vision_encoder', ports.inputs, ports.outputs, await model.session('vision_encoder', 'main', options));
 }
