@@ -1,0 +1,132 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { main } from '../packages/cli/src/index';
+import { GOLDENS } from './helpers/golden';
+
+/** Runs the CLI in-process and captures its streams. */
+async function run(args: string[], stdin = ''): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const { Readable, Writable } = await import('node:stream');
+  const sink = (f: (s: string) => void) => new Writable({ write: (c, _e, cb) => (f(String(c)), cb()) });
+  const code = await main(args, { stdout: sink((s) => (out += s)), stderr: sink((s) => (err += s)), stdin: Readable.from([stdin]) });
+  return { code, out, err };
+}
+
+describe('mplug2 inspect', () => {
+  it.each(['videoqa_tiny', 'videocaption_tiny'])('lists %s exactly as the reference pickle reader', async (name) => {
+    const { code, out } = await run(['inspect', path.join(GOLDENS, name, 'checkpoint.pth'), '--json']);
+    expect(code).toBe(0);
+    const expected = JSON.parse(readFileSync(path.join(GOLDENS, name, 'inspect.json'), 'utf8'));
+    expect(JSON.parse(out)).toEqual({ wrapper: expected.wrapper, tensors: expected.tensors });
+  });
+
+  it('prints one line and exits non-zero for a file that is not a checkpoint', async () => {
+    const file = path.join(mkdtempSync(path.join(tmpdir(), 'mplug2-cli-')), 'notes.pth');
+    writeFileSync(file, 'just some text, not a checkpoint');
+    const { code, out, err } = await run(['inspect', file]);
+    expect(code).toBe(1);
+    expect(out).toBe('');
+    expect(err.trim().split('\n')).toHaveLength(1);
+    expect(err).toContain('notes.pth');
+    expect(err).toMatch(/not a PyTorch checkpoint/);
+  });
+});
+
+describe('mplug2 options', () => {
+  it('rejects unknown options naming the option (exit 2)', async () => {
+    const { code, err } = await run(['inspect', 'x.pth', '--frobnicate']);
+    expect(code).toBe(2);
+    expect(err).toContain('--frobnicate');
+  });
+
+  it('rejects unknown commands', async () => {
+    const { code, err } = await run(['transmogrify']);
+    expect(code).toBe(2);
+    expect(err).toContain("unknown command 'transmogrify'");
+  });
+
+  it('shows a stack trace only with --verbose', async () => {
+    const quiet = await run(['inspect', '/nonexistent/file.pth']);
+    const loud = await run(['inspect', '/nonexistent/file.pth', '--verbose']);
+    expect(quiet.err).not.toMatch(/\n\s+at /);
+    expect(loud.err).toMatch(/\n\s+at /);
+  });
+});
+
+describe('mplug2 convert + parity', () => {
+  it.each(['videoqa_tiny', 'videocaption_tiny'])('%s converts and passes parity through the CLI', async (name) => {
+    const out = mkdtempSync(path.join(tmpdir(), `mplug2-cli-${name}-`));
+    const conv = await run(['convert', path.join(GOLDENS, name, 'checkpoint.pth'), '--config', path.join(GOLDENS, name, 'config.json'), '--out', out, '--json']);
+    expect(conv.code, conv.err).toBe(0);
+    const summary = JSON.parse(conv.out);
+    expect(summary.unused.length).toBeGreaterThan(0);
+    const parity = await run(['parity', out, '--fixtures', path.join(GOLDENS, name, 'fixtures.safetensors'), '--json']);
+    const report = JSON.parse(parity.out);
+    expect(report.ok, JSON.stringify(report.tensors.filter((t: { ok: boolean }) => !t.ok))).toBe(true);
+    expect(parity.code).toBe(0);
+    expect(report.tensors.map((t: { name: string }) => t.name)).toEqual(expect.arrayContaining(['visual.out', 'v_module.out', 'image_embeds', 'decoder_tf.logits', 'beam.ids']));
+  });
+
+  it('a config that does not match the checkpoint lists every mis-shaped tensor', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'mplug2-cli-bad-'));
+    const cfg = JSON.parse(readFileSync(path.join(GOLDENS, 'videoqa_tiny', 'config.json'), 'utf8'));
+    cfg.bert_config.intermediate_size = 256;
+    writeFileSync(path.join(dir, 'config.json'), JSON.stringify(cfg));
+    const { code, err } = await run(['convert', path.join(GOLDENS, 'videoqa_tiny', 'checkpoint.pth'), '--config', path.join(dir, 'config.json'), '--out', path.join(dir, 'm')]);
+    expect(code).toBe(1);
+    expect(err).toMatch(/wrong shape/);
+    expect(err).toContain('text_encoder.encoder.layer.0.intermediate.dense.weight expected [256,128] got [128,128]');
+    expect(err).toContain('fusion_encoder.encoder.layer.2.output.dense.weight');
+  });
+});
+
+describe('mplug2 tokenize', () => {
+  it('tokenizes JSON lines like the reference', async () => {
+    const cases = readFileSync(path.join(GOLDENS, 'tokenizer', 'cases.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const questions = cases.filter((c) => c.kind === 'question').slice(0, 20);
+    const { code, out } = await run(['tokenize', '--kind', 'question'], questions.map((c) => JSON.stringify({ text: c.text })).join('\n') + '\n');
+    expect(code).toBe(0);
+    const lines = out.trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines.map((l) => l.input_ids)).toEqual(questions.map((c) => c.input_ids));
+    expect(lines.map((l) => l.attention_mask)).toEqual(questions.map((c) => c.attention_mask));
+  });
+});
+
+describe('built binary', () => {
+  it('dist/bin.js runs (ESM build) when the packages are built', async () => {
+    const bin = path.resolve(__dirname, '../packages/cli/dist/bin.js');
+    const { stdout } = await promisify(execFile)(process.execPath, [bin, '--help']);
+    expect(stdout).toContain('mplug2');
+    expect(stdout).toContain('convert');
+  });
+});
+
+describe('mplug2 frames', () => {
+  it('writes the reference frame indices and pixel values (bit-exact) for the golden video', async () => {
+    const { openCheckpoint } = await import('@mplug2/core');
+    const out = path.join(mkdtempSync(path.join(tmpdir(), 'mplug2-frames-')), 'f.safetensors');
+    const { code, err } = await run(['frames', path.join(GOLDENS, 'preprocess', 'testsrc_320x240_30fps_3s.mp4'), '--frames', '4', '--size', '56', '--out', out]);
+    expect(code, err).toBe(0);
+    const got = await openCheckpoint(out);
+    const ref = await openCheckpoint(path.join(GOLDENS, 'preprocess', 'fixtures.safetensors'));
+    expect(Array.from((await got.read('frame_indices')) as BigInt64Array, Number)).toEqual(Array.from((await ref.read('f4_r56.frame_indices')) as BigInt64Array, Number));
+    const a = await got.readFloat32('pixel_values');
+    const b = await ref.readFloat32('f4_r56.pixel_values');
+    expect(got.info('pixel_values').shape).toEqual([3, 4, 56, 56]);
+    expect(Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength))).toBe(true);
+    await got.close();
+    await ref.close();
+  });
+
+  it('a missing file is a one-line error naming it', async () => {
+    const { code, err } = await run(['frames', '/nope/missing.mp4', '--frames', '4', '--size', '56', '--out', '/tmp/x.safetensors']);
+    expect(code).toBe(1);
+    expect(err).toContain('/nope/missing.mp4');
+    expect(err.trim().split('\n')).toHaveLength(1);
+  });
+});
