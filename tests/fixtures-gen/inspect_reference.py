@@ -19,6 +19,7 @@ names a state dict uses and refuses everything else. Run from the repository roo
 """
 import collections
 import hashlib
+import io
 import json
 import os
 import pickle
@@ -123,7 +124,7 @@ def inspect_checkpoint(path):
         pkl = [n for n in names if n.endswith('/data.pkl') or n == 'data.pkl']
         assert len(pkl) == 1, pkl
         prefix = pkl[0][: -len('data.pkl')]
-        obj = ReferenceUnpickler(__import__('io').BytesIO(z.read(pkl[0]))).load()
+        obj = ReferenceUnpickler(io.BytesIO(z.read(pkl[0]))).load()
         wrapper = None
         if isinstance(obj, dict):
             for key in ('model', 'module', 'state_dict'):

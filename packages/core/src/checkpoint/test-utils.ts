@@ -1,0 +1,318 @@
+/**
+ * Test helpers (not exported from the package): a ZIP writer and a pickle opcode writer, to
+ * craft torch.save-like archives and hostile pickles byte by byte.
+ */
+import { deflateRawSync } from 'node:zlib';
+import { crc32 } from './zip.js';
+
+// ---------------------------------------------------------------------------------------------
+// ZIP
+
+export interface ZipInput {
+  name: string;
+  data: Uint8Array;
+  /** 0 = STORED (default), 8 = DEFLATE (data is compressed here); any other value is written as is. */
+  method?: number;
+  /** Override the compressed payload (with method 8) — e.g. a zip bomb. */
+  payload?: Uint8Array;
+  /** Override the declared uncompressed size / CRC. */
+  size?: number;
+  crc?: number;
+  /** Pad the local extra field so data starts at a multiple of this (torch uses 64). */
+  align?: number;
+  /** Local header offset written to the central directory (default: the real one). */
+  localHeaderOffset?: number;
+}
+
+export interface ZipBuildOptions {
+  zip64?: boolean;
+  comment?: string;
+  /** Override the entry count in the end record(s). */
+  count?: number;
+}
+
+export interface BuiltZip {
+  bytes: Uint8Array;
+  /** Per entry: local header offset and data offset. */
+  layout: { name: string; localHeaderOffset: number; dataOffset: number; size: number }[];
+  centralDirectoryOffset: number;
+  eocdOffset: number;
+}
+
+/** A growable little-endian byte writer. */
+export class Bytes {
+  private buf = new Uint8Array(1024);
+  length = 0;
+  private grow(n: number) {
+    if (this.length + n <= this.buf.length) return;
+    let cap = this.buf.length * 2;
+    while (cap < this.length + n) cap *= 2;
+    const b = new Uint8Array(cap);
+    b.set(this.buf.subarray(0, this.length));
+    this.buf = b;
+  }
+  u8(v: number) {
+    this.grow(1);
+    this.buf[this.length++] = v & 0xff;
+    return this;
+  }
+  u16(v: number) {
+    return this.u8(v).u8(v >>> 8);
+  }
+  u32(v: number) {
+    return this.u16(v & 0xffff).u16(v >>> 16);
+  }
+  u64(v: number) {
+    return this.u32(v % 0x100000000).u32(Math.floor(v / 0x100000000));
+  }
+  bytes(b: Uint8Array) {
+    this.grow(b.length);
+    this.buf.set(b, this.length);
+    this.length += b.length;
+    return this;
+  }
+  done(): Uint8Array {
+    return this.buf.slice(0, this.length);
+  }
+}
+
+const enc = new TextEncoder();
+
+export function buildZip(entries: ZipInput[], options: ZipBuildOptions = {}): BuiltZip {
+  const out = new Bytes();
+  const layout: BuiltZip['layout'] = [];
+  const central: { e: ZipInput; name: Uint8Array; lho: number; crc: number; csize: number; size: number; method: number }[] = [];
+  for (const e of entries) {
+    const name = enc.encode(e.name);
+    const method = e.method ?? 0;
+    const payload = e.payload ?? (method === 8 ? deflateRawSync(e.data) : e.data);
+    const size = e.size ?? e.data.length;
+    const crc = e.crc ?? crc32(e.data);
+    const lho = out.length;
+    let extra = new Uint8Array(0);
+    if (e.align) {
+      const base = lho + 30 + name.length;
+      let pad = (e.align - ((base + 4) % e.align)) % e.align;
+      extra = new Uint8Array(4 + pad);
+      extra.set([0x46, 0x42, pad & 0xff, pad >>> 8]); // "FB" padding field, as torch writes
+    }
+    out.u32(0x04034b50).u16(20).u16(0).u16(method).u16(0).u16(0).u32(crc).u32(payload.length).u32(size);
+    out.u16(name.length).u16(extra.length).bytes(name).bytes(extra);
+    const dataOffset = out.length;
+    out.bytes(payload);
+    layout.push({ name: e.name, localHeaderOffset: lho, dataOffset, size: payload.length });
+    central.push({ e, name, lho: e.localHeaderOffset ?? lho, crc, csize: payload.length, size, method });
+  }
+  const cdOffset = out.length;
+  for (const c of central) {
+    const z64 = options.zip64;
+    const extra = new Bytes();
+    if (z64) extra.u16(0x0001).u16(24).u64(c.size).u64(c.csize).u64(c.lho);
+    const ex = extra.done();
+    out.u32(0x02014b50).u16(45).u16(z64 ? 45 : 20).u16(0).u16(c.method).u16(0).u16(0).u32(c.crc);
+    out.u32(z64 ? 0xffffffff : c.csize).u32(z64 ? 0xffffffff : c.size);
+    out.u16(c.name.length).u16(ex.length).u16(0).u16(0).u16(0).u32(0).u32(z64 ? 0xffffffff : c.lho);
+    out.bytes(c.name).bytes(ex);
+  }
+  const cdSize = out.length - cdOffset;
+  const count = options.count ?? central.length;
+  if (options.zip64) {
+    const recOffset = out.length;
+    out.u32(0x06064b50).u64(44).u16(45).u16(45).u32(0).u32(0).u64(count).u64(count).u64(cdSize).u64(cdOffset);
+    out.u32(0x07064b50).u32(0).u64(recOffset).u32(1);
+  }
+  const eocdOffset = out.length;
+  const comment = enc.encode(options.comment ?? '');
+  out.u32(0x06054b50).u16(0).u16(0);
+  if (options.zip64) out.u16(0xffff).u16(0xffff).u32(0xffffffff).u32(0xffffffff);
+  else out.u16(count).u16(count).u32(cdSize).u32(cdOffset);
+  out.u16(comment.length).bytes(comment);
+  return { bytes: out.done(), layout, centralDirectoryOffset: cdOffset, eocdOffset };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pickle
+
+export const OP = {
+  MARK: 0x28, STOP: 0x2e, POP: 0x30, POP_MARK: 0x31, DUP: 0x32, FLOAT: 0x46, INT: 0x49, BININT: 0x4a,
+  BININT1: 0x4b, LONG: 0x4c, BININT2: 0x4d, NONE: 0x4e, PERSID: 0x50, BINPERSID: 0x51, REDUCE: 0x52,
+  STRING: 0x53, BINSTRING: 0x54, SHORT_BINSTRING: 0x55, UNICODE: 0x56, BINUNICODE: 0x58, APPEND: 0x61,
+  BUILD: 0x62, GLOBAL: 0x63, DICT: 0x64, EMPTY_DICT: 0x7d, APPENDS: 0x65, GET: 0x67, BINGET: 0x68,
+  INST: 0x69, LONG_BINGET: 0x6a, LIST: 0x6c, EMPTY_LIST: 0x5d, OBJ: 0x6f, PUT: 0x70, BINPUT: 0x71,
+  LONG_BINPUT: 0x72, SETITEM: 0x73, TUPLE: 0x74, EMPTY_TUPLE: 0x29, SETITEMS: 0x75, BINFLOAT: 0x47,
+  PROTO: 0x80, NEWOBJ: 0x81, EXT1: 0x82, EXT2: 0x83, EXT4: 0x84, TUPLE1: 0x85, TUPLE2: 0x86, TUPLE3: 0x87,
+  NEWTRUE: 0x88, NEWFALSE: 0x89, LONG1: 0x8a, LONG4: 0x8b, BINBYTES: 0x42, SHORT_BINBYTES: 0x43,
+  SHORT_BINUNICODE: 0x8c, BINUNICODE8: 0x8d, BINBYTES8: 0x8e, EMPTY_SET: 0x8f, ADDITEMS: 0x90,
+  FROZENSET: 0x91, NEWOBJ_EX: 0x92, STACK_GLOBAL: 0x93, MEMOIZE: 0x94, FRAME: 0x95, BYTEARRAY8: 0x96,
+  NEXT_BUFFER: 0x97, READONLY_BUFFER: 0x98,
+} as const;
+
+/** Emits pickle opcodes. Methods return `this` for chaining. */
+export class PickleWriter {
+  private readonly b = new Bytes();
+  op(...codes: number[]) {
+    for (const c of codes) this.b.u8(c);
+    return this;
+  }
+  raw(bytes: Uint8Array | number[]) {
+    this.b.bytes(bytes instanceof Uint8Array ? bytes : Uint8Array.from(bytes));
+    return this;
+  }
+  u32(v: number) {
+    this.b.u32(v);
+    return this;
+  }
+  proto(v = 2) {
+    return this.op(OP.PROTO, v);
+  }
+  global(module: string, name: string) {
+    return this.op(OP.GLOBAL).raw(enc.encode(`${module}\n${name}\n`));
+  }
+  str(s: string) {
+    const b = enc.encode(s);
+    return this.op(OP.BINUNICODE).u32(b.length).raw(b);
+  }
+  int(v: number) {
+    if (v >= 0 && v < 256) return this.op(OP.BININT1, v);
+    if (v >= 0 && v < 65536) return this.op(OP.BININT2, v & 0xff, v >>> 8);
+    if (v >= -(2 ** 31) && v < 2 ** 31) return this.op(OP.BININT).u32(v >>> 0);
+    // LONG1, little-endian two's complement, 8 bytes
+    let x = BigInt.asUintN(64, BigInt(v));
+    const bytes: number[] = [];
+    for (let i = 0; i < 8; i++, x >>= 8n) bytes.push(Number(x & 0xffn));
+    return this.op(OP.LONG1, 8, ...bytes);
+  }
+  ints(values: readonly number[]) {
+    if (values.length === 0) return this.op(OP.EMPTY_TUPLE);
+    this.op(OP.MARK);
+    for (const v of values) this.int(v);
+    return this.op(OP.TUPLE);
+  }
+  bool(v: boolean) {
+    return this.op(v ? OP.NEWTRUE : OP.NEWFALSE);
+  }
+  none() {
+    return this.op(OP.NONE);
+  }
+  binfloat(v: number) {
+    const b = new Uint8Array(8);
+    new DataView(b.buffer).setFloat64(0, v, false);
+    return this.op(OP.BINFLOAT).raw(b);
+  }
+  mark() {
+    return this.op(OP.MARK);
+  }
+  tuple() {
+    return this.op(OP.TUPLE);
+  }
+  emptyDict() {
+    return this.op(OP.EMPTY_DICT);
+  }
+  emptyTuple() {
+    return this.op(OP.EMPTY_TUPLE);
+  }
+  reduce() {
+    return this.op(OP.REDUCE);
+  }
+  setitem() {
+    return this.op(OP.SETITEM);
+  }
+  setitems() {
+    return this.op(OP.SETITEMS);
+  }
+  stop() {
+    return this.op(OP.STOP);
+  }
+  orderedDict() {
+    return this.global('collections', 'OrderedDict').emptyTuple().reduce();
+  }
+  bytes(): Uint8Array {
+    return this.b.done();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// torch.save-like archives
+
+export type StorageTypeName =
+  | 'FloatStorage'
+  | 'HalfStorage'
+  | 'BFloat16Storage'
+  | 'LongStorage'
+  | 'IntStorage'
+  | 'DoubleStorage'
+  | 'ByteStorage'
+  | 'BoolStorage'
+  | (string & {});
+
+export interface FakeTensor {
+  name: string;
+  storageKey: string;
+  storageType: StorageTypeName;
+  /** Elements declared in the persistent id. */
+  storageNumel: number;
+  offset?: number;
+  shape: number[];
+  stride?: number[];
+  /** Wrap in torch._utils._rebuild_parameter. */
+  parameter?: boolean;
+}
+
+export function rowMajorStrides(shape: readonly number[]): number[] {
+  const s = new Array<number>(shape.length);
+  for (let i = shape.length - 1, acc = 1; i >= 0; i--) {
+    s[i] = acc;
+    acc *= shape[i];
+  }
+  return s;
+}
+
+/** Pickles `{wrapper: OrderedDict(tensors)}` (or the bare OrderedDict) like torch.save does. */
+export function torchPickle(
+  tensors: FakeTensor[],
+  options: { wrapper?: string | null; before?: (w: PickleWriter) => void; after?: (w: PickleWriter) => void } = {},
+): Uint8Array {
+  const w = new PickleWriter().proto(2);
+  const wrapper = options.wrapper === undefined ? 'model' : options.wrapper;
+  if (wrapper !== null) {
+    w.emptyDict();
+    options.before?.(w);
+    w.str(wrapper);
+  }
+  w.orderedDict().mark();
+  for (const t of tensors) {
+    w.str(t.name);
+    if (t.parameter) w.global('torch._utils', '_rebuild_parameter').mark();
+    w.global('torch._utils', '_rebuild_tensor_v2').mark();
+    w.mark().str('storage').global('torch', t.storageType).str(t.storageKey).str('cpu').int(t.storageNumel).tuple();
+    w.op(OP.BINPERSID);
+    w.int(t.offset ?? 0).ints(t.shape).ints(t.stride ?? rowMajorStrides(t.shape)).bool(false).orderedDict();
+    w.tuple().reduce();
+    if (t.parameter) w.bool(false).orderedDict().tuple().reduce();
+  }
+  w.setitems();
+  if (wrapper !== null) {
+    w.setitem();
+    options.after?.(w);
+  }
+  return w.stop().bytes();
+}
+
+/** A torch.save-style archive: `<prefix>/data.pkl`, `<prefix>/data/<key>` (64-byte aligned), `<prefix>/version`. */
+export function torchZip(
+  pkl: Uint8Array,
+  storages: Record<string, Uint8Array>,
+  options: { prefix?: string; pklMethod?: 0 | 8; zip64?: boolean; omitPkl?: boolean } = {},
+): BuiltZip {
+  const prefix = options.prefix ?? 'archive';
+  const entries: ZipInput[] = [];
+  if (!options.omitPkl) entries.push({ name: `${prefix}/data.pkl`, data: pkl, method: options.pklMethod ?? 0 });
+  for (const [key, data] of Object.entries(storages)) entries.push({ name: `${prefix}/data/${key}`, data, align: 64 });
+  entries.push({ name: `${prefix}/version`, data: enc.encode('3\n') });
+  return buildZip(entries, { zip64: options.zip64 });
+}
+
+/** Little-endian bytes of typed data. */
+export function le(data: Float32Array | Float64Array | Int32Array | BigInt64Array | Uint16Array | Uint8Array): Uint8Array {
+  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice();
+}
