@@ -7,8 +7,9 @@ import { framesCommand } from './commands/frames.js';
 import { tokenizeCommand } from './commands/tokenize.js';
 import { qaCommand } from './commands/qa.js';
 import { captionCommand } from './commands/caption.js';
+import { demoCommand } from './commands/demo.js';
 
-export const COMMANDS: readonly Command[] = [inspectCommand, convertCommand, parityCommand, framesCommand, tokenizeCommand, qaCommand, captionCommand];
+export const COMMANDS: readonly Command[] = [inspectCommand, convertCommand, parityCommand, framesCommand, tokenizeCommand, qaCommand, captionCommand, demoCommand];
 
 function help(): string {
   const w = Math.max(...COMMANDS.map((c) => c.name.length));
