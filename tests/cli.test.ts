@@ -130,3 +130,42 @@ describe('mplug2 frames', () => {
     expect(err.trim().split('\n')).toHaveLength(1);
   });
 });
+
+describe('mplug2 demo, qa, caption', () => {
+  it('the demo model directory serves qa and caption, with the same results as the demo run', async () => {
+    const out = mkdtempSync(path.join(tmpdir(), 'mplug2-demo-'));
+    const demo = await run(['demo', '--out', out, '--json']);
+    expect(demo.code, demo.err).toBe(0);
+    const d = JSON.parse(demo.out);
+    expect(d.answerIds[0]).toBe(101);
+    expect(d.captionIds[0]).toBe(101);
+    expect(d.captionIds.length).toBeGreaterThanOrEqual(5); // [CLS] + at least min_length 4 tokens
+
+    const qa = await run(['qa', out, d.video, '--question', d.question, '--json']);
+    expect(qa.code, qa.err).toBe(0);
+    const a = JSON.parse(qa.out);
+    expect(a.ids).toEqual(d.answerIds);
+    expect(a.answer).toBe(d.answer);
+
+    const answersFile = path.join(out, 'answers.json');
+    writeFileSync(answersFile, JSON.stringify(['playing guitar', 'cooking', 'running', 'dancing', 'swimming']));
+    const ranked = JSON.parse((await run(['qa', out, d.video, '--question', d.question, '--answers', answersFile, '--k', '3', '--json'])).out);
+    expect(ranked.ranked).toHaveLength(3);
+    expect(ranked.ranked[0].answer).toBe(ranked.answer);
+    const probs = ranked.ranked.map((r: { prob: number }) => r.prob);
+    expect(probs.reduce((s: number, p: number) => s + p, 0)).toBeCloseTo(1, 5);
+    expect([...probs].sort((x, y) => y - x)).toEqual(probs);
+  });
+
+  it('qa on a corrupt video is a one-line VideoDecodeError naming the file', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'mplug2-bad-'));
+    const demo = await run(['demo', '--out', path.join(dir, 'm'), '--json']);
+    expect(demo.code).toBe(0);
+    const bad = path.join(dir, 'broken.mp4');
+    writeFileSync(bad, Buffer.alloc(4096, 7));
+    const r = await run(['qa', path.join(dir, 'm'), bad, '--question', 'what?']);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain('broken.mp4');
+    expect(r.err.trim().split('\n')).toHaveLength(1);
+  });
+});

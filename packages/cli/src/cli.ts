@@ -63,6 +63,8 @@ export function progressBar(stream: CommandContext['stderr'], label: string): (d
 
 export function formatError(e: unknown, verbose: boolean): string {
   if (verbose) return (e as Error)?.stack ?? String(e);
-  if (e instanceof Mplug2Error) return `mplug2: ${e.message}`;
-  return `mplug2: unexpected error: ${(e as Error)?.message ?? String(e)} (run with --verbose for details)`;
+  // One line: multi-line details (e.g. a tool's stderr) are joined.
+  const oneLine = (s: string) => s.trim().replace(/\s*\n\s*/g, '; ');
+  if (e instanceof Mplug2Error) return `mplug2: ${oneLine(e.message)}`;
+  return `mplug2: unexpected error: ${oneLine((e as Error)?.message ?? String(e))} (run with --verbose for details)`;
 }

@@ -1,7 +1,8 @@
 import { InvalidOptionError, ModelDirectory } from '@mplug2/core';
 import { TextDecoder, beamSearch, type BeamSearchOptions } from '@mplug2/decoder';
 import { Mplug2Tokenizer } from '@mplug2/text-encoder';
-import { VisualPath, now, type TaskLoadOptions, type Timings, type VideoFeatures, type VideoInput } from './common.js';
+import { VisualPath, isVideoFeatures, now, type TaskLoadOptions, type Timings, type VideoFeatures, type VideoInput } from './common.js';
+
 
 export interface CaptionOptions extends Partial<Pick<BeamSearchOptions, 'beamSize' | 'minLength' | 'maxLength' | 'onStep'>> {}
 
@@ -39,7 +40,7 @@ export class Captioner {
   async caption(video: VideoInput | readonly VideoInput[] | VideoFeatures, options: CaptionOptions = {}): Promise<CaptionResult[]> {
     const timings: Timings = {};
     const start = now();
-    const features = 'imageEmbeds' in (video as object) ? (video as VideoFeatures) : await this.encodeVideo(video as VideoInput, timings);
+    const features = isVideoFeatures(video) ? video : await this.encodeVideo(video, timings);
     let t = now();
     const memory = await this.decoder.encodeMemory(features.imageEmbeds, features.imageMask);
     timings.memory_s = (now() - t) / 1000;

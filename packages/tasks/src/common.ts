@@ -27,6 +27,10 @@ export interface VideoFeatures {
 
 export type Timings = Record<string, number>;
 
+export function isVideoFeatures(v: unknown): v is VideoFeatures {
+  return typeof v === 'object' && v !== null && 'imageEmbeds' in v;
+}
+
 export function now(): number {
   return performance.now();
 }

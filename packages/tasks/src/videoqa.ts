@@ -2,7 +2,8 @@ import { InvalidOptionError, ModelDirectory, Pipeline, int64Tensor, type Tensor 
 import { TextDecoder, beamSearch, rankAnswers, type BeamSearchOptions, type DecoderMemory } from '@mplug2/decoder';
 import { loadFusion } from '@mplug2/fusion';
 import { Mplug2Tokenizer, loadTextEncoder } from '@mplug2/text-encoder';
-import { VisualPath, now, selectRows, type TaskLoadOptions, type Timings, type VideoFeatures, type VideoInput } from './common.js';
+import { VisualPath, isVideoFeatures, now, selectRows, type TaskLoadOptions, type Timings, type VideoFeatures, type VideoInput } from './common.js';
+
 
 export interface QAOptions extends Partial<Pick<BeamSearchOptions, 'beamSize' | 'minLength' | 'maxLength' | 'onStep'>> {
   /** Rank these candidate answers (closed vocabulary, `rank_answer`) instead of generating. */
@@ -84,7 +85,7 @@ export class VideoQA {
     const start = now();
     const qs = typeof questions === 'string' ? [questions] : [...questions];
     if (qs.length === 0) throw new InvalidOptionError('questions', 'no question given');
-    const features = 'imageEmbeds' in (video as object) ? (video as VideoFeatures) : await this.encodeVideo(video as VideoInput, timings);
+    const features = isVideoFeatures(video) ? video : await this.encodeVideo(video, timings);
     const videos = features.imageEmbeds.shape[0];
     if (videos !== 1 && videos !== qs.length)
       throw new InvalidOptionError('questions', `${qs.length} questions for ${videos} videos: give one question per video, or one video`);
