@@ -1,0 +1,91 @@
+import { describe, expect, it } from 'vitest';
+import * as ortNode from 'onnxruntime-node';
+import * as ortWeb from 'onnxruntime-web';
+import { GraphBuilder } from './graph.js';
+import { gelu, layerNorm, linear } from './nn.js';
+import { MemoryWeightSink, WeightPlan, type WeightSource } from './weights.js';
+
+/** A tiny weight source: Linear(3→2) and LayerNorm(2). */
+const weights: Record<string, { shape: number[]; data: number[] }> = {
+  'fc.weight': { shape: [2, 3], data: [0.5, -1, 2, 1.5, 0.25, -0.75] },
+  'fc.bias': { shape: [2], data: [0.1, -0.2] },
+  'ln.weight': { shape: [2], data: [1.5, 0.5] },
+  'ln.bias': { shape: [2], data: [0, 1] },
+};
+const source: WeightSource = {
+  file: 'memory',
+  has: (n) => n in weights,
+  info: (n) => ({ shape: weights[n].shape }),
+  readFloat32: async (n) => Float32Array.from(weights[n].data),
+};
+
+/** Reference in plain JS: LN(GELU(x·Wᵀ + b)). */
+function reference(x: number[]): number[] {
+  const w = weights['fc.weight'].data;
+  const b = weights['fc.bias'].data;
+  const y = [0, 1].map((o) => x[0] * w[o * 3] + x[1] * w[o * 3 + 1] + x[2] * w[o * 3 + 2] + b[o]);
+  const erf = (z: number) => {
+    // Abramowitz–Stegun 7.1.26 is not exact enough; integrate numerically instead.
+    let s = 0;
+    const n = 20000;
+    for (let i = 0; i < n; i++) {
+      const t = ((i + 0.5) / n) * z;
+      s += Math.exp(-t * t);
+    }
+    return (2 / Math.sqrt(Math.PI)) * s * (z / n);
+  };
+  const g = y.map((v) => 0.5 * v * (1 + erf(v / Math.SQRT2)));
+  const mean = (g[0] + g[1]) / 2;
+  const variance = ((g[0] - mean) ** 2 + (g[1] - mean) ** 2) / 2;
+  return g.map((v, i) => ((v - mean) / Math.sqrt(variance + 1e-5)) * weights['ln.weight'].data[i] + weights['ln.bias'].data[i]);
+}
+
+async function buildModel(): Promise<{ model: Uint8Array; data: Uint8Array }> {
+  const g = new GraphBuilder('test');
+  const plan = new WeightPlan(source);
+  const ctx = { g, plan, file: 'w.bin' };
+  const x = g.input('x', 'float32', ['batch', 3]);
+  g.output(layerNorm(ctx, gelu(g, linear(ctx, x, 'fc', 3, 2)), 'ln', 2, 1e-5), 'y', 'float32', ['batch', 2]);
+  const sink = new MemoryWeightSink();
+  await plan.write(sink);
+  return { model: g.toBytes(), data: sink.bytes('w.bin') };
+}
+
+describe('GraphBuilder', () => {
+  const input = [0.3, -1.2, 0.8, 2, 0.5, -0.1];
+  it('runs on onnxruntime-node cpu and onnxruntime-web wasm with the same result, matching a JS reference', async () => {
+    const { model, data } = await buildModel();
+    const results: Float32Array[] = [];
+    for (const ort of [ortNode, ortWeb] as const) {
+      const session = await (ort as typeof ortNode).InferenceSession.create(model, { externalData: [{ path: 'w.bin', data }] } as never);
+      const out = await session.run({ x: new (ort as typeof ortNode).Tensor('float32', Float32Array.from(input), [2, 3]) });
+      results.push(out.y.data as Float32Array);
+      await session.release();
+    }
+    const expected = [...reference(input.slice(0, 3)), ...reference(input.slice(3))];
+    for (const r of results) for (let i = 0; i < 4; i++) expect(Math.abs(r[i] - expected[i])).toBeLessThan(1e-5);
+    expect(Math.max(...results[0].map((v, i) => Math.abs(v - results[1][i])))).toBeLessThan(1e-6);
+  });
+
+  it('reports every missing or mis-shaped weight at once', () => {
+    const g = new GraphBuilder('bad');
+    const plan = new WeightPlan(source);
+    const ctx = { g, plan, file: 'w.bin' };
+    const x = g.input('x', 'float32', ['batch', 4]);
+    linear(ctx, x, 'fc', 4, 2);
+    layerNorm(ctx, x, 'missing_ln', 4, 1e-5);
+    expect(() => plan.validate()).toThrow(/missing 2 tensor\(s\): missing_ln\.weight, missing_ln\.bias; wrong shape: fc\.weight expected \[2,4\] got \[2,3\]/);
+  });
+
+  it('writes a tensor shared by two graphs once', async () => {
+    const plan = new WeightPlan(source);
+    for (const name of ['g1', 'g2']) {
+      const g = new GraphBuilder(name);
+      const x = g.input('x', 'float32', ['batch', 3]);
+      g.output(linear({ g, plan, file: 'w.bin' }, x, 'fc', 3, 2), 'y', 'float32', ['batch', 2]);
+    }
+    const sink = new MemoryWeightSink();
+    await plan.write(sink);
+    expect(sink.bytes('w.bin').byteLength).toBe((6 + 2) * 4);
+  });
+});
