@@ -53,11 +53,17 @@ function renamePretrainKey(name: string): string {
   return name.replaceAll('fusion.', '').replaceAll('bert.', '');
 }
 
-/** A checkpoint view with task-model key names. */
+/**
+ * A checkpoint view with task-model key names: pre-trained keys renamed (§10.4) and any fairscale
+ * `_checkpoint_wrapped_module.` segment removed (§10.3).
+ */
 function taskView(ckpt: Checkpoint): WeightSource & { names: string[] } {
   const needsRename = ckpt.list().some((t) => t.name.startsWith('text_encoder.bert.'));
   const map = new Map<string, string>();
-  for (const t of ckpt.list()) map.set(needsRename ? renamePretrainKey(t.name) : t.name, t.name);
+  for (const t of ckpt.list()) {
+    const name = t.name.replaceAll('_checkpoint_wrapped_module.', '');
+    map.set(needsRename ? renamePretrainKey(name) : name, t.name);
+  }
   return {
     file: ckpt.file,
     names: [...map.keys()],
