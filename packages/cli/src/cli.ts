@@ -68,3 +68,13 @@ export function formatError(e: unknown, verbose: boolean): string {
   if (e instanceof Mplug2Error) return `mplug2: ${oneLine(e.message)}`;
   return `mplug2: unexpected error: ${oneLine((e as Error)?.message ?? String(e))} (run with --verbose for details)`;
 }
+
+/** One progress bar per task stage (decode, encode, generate); silent when not on a terminal. */
+export function stageProgress(stream: CommandContext['stderr']): (e: { stage: string; done: number; total: number }) => void {
+  const bars = new Map<string, ReturnType<typeof progressBar>>();
+  return (e) => {
+    let bar = bars.get(e.stage);
+    if (!bar) bars.set(e.stage, (bar = progressBar(stream, e.stage.padEnd(8))));
+    bar(e.done, e.total);
+  };
+}

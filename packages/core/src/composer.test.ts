@@ -7,7 +7,7 @@ import { tensor, type Tensor } from './tensor.js';
 
 /** A module whose run adds `delta` to its float input and counts calls. */
 function fake(name: string, inputs: PortSpec[], outputs: PortSpec[], delta = 1): PipelineModule & { calls: number } {
-  const m = {
+  const m: PipelineModule & { calls: number } = {
     specVersion: MODULE_SPEC_VERSION,
     name,
     inputs,

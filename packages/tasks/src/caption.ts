@@ -1,10 +1,12 @@
 import { InvalidOptionError, ModelDirectory } from '@mplug2/core';
 import { TextDecoder, beamSearch, type BeamSearchOptions } from '@mplug2/decoder';
 import { Mplug2Tokenizer } from '@mplug2/text-encoder';
-import { VisualPath, isVideoFeatures, now, type TaskLoadOptions, type Timings, type VideoFeatures, type VideoInput } from './common.js';
+import { VisualPath, isVideoFeatures, now, type ProgressListener, type TaskLoadOptions, type Timings, type VideoFeatures, type VideoInput } from './common.js';
 
 
-export interface CaptionOptions extends Partial<Pick<BeamSearchOptions, 'beamSize' | 'minLength' | 'maxLength' | 'onStep'>> {}
+export interface CaptionOptions extends Partial<Pick<BeamSearchOptions, 'beamSize' | 'minLength' | 'maxLength' | 'onStep'>> {
+  /** Stage progress (decode, encode, generate), e.g. for progress bars. */
+  readonly onProgress?: ProgressListener;}
 
 export interface CaptionResult {
   readonly caption: string;
@@ -40,16 +42,17 @@ export class Captioner {
   async caption(video: VideoInput | readonly VideoInput[] | VideoFeatures, options: CaptionOptions = {}): Promise<CaptionResult[]> {
     const timings: Timings = {};
     const start = now();
-    const features = isVideoFeatures(video) ? video : await this.encodeVideo(video, timings);
+    const features = isVideoFeatures(video) ? video : await this.visual.encode(video, timings, options.onProgress);
     let t = now();
     const memory = await this.decoder.encodeMemory(features.imageEmbeds, features.imageMask);
     timings.memory_s = (now() - t) / 1000;
     t = now();
     const cfg = this.model.manifest.config.model_config;
+    const maxLength = options.maxLength ?? cfg.max_length ?? 20;
     const search = await beamSearch(this.decoder, memory, {
       beamSize: options.beamSize ?? cfg.beam_size,
       minLength: options.minLength ?? cfg.min_length ?? 4,
-      maxLength: options.maxLength ?? cfg.max_length ?? 20,
+      maxLength,
       numReturn: 1,
       onStep: options.onStep,
     });

@@ -27,6 +27,9 @@ export interface VideoFeatures {
 
 export type Timings = Record<string, number>;
 
+/** Progress of a task call: `decode` counts videos, `encode` the visual pass, `generate` decoding steps. */
+export type ProgressListener = (event: { stage: 'decode' | 'encode' | 'generate'; done: number; total: number }) => void;
+
 export function isVideoFeatures(v: unknown): v is VideoFeatures {
   return typeof v === 'object' && v !== null && 'imageEmbeds' in v;
 }
@@ -81,13 +84,14 @@ export class VisualPath {
   }
 
   /** Decodes (if needed) and encodes a batch of videos. */
-  async encode(videos: VideoInput | readonly VideoInput[], timings: Timings = {}): Promise<VideoFeatures> {
+  async encode(videos: VideoInput | readonly VideoInput[], timings: Timings = {}, onProgress?: ProgressListener): Promise<VideoFeatures> {
     const list = Array.isArray(videos) ? (videos as VideoInput[]) : [videos as VideoInput];
     if (list.length === 0) throw new InvalidOptionError('video', 'no video given');
     let t = now();
     const pixels: Tensor<'float32'>[] = [];
     const frameIndices: (number[] | null)[] = [];
-    for (const v of list) {
+    for (const [i, v] of list.entries()) {
+      onProgress?.({ stage: 'decode', done: i, total: list.length });
       if (typeof v === 'string') {
         const loaded = await loadVideo(v, { numFrames: this.frames, size: this.size });
         pixels.push(loaded.pixelValues);
@@ -110,9 +114,12 @@ export class VisualPath {
     }
     const batch = stackVideos(pixels);
     timings.decode_s = (timings.decode_s ?? 0) + (now() - t) / 1000;
+    onProgress?.({ stage: 'decode', done: list.length, total: list.length });
+    onProgress?.({ stage: 'encode', done: 0, total: 1 });
     t = now();
     const out = await this.pipeline.run({ pixel_values: batch });
     timings.vision_universal_s = (timings.vision_universal_s ?? 0) + (now() - t) / 1000;
+    onProgress?.({ stage: 'encode', done: 1, total: 1 });
     const imageEmbeds = out['universal.image_embeds'] as Tensor<'float32'>;
     return {
       imageEmbeds,

@@ -2,10 +2,12 @@ import { InvalidOptionError, ModelDirectory, Pipeline, int64Tensor, type Tensor 
 import { TextDecoder, beamSearch, rankAnswers, type BeamSearchOptions, type DecoderMemory } from '@mplug2/decoder';
 import { loadFusion } from '@mplug2/fusion';
 import { Mplug2Tokenizer, loadTextEncoder } from '@mplug2/text-encoder';
-import { VisualPath, isVideoFeatures, now, selectRows, type TaskLoadOptions, type Timings, type VideoFeatures, type VideoInput } from './common.js';
+import { VisualPath, isVideoFeatures, now, selectRows, type ProgressListener, type TaskLoadOptions, type Timings, type VideoFeatures, type VideoInput } from './common.js';
 
 
 export interface QAOptions extends Partial<Pick<BeamSearchOptions, 'beamSize' | 'minLength' | 'maxLength' | 'onStep'>> {
+  /** Stage progress (decode, encode, generate), e.g. for progress bars. */
+  readonly onProgress?: ProgressListener;
   /** Rank these candidate answers (closed vocabulary, `rank_answer`) instead of generating. */
   readonly answers?: readonly string[];
   /** Candidates kept after the first-token pass (released config: 128). */
@@ -85,7 +87,7 @@ export class VideoQA {
     const start = now();
     const qs = typeof questions === 'string' ? [questions] : [...questions];
     if (qs.length === 0) throw new InvalidOptionError('questions', 'no question given');
-    const features = isVideoFeatures(video) ? video : await this.encodeVideo(video, timings);
+    const features = isVideoFeatures(video) ? video : await this.visual.encode(video, timings, options.onProgress);
     const videos = features.imageEmbeds.shape[0];
     if (videos !== 1 && videos !== qs.length)
       throw new InvalidOptionError('questions', `${qs.length} questions for ${videos} videos: give one question per video, or one video`);
@@ -122,12 +124,16 @@ export class VideoQA {
         timings,
       }));
     } else {
+      const maxLength = options.maxLength ?? cfg.max_length ?? 10;
       const search = await beamSearch(this.decoder, memory, {
         beamSize: options.beamSize ?? cfg.beam_size,
         minLength: options.minLength ?? cfg.min_length ?? 1,
-        maxLength: options.maxLength ?? cfg.max_length ?? 10,
+        maxLength,
         numReturn: 1,
-        onStep: options.onStep,
+        onStep: (e) => {
+          options.onProgress?.({ stage: 'generate', done: e.step + 1, total: maxLength });
+          return options.onStep?.(e);
+        },
       });
       results = search.map((s, i) => {
         const best = s.hypotheses[0];

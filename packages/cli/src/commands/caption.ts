@@ -1,5 +1,5 @@
 import { Captioner } from '@mplug2/tasks';
-import { intOption, progressBar, requirePositional, type Command } from '../cli.js';
+import { intOption, requirePositional, stageProgress, type Command } from '../cli.js';
 import { backendOption } from './shared.js';
 
 export const captionCommand: Command = {
@@ -13,9 +13,7 @@ export const captionCommand: Command = {
     const videos = positionals.slice(1);
     const captioner = await Captioner.load(dir, { backend: backendOption(values) });
     try {
-      const bar = progressBar(ctx.stderr, 'generating');
-      const maxLength = captioner.model.manifest.config.model_config.max_length ?? 20;
-      const results = await captioner.caption(videos, { beamSize: intOption(values, 'beam'), onStep: (s) => bar(s.step + 1, maxLength) });
+      const results = await captioner.caption(videos, { beamSize: intOption(values, 'beam'), onProgress: stageProgress(ctx.stderr) });
       results.forEach((r, i) => {
         if (values.json) ctx.stdout.write(JSON.stringify({ video: videos[i], caption: r.caption, ids: r.ids, score: r.score, timings: r.timings }) + '\n');
         else ctx.stdout.write(`${videos[i]}: ${r.caption}  (score ${r.score.toFixed(4)})\n`);

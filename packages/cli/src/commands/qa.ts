@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { InvalidOptionError } from '@mplug2/core';
 import { VideoQA } from '@mplug2/tasks';
-import { intOption, progressBar, requirePositional, type Command } from '../cli.js';
+import { intOption, requirePositional, stageProgress, type Command } from '../cli.js';
 import { backendOption } from './shared.js';
 
 async function readAnswers(file: string): Promise<string[]> {
@@ -30,9 +30,7 @@ export const qaCommand: Command = {
     const answers = values.answers ? await readAnswers(values.answers as string) : undefined;
     const qa = await VideoQA.load(dir, { backend: backendOption(values) });
     try {
-      const bar = progressBar(ctx.stderr, 'generating');
-      const maxLength = qa.model.manifest.config.model_config.max_length ?? 10;
-      const results = await qa.ask(video, questions, { answers, k: intOption(values, 'k'), beamSize: intOption(values, 'beam'), onStep: (s) => bar(s.step + 1, maxLength) });
+      const results = await qa.ask(video, questions, { answers, k: intOption(values, 'k'), beamSize: intOption(values, 'beam'), onProgress: stageProgress(ctx.stderr) });
       for (const r of results) {
         if (values.json) ctx.stdout.write(JSON.stringify({ question: r.question, answer: r.answer, ids: r.ids, score: r.score, ...(r.ranked ? { ranked: r.ranked } : {}), timings: r.timings }) + '\n');
         else ctx.stdout.write(`Q: ${r.question}\nA: ${r.answer}  (score ${r.score.toFixed(4)})\n`);
