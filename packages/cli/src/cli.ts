@@ -54,9 +54,10 @@ export function progressBar(stream: CommandContext['stderr'], label: string): (d
   if (!tty) return () => undefined;
   return (done, total, detail) => {
     const width = 24;
-    const filled = total > 0 ? Math.round((done / total) * width) : 0;
+    const filled = total > 0 ? Math.round((Math.min(done, total) / total) * width) : 0;
+    const columns = Math.max((stream as NodeJS.WriteStream).columns || 100, 40) - 1;
     const line = `${label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total}${detail ? ` ${detail}` : ''}`;
-    stream.write(`\r${line.slice(0, ((stream as NodeJS.WriteStream).columns ?? 100) - 1).padEnd(Math.min(((stream as NodeJS.WriteStream).columns ?? 100) - 1, 100))}`);
+    stream.write(`\r${line.slice(0, columns).padEnd(Math.min(columns, 100))}`);
     if (done >= total) stream.write('\n');
   };
 }
