@@ -4,6 +4,7 @@ import {
   SELF_MASK_FILL,
   attentionOutput,
   bertAttend,
+  bertDimsOf,
   bertEmbeddings,
   bertFeedForward,
   crossKeyValue,
@@ -15,7 +16,6 @@ import {
   param,
   selfQueryKeyValue,
   splitHeads,
-  type BertDims,
   type BuildContext,
   type ModelDims,
   type Value,
@@ -31,20 +31,6 @@ export interface DecoderGraphOptions {
   readonly file?: string;
 }
 
-function decoderDims(dims: ModelDims): BertDims & { vocab: number; maxPositions: number; typeVocab: number } {
-  const t = dims.text;
-  return {
-    hidden: t.hidden,
-    heads: t.heads,
-    intermediate: t.intermediate,
-    eps: t.eps,
-    encoderWidth: t.encoderWidth,
-    vocab: t.vocab,
-    maxPositions: t.maxPositions,
-    typeVocab: t.typeVocab,
-  };
-}
-
 const crossName = (kind: 'key' | 'value', i: number) => `cross_${kind}_${i}`;
 const pastName = (kind: 'key' | 'value', i: number) => `past_${kind}_${i}`;
 const presentName = (kind: 'key' | 'value', i: number) => `present_${kind}_${i}`;
@@ -57,7 +43,7 @@ export const decoderTensorNames = { crossName, pastName, presentName };
 export function buildDecoderMemoryGraph(plan: WeightPlan, dims: ModelDims, file = 'decoder.weights'): GraphBuilder {
   const g = new GraphBuilder('mplug2_decoder_memory');
   const ctx: BuildContext = { g, plan, file };
-  const d = decoderDims(dims);
+  const d = bertDimsOf(dims.text);
   const dh = d.hidden / d.heads;
   const memory = g.input('memory', 'float32', ['batch', 'memory_tokens', d.encoderWidth]);
   for (let i = 0; i < dims.text.decoderLayers; i++) {
@@ -78,7 +64,7 @@ export function buildDecoderMemoryGraph(plan: WeightPlan, dims: ModelDims, file 
 export function buildDecoderGraph(plan: WeightPlan, dims: ModelDims, withPast: boolean, opts: DecoderGraphOptions): GraphBuilder {
   const g = new GraphBuilder(withPast ? 'mplug2_decoder_step' : 'mplug2_decoder_prefill');
   const ctx: BuildContext = { g, plan, file: opts.file ?? 'decoder.weights' };
-  const d = decoderDims(dims);
+  const d = bertDimsOf(dims.text);
   const dh = d.hidden / d.heads;
   const n = dims.text.decoderLayers;
   const ids = g.input('input_ids', 'int64', ['rows', 'new_tokens']);

@@ -3,11 +3,11 @@ import {
   GraphBuilder,
   SELF_MASK_FILL,
   bertCrossAttention,
+  bertDimsOf,
   bertFeedForward,
   bertSelfAttention,
   crossKeyValue,
   maskBias,
-  type BertDims,
   type BuildContext,
   type ModelDims,
   type WeightPlan,
@@ -31,7 +31,7 @@ export function buildFusionGraph(plan: WeightPlan, dims: ModelDims, file = 'fusi
   const g = new GraphBuilder('mplug2_fusion');
   const ctx: BuildContext = { g, plan, file };
   const t = dims.text;
-  const d: BertDims = { hidden: t.hidden, heads: t.heads, intermediate: t.intermediate, eps: t.eps, encoderWidth: t.encoderWidth };
+  const d = bertDimsOf(t);
   let text = g.input('text_states', 'float32', ['batch', 'tokens', t.hidden]);
   const textMask = g.input('text_mask', 'int64', ['batch', 'tokens']);
   let image = g.input('image_embeds', 'float32', ['batch', 'video_tokens', t.hidden]);

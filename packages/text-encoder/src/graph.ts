@@ -1,11 +1,11 @@
 import {
   GraphBuilder,
   SELF_MASK_FILL,
+  bertDimsOf,
   bertEmbeddings,
   bertFeedForward,
   bertSelfAttention,
   maskBias,
-  type BertDims,
   type BuildContext,
   type ModelDims,
   type WeightPlan,
@@ -26,16 +26,7 @@ export function buildTextEncoderGraph(plan: WeightPlan, dims: ModelDims, mode: T
   const g = new GraphBuilder(`mplug2_text_encoder_${mode}`);
   const ctx: BuildContext = { g, plan, file };
   const t = dims.text;
-  const d: BertDims & { vocab: number; maxPositions: number; typeVocab: number } = {
-    hidden: t.hidden,
-    heads: t.heads,
-    intermediate: t.intermediate,
-    eps: t.eps,
-    encoderWidth: t.encoderWidth,
-    vocab: t.vocab,
-    maxPositions: t.maxPositions,
-    typeVocab: t.typeVocab,
-  };
+  const d = bertDimsOf(t);
   const ids = g.input('input_ids', 'int64', ['batch', 'tokens']);
   const mask = g.input('attention_mask', 'int64', ['batch', 'tokens']);
   let x = bertEmbeddings(ctx, `${TEXT_PREFIX}embeddings`, ids, null, d);

@@ -1,6 +1,7 @@
 import {
   GraphBuilder,
   bertCrossAttention,
+  bertDimsOf,
   bertFeedForward,
   bertSelfAttention,
   crossKeyValue,
@@ -16,11 +17,6 @@ import {
 
 /** The universal layers are the last `num_uni_layer` layers of the text encoder; their weights live there. */
 export const TEXT_LAYER_PREFIX = 'text_encoder.encoder.layer.';
-
-export function bertDims(dims: ModelDims): BertDims {
-  const t = dims.text;
-  return { hidden: t.hidden, heads: t.heads, intermediate: t.intermediate, eps: t.eps, encoderWidth: t.encoderWidth };
-}
 
 /** Indices of the universal layers inside the text encoder stack. */
 export function universalLayerIndices(dims: ModelDims): number[] {
@@ -44,7 +40,7 @@ function universalLayer(ctx: BuildContext, index: number, queries: Value, memory
 export function buildUniversalGraph(plan: WeightPlan, dims: ModelDims, file = 'text.weights'): GraphBuilder {
   const g = new GraphBuilder('mplug2_universal');
   const ctx: BuildContext = { g, plan, file };
-  const d = bertDims(dims);
+  const d = bertDimsOf(dims.text);
   const t = dims.text;
   const input = g.input('video_states', 'float32', ['batch', 'video_tokens', dims.vision.width]);
   // The width adapter exists only when the vision width differs from the text width.

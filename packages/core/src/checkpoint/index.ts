@@ -25,6 +25,7 @@ export {
 } from './dtype.js';
 export { type ByteSource, bytesSource, fileSource } from './source.js';
 export { type Mutation, mutations } from './fuzz.js';
+export { crc32 } from './zip.js';
 
 export type CheckpointFormat = 'pth' | 'safetensors' | 'legacy-pickle' | 'unknown';
 

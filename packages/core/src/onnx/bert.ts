@@ -1,3 +1,4 @@
+import type { TextDims } from '../config.js';
 import type { Value } from './graph.js';
 import { attention, gelu, layerNorm, linear, mergeHeads, param, splitHeads, type BuildContext } from './nn.js';
 
@@ -9,6 +10,27 @@ export interface BertDims {
   readonly eps: number;
   /** Width of cross-attention memory (`encoder_width`). */
   readonly encoderWidth: number;
+}
+
+/** BERT stack dims plus the embedding table sizes. */
+export interface BertEmbeddingDims extends BertDims {
+  readonly vocab: number;
+  readonly maxPositions: number;
+  readonly typeVocab: number;
+}
+
+/** The BERT dims every text-side module (text encoder, universal, fusion, decoder) builds with. */
+export function bertDimsOf(t: TextDims): BertEmbeddingDims {
+  return {
+    hidden: t.hidden,
+    heads: t.heads,
+    intermediate: t.intermediate,
+    eps: t.eps,
+    encoderWidth: t.encoderWidth,
+    vocab: t.vocab,
+    maxPositions: t.maxPositions,
+    typeVocab: t.typeVocab,
+  };
 }
 
 export const SELF_MASK_FILL = -10000;
@@ -71,7 +93,7 @@ export function bertFeedForward(ctx: BuildContext, prefix: string, x: Value, d: 
  * BERT embeddings `LN(word[ids] + token_type[0] + position[offset .. offset+n−1])`.
  * `positionStart` is a scalar int64 value (past length for cached decoding) or null for 0.
  */
-export function bertEmbeddings(ctx: BuildContext, prefix: string, ids: Value, positionStart: Value | null, d: BertDims & { vocab: number; maxPositions: number; typeVocab: number }): Value {
+export function bertEmbeddings(ctx: BuildContext, prefix: string, ids: Value, positionStart: Value | null, d: BertEmbeddingDims): Value {
   const g = ctx.g;
   const word = g.op('Gather', [param(ctx, `${prefix}.word_embeddings.weight`, [d.vocab, d.hidden]), ids], { axis: 0 });
   const n = g.op('Slice', [g.op('Shape', [ids]), g.int64s([1]), g.int64s([2])]);

@@ -22,5 +22,7 @@ export {
   selfQueryKeyValue,
   CROSS_MASK_FILL,
   SELF_MASK_FILL,
+  bertDimsOf,
   type BertDims,
+  type BertEmbeddingDims,
 } from './bert.js';

@@ -20,6 +20,7 @@
 import { open, rm, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import * as zlib from 'node:zlib';
+import { crc32 as coreCrc32 } from '@mplug2/core';
 import { buildTorchPickle, numelOf, TORCH_STORAGE, type PickledTensor, type TorchDType } from './torch-pickle.js';
 
 export { buildTorchPickle, contiguousStrides, numelOf, TORCH_STORAGE, type PickledTensor, type TorchDType } from './torch-pickle.js';
@@ -90,27 +91,10 @@ export interface WriteTorchResult {
 }
 
 // ---------------------------------------------------------------------------------------------
-// CRC-32
-
-let CRC_TABLE: Uint32Array | undefined;
-function crcTable(): Uint32Array {
-  if (CRC_TABLE) return CRC_TABLE;
-  const t = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c >>> 0;
-  }
-  return (CRC_TABLE = t);
-}
+// CRC-32: the checkpoint reader's pure-JS one, or node:zlib's native one when this Node has it.
 
 /** CRC-32 (IEEE) of `data` continuing from `crc` (0 to start), pure JS. */
-export function crc32Js(data: Uint8Array, crc = 0): number {
-  const t = crcTable();
-  let c = ~crc >>> 0;
-  for (let i = 0; i < data.length; i++) c = t[(c ^ data[i]) & 0xff] ^ (c >>> 8);
-  return ~c >>> 0;
-}
+export const crc32Js = coreCrc32;
 
 const nativeCrc = (zlib as { crc32?: (data: Uint8Array, value?: number) => number }).crc32;
 
