@@ -165,14 +165,16 @@ export async function convertCheckpoint(options: ConvertOptions): Promise<Conver
 
     await mkdir(options.out, { recursive: true });
     const sink = new FileWeightSink(options.out);
+    let dataFiles: string[];
     try {
       await plan.write(sink, (done, total, name) => options.onProgress?.({ stage: 'weights', done, total, detail: name }));
+      dataFiles = sink.files();
     } finally {
       await sink.close();
     }
     const bytesPerFile = plan.bytesPerFile();
     const moduleEntries: Manifest['modules'] = {};
-    const written: string[] = [...sink.files()];
+    const written: string[] = [...dataFiles];
     for (const [m, roles] of Object.entries(graphs) as [ModuleName, Record<string, GraphBuilder>][]) {
       const entry: { graphs: Record<string, string>; data: string[]; parameterBytes: number } = { graphs: {}, data: [], parameterBytes: 0 };
       for (const [role, g] of Object.entries(roles)) {

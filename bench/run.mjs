@@ -1,0 +1,252 @@
+#!/usr/bin/env node
+// End-to-end benchmark of VideoQA, captioning and answer ranking on CPU (onnxruntime-node), at the
+// tiny demo size or the released large size, from a generated random-weight checkpoint converted by
+// the real converter. Each task runs in its own child process so its peak RSS is its own.
+//
+//   npm run bench -- --size tiny|large [--dtype fp32] [--threads N] [--json]
+//
+// Prints a table; with --json the last line is one JSON object. Needs the packages built (npm run build).
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const SAMPLE = path.join(HERE, '../packages/cli/assets/sample.mp4');
+const { values } = parseArgs({
+  options: {
+    size: { type: 'string', default: 'tiny' },
+    dtype: { type: 'string', default: 'fp32' },
+    threads: { type: 'string' },
+    json: { type: 'boolean', default: false },
+    task: { type: 'string' },
+    answers: { type: 'string', default: '1000' },
+  },
+  strict: true,
+});
+if (!['tiny', 'large'].includes(values.size)) throw new Error(`--size must be tiny or large, got ${values.size}`);
+if (values.dtype !== 'fp32') throw new Error(`--dtype ${values.dtype} is not supported yet (fp32 only)`);
+const CACHE = path.join(process.env.MPLUG2_BENCH_CACHE ?? path.join(os.homedir(), '.cache', 'mplug2-bench'));
+const threads = values.threads ? Number(values.threads) : os.availableParallelism();
+
+const tasks = await import('@mplug2/tasks');
+const core = await import('@mplug2/core');
+
+/** Converted model for this size, generated and converted once, then reused. */
+async function modelDir() {
+  mkdirSync(CACHE, { recursive: true });
+  const config = values.size === 'large' ? tasks.fullSizeConfig('pretrain') : tasks.tinyDemoConfig('pretrain');
+  const ckpt = path.join(CACHE, `${values.size}.pth`);
+  const out = path.join(CACHE, `${values.size}-${values.dtype}`);
+  const info = {};
+  if (!existsSync(ckpt)) {
+    const t = performance.now();
+    await tasks.generateCheckpoint(ckpt, config, { seed: 1 });
+    info.generate_s = (performance.now() - t) / 1000;
+  }
+  if (!existsSync(path.join(out, 'manifest.json'))) {
+    const t = performance.now();
+    await tasks.convertCheckpoint({ checkpoint: ckpt, config, out, task: 'pretrain' });
+    info.convert_s = (performance.now() - t) / 1000;
+  }
+  return { out, info };
+}
+
+// ---------------------------------------------------------------------------------------------
+// FLOP counts (multiply-adds ×2) per stage, from the model dims (reference spec §13).
+
+function flops(d, lq, generatedRows) {
+  const v = d.vision;
+  const t = d.text;
+  const L = v.patchesPerFrame;
+  const C = v.width;
+  const D = t.hidden;
+  const F = t.intermediate;
+  const T = v.frames;
+  const Nv = v.tokens;
+  const Q = t.numLatents;
+  const vision = T * L * 3 * v.patch ** 2 * C + T * v.layers * (12 * (L + 1) * C * C + 2 * (L + 1) ** 2 * C + 2 * L * C * C);
+  const layer = (n, m) => 4 * n * D * D + 2 * n * n * D + 2 * n * D * F + (m ? 2 * n * D * D + 2 * m * D * D + 2 * n * m * D : 0);
+  const universal = (t.uniLayers - 1) * layer(Q, Nv) + layer(Nv, Q);
+  const text = t.encoderLayers * layer(lq, 0);
+  const fusion = t.fusionLayers * layer(lq, Nv);
+  const memory = (S) => t.decoderLayers * 2 * S * D * D;
+  const step = (S, past) => t.decoderLayers * (4 * D * D + 2 * D * D + 2 * D * F + 2 * past * D + 2 * S * D) + D * D + D * t.vocab;
+  const generation = (S) => generatedRows.reduce((s, r) => s + r.rows * step(S, r.past), 0);
+  return { vision: 2 * vision, universal: 2 * universal, text: 2 * text, fusion: 2 * fusion, memory: (S) => 2 * memory(S), generation: (S) => 2 * generation(S) };
+}
+
+/** Achieved matmul throughput of onnxruntime on this machine: one square fp32 MatMul. */
+async function matmulPeak(n) {
+  const g = new core.GraphBuilder('matmul');
+  const a = g.input('a', 'float32', [n, n]);
+  const b = g.input('b', 'float32', [n, n]);
+  g.output(g.op('MatMul', [a, b]), 'c', 'float32', [n, n]);
+  const s = await core.ModuleSession.create(g.toBytes(), { threads });
+  const x = core.tensor('float32', ['r', 'c'], [n, n], Float32Array.from({ length: n * n }, (_, i) => ((i * 7919) % 1000) / 1000));
+  await s.run({ a: x, b: x });
+  let best = Infinity;
+  for (let i = 0; i < 3; i++) {
+    const t = performance.now();
+    await s.run({ a: x, b: x });
+    best = Math.min(best, (performance.now() - t) / 1000);
+  }
+  await s.dispose();
+  return (2 * n ** 3) / best / 1e9;
+}
+
+const timed = async (f) => {
+  const t = performance.now();
+  const r = await f();
+  return [r, (performance.now() - t) / 1000];
+};
+
+// ---------------------------------------------------------------------------------------------
+// One task, in this process (a child of the driver).
+
+async function runTask(task) {
+  const { out } = await modelDir();
+  const { loadVideo, loadVisionEncoder } = await import('@mplug2/vision-encoder');
+  const { loadUniversal } = await import('@mplug2/universal');
+  const { loadTextEncoder, Mplug2Tokenizer } = await import('@mplug2/text-encoder');
+  const { loadFusion } = await import('@mplug2/fusion');
+  const { TextDecoder, beamSearch, rankAnswers } = await import('@mplug2/decoder');
+  const model = await core.ModelDirectory.open(out, { verify: 'none' });
+  const d = core.manifestDims(model.manifest);
+  const opts = { threads };
+  const stages = {};
+  const [[vision, universal, decoder], load_s] = await timed(() => Promise.all([loadVisionEncoder(model, opts), loadUniversal(model, opts), TextDecoder.load(model, opts)]));
+  const [video, decode_s] = await timed(() => loadVideo(SAMPLE, { numFrames: d.vision.frames, size: d.vision.imageRes }));
+  stages.decode_preprocess = decode_s;
+  const pixels = core.tensor('float32', ['batch', 'channels', 'frames', 'height', 'width'], [1, ...video.pixelValues.shape], video.pixelValues.data);
+  const [{ video_states }, vision_s] = await timed(() => vision.run({ pixel_values: pixels }));
+  stages.vision = vision_s;
+  const [{ image_embeds }, universal_s] = await timed(() => universal.run({ video_states }));
+  stages.universal = universal_s;
+  const Nv = image_embeds.shape[1];
+  const ones = (n) => core.tensor('int64', ['batch', 'n'], [1, n], new BigInt64Array(n).fill(1n));
+  let memoryStates = image_embeds;
+  let memoryMask = ones(Nv);
+  let lq = 0;
+  const tok = Mplug2Tokenizer.fromVocab();
+  if (task !== 'caption') {
+    const [text, fusion] = await Promise.all([loadTextEncoder(model, opts), loadFusion(model, opts)]);
+    const q = tok.encodeQuestions(['what is the man in the red shirt doing with the guitar on the stage?']);
+    lq = q.inputIds[0].length;
+    const ids = core.int64Tensor(['batch', 'tokens'], q.inputIds);
+    const mask = core.int64Tensor(['batch', 'tokens'], q.attentionMask);
+    const [{ text_states }, text_s] = await timed(() => text.run({ input_ids: ids, attention_mask: mask }));
+    stages.text = text_s;
+    const [f, fusion_s] = await timed(() => fusion.run({ text_states, text_mask: mask, image_embeds, image_mask: ones(Nv) }));
+    stages.fusion = fusion_s;
+    memoryStates = f.merged_states;
+    memoryMask = f.merged_mask;
+    await Promise.all([text.dispose(), fusion.dispose()]);
+  }
+  const S = memoryStates.shape[1];
+  const [memory, memory_s] = await timed(() => decoder.encodeMemory(memoryStates, memoryMask));
+  stages.decoder_memory = memory_s;
+  const perStep = [];
+  const rows = [];
+  let tokens = 0;
+  let result;
+  if (task === 'rank') {
+    const n = Number(values.answers);
+    const vocabWords = Array.from({ length: n }, (_, i) => `${tok.idToToken(2000 + ((i * 37) % 20000))} ${tok.idToToken(3000 + ((i * 101) % 20000))}`);
+    const a = tok.encodeAnswers(vocabWords);
+    const k = Math.min(128, n);
+    const [r, rank_s] = await timed(() => rankAnswers(decoder, memory, a.inputIds, a.attentionMask, k));
+    stages.rank = rank_s;
+    result = { answer: vocabWords[r.results[0].ids[0]], k, answers: n };
+    rows.push({ rows: 1, past: 0 }, ...Array.from({ length: a.inputIds[0].length }, (_, p) => ({ rows: k, past: p })));
+  } else {
+    const minLength = task === 'caption' ? 4 : 1;
+    const maxLength = task === 'caption' ? 20 : 10;
+    let last = performance.now();
+    const [search, gen_s] = await timed(() =>
+      beamSearch(decoder, memory, {
+        beamSize: 5,
+        minLength,
+        maxLength,
+        onStep: ({ step, samples }) => {
+          const now = performance.now();
+          perStep.push({ step, ms: now - last });
+          last = now;
+          rows.push({ rows: step === 0 ? 1 : 5, past: step });
+          tokens += step === 0 ? 1 : 5;
+          void samples;
+        },
+      }),
+    );
+    stages.generation = gen_s;
+    result = { ids: search[0].hypotheses[0].ids, text: tok.decode(search[0].hypotheses[0].ids) };
+  }
+  const f = flops(d, lq, rows);
+  const flopOf = { vision: f.vision, universal: f.universal, text: f.text, fusion: f.fusion, decoder_memory: f.memory(S), generation: f.generation(S), rank: f.generation(S) };
+  const gflops = Object.fromEntries(Object.entries(stages).filter(([k]) => flopOf[k]).map(([k, s]) => [k, flopOf[k] / s / 1e9]));
+  await Promise.all([vision.dispose(), universal.dispose(), decoder.dispose()]);
+  const e2e = Object.values(stages).reduce((a, b) => a + b, 0);
+  return {
+    task,
+    e2e_s: e2e,
+    stages_s: stages,
+    gflops_per_s: gflops,
+    gflop: Object.fromEntries(Object.keys(stages).filter((k) => flopOf[k]).map((k) => [k, flopOf[k] / 1e9])),
+    load_s,
+    tokens_per_s: tokens && stages.generation ? tokens / stages.generation : undefined,
+    decoder_step_ms: perStep.map((p) => Math.round(p.ms * 10) / 10),
+    peak_rss_gb: process.resourceUsage().maxRSS / 1024 ** 2,
+    weight_bytes: Object.values(model.manifest.modules).reduce((s, m) => s + m.parameterBytes, 0),
+    result,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+
+if (values.task) {
+  console.log(JSON.stringify(await runTask(values.task)));
+  process.exit(0);
+}
+
+const { info } = await modelDir();
+const peak = await matmulPeak(values.size === 'large' ? 4096 : 1024);
+const results = {};
+for (const task of ['videoqa', 'caption', 'rank']) {
+  const out = execFileSync(process.execPath, [fileURLToPath(import.meta.url), '--task', task, '--size', values.size, '--dtype', values.dtype, '--threads', String(threads), '--answers', values.answers], {
+    encoding: 'utf8',
+    maxBuffer: 1 << 26,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  results[task] = JSON.parse(out.trim().split('\n').pop());
+}
+const summary = {
+  size: values.size,
+  dtype: values.dtype,
+  threads,
+  matmul_peak_gflops: peak,
+  model: info,
+  videoqa: results.videoqa,
+  caption: results.caption,
+  rank: results.rank,
+  peak_rss_gb: Math.max(...Object.values(results).map((r) => r.peak_rss_gb)),
+};
+
+const rowsOut = [];
+for (const [task, r] of Object.entries(results)) {
+  for (const [stage, s] of Object.entries(r.stages_s)) {
+    const g = r.gflops_per_s[stage];
+    rowsOut.push([task, stage, s.toFixed(3), g ? g.toFixed(1) : '', g ? `${((100 * g) / peak).toFixed(0)}%` : '']);
+  }
+  rowsOut.push([task, 'END TO END', r.e2e_s.toFixed(3), '', '', `${r.peak_rss_gb.toFixed(2)} GB`]);
+}
+const header = ['task', 'stage', 'seconds', 'GFLOP/s', 'of peak', 'peak RSS'];
+const widths = header.map((h, i) => Math.max(h.length, ...rowsOut.map((r) => (r[i] ?? '').length)));
+const fmt = (r) => r.map((c, i) => (c ?? '').padEnd(widths[i])).join('  ');
+console.log(`mPLUG-2 CPU benchmark — size ${values.size}, ${values.dtype}, ${threads} threads, matmul peak ${peak.toFixed(1)} GFLOP/s (onnxruntime MatMul)`);
+if (info.generate_s || info.convert_s) console.log(`model: generated in ${info.generate_s?.toFixed(1) ?? '-'} s, converted in ${info.convert_s?.toFixed(1) ?? '-'} s (cached in ${CACHE})`);
+console.log(fmt(header));
+for (const r of rowsOut) console.log(fmt(r));
+for (const t of ['videoqa', 'caption']) console.log(`${t}: decoder ms per step (prefix length 1, 2, ...): ${results[t].decoder_step_ms.join(' ')}`);
+if (values.json) console.log(JSON.stringify(summary));
