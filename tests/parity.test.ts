@@ -8,15 +8,23 @@ const BOUNDARIES: Record<GoldenName, string[]> = {
   videocaption_tiny: ['visual.out', 'v_module.out', 'image_embeds', 'decoder_tf.logits'],
 };
 
-describe.each(Object.keys(BOUNDARIES) as GoldenName[])('parity with the original PyTorch model: %s', (name) => {
-  it('every module boundary is within 1e-4 of the reference', async () => {
-    const report = await runParity(await goldenModel(name), path.join(GOLDENS, name, 'fixtures.safetensors'));
+const CASES = (Object.keys(BOUNDARIES) as GoldenName[]).flatMap((name) => [
+  { name, fusedAttention: true },
+  { name, fusedAttention: false },
+]);
+
+describe.each(CASES)('parity with the original PyTorch model: $name (fused attention: $fusedAttention)', ({ name, fusedAttention }) => {
+  it('every module boundary and the generated ids match the reference', async () => {
+    const model = await goldenModel(name, { fusedAttention });
+    expect(model.manifest.graphOptions.fusedAttention).toBe(fusedAttention);
+    const report = await runParity(model, path.join(GOLDENS, name, 'fixtures.safetensors'));
     const byName = new Map(report.tensors.map((t) => [t.name, t]));
     for (const b of BOUNDARIES[name]) {
       const t = byName.get(b);
       expect(t, `${b} was not compared`).toBeDefined();
       expect(t!.maxAbsDiff, `${b} max abs diff`).toBeLessThanOrEqual(t!.tolerance);
     }
+    for (const b of ['beam.ids', 'beam.lengths', 'beam_nbest.ids']) expect(byName.get(b)?.maxAbsDiff, b).toBe(0);
     expect(report.missing).toEqual([]);
     expect(report.ok, JSON.stringify(report.tensors.filter((t) => !t.ok))).toBe(true);
   });

@@ -7,19 +7,24 @@ import { convertCheckpoint } from '@mplug2/tasks';
 export const GOLDENS = path.resolve(__dirname, '../../fixtures/goldens');
 export type GoldenName = 'videoqa_tiny' | 'videocaption_tiny';
 
-const converted = new Map<GoldenName, Promise<ModelDirectory>>();
+const converted = new Map<string, Promise<ModelDirectory>>();
 
-/** Converts a golden checkpoint with the real converter (once per test file) and opens the model directory. */
-export function goldenModel(name: GoldenName): Promise<ModelDirectory> {
-  let p = converted.get(name);
+/**
+ * Converts a golden checkpoint with the real converter (once per test file) and opens the model
+ * directory; `fusedAttention: false` emits primitive ONNX ops instead of onnxruntime's fused attention.
+ */
+export function goldenModel(name: GoldenName, options: { fusedAttention?: boolean } = {}): Promise<ModelDirectory> {
+  const key = `${name}:${options.fusedAttention ?? true}`;
+  let p = converted.get(key);
   if (!p) {
     const out = mkdtempSync(path.join(tmpdir(), `mplug2-${name}-`));
     p = convertCheckpoint({
       checkpoint: path.join(GOLDENS, name, 'checkpoint.pth'),
       config: path.join(GOLDENS, name, 'config.json'),
       out,
+      fusedAttention: options.fusedAttention,
     }).then(() => ModelDirectory.open(out));
-    converted.set(name, p);
+    converted.set(key, p);
   }
   return p;
 }

@@ -31,6 +31,8 @@ export const ManifestSchema = z.object({
     text: z.record(z.string(), z.number()),
     visionAdapter: z.boolean(),
   }),
+  /** How the graphs were emitted (fused onnxruntime ops or primitive ONNX ops). */
+  graphOptions: z.object({ fusedAttention: z.boolean() }),
   modules: z.partialRecord(z.enum(ModuleNames), ModuleEntry),
   files: z.array(FileEntry),
   unusedTensors: z.array(z.object({ name: z.string(), reason: z.string() })),

@@ -94,6 +94,8 @@ export class ModelDirectory implements ModelSource {
     const file = entry?.graphs[role];
     if (!entry || !file)
       throw new Mplug2Error('MODULE_MISSING', `${this.dir}: the model has no ${module}${entry ? ` graph '${role}'` : ''} (modules: ${Object.keys(this.manifest.modules).join(', ')})`);
-    return ModuleSession.create(path.join(this.dir, file), { ...options, label: `${module}.${role}` });
+    // onnxruntime-web does not resolve external data next to the model by itself.
+    const externalData = options.backend === 'wasm' ? entry.data.map((d) => ({ path: d, data: path.join(this.dir, d) })) : undefined;
+    return ModuleSession.create(path.join(this.dir, file), { ...options, externalData, label: `${module}.${role}` });
   }
 }

@@ -6,7 +6,6 @@ import {
   bertDimsOf,
   bertFeedForward,
   bertSelfAttention,
-  crossKeyValue,
   maskBias,
   type BuildContext,
   type ModelDims,
@@ -27,9 +26,9 @@ export function fusionSlots(dims: ModelDims): number[] {
  * Layer `j` is a cross-attention layer unless `j > 0 && j % stride_layer == 0`, in which case it is
  * a merged-attention layer over `[image; text]` whose image part is added to the running image states.
  */
-export function buildFusionGraph(plan: WeightPlan, dims: ModelDims, file = 'fusion.weights'): GraphBuilder {
+export function buildFusionGraph(plan: WeightPlan, dims: ModelDims): GraphBuilder {
   const g = new GraphBuilder('mplug2_fusion');
-  const ctx: BuildContext = { g, plan, file };
+  const ctx: BuildContext = { g, plan, file: 'fusion.weights' };
   const t = dims.text;
   const d = bertDimsOf(t);
   let text = g.input('text_states', 'float32', ['batch', 'tokens', t.hidden]);
@@ -51,7 +50,7 @@ export function buildFusionGraph(plan: WeightPlan, dims: ModelDims, file = 'fusi
       text = g.op('Slice', [out, nImage, big, g.int64s([1])]);
     } else {
       const a = bertSelfAttention(ctx, `${p}.attention`, text, textBias, d);
-      const c = bertCrossAttention(ctx, `${p}.crossattention`, a, crossKeyValue(ctx, `${p}.crossattention`, image, d), imageBias, d);
+      const c = bertCrossAttention(ctx, `${p}.crossattention`, a, image, imageBias, d);
       text = bertFeedForward(ctx, p, c, d);
     }
   });

@@ -38,6 +38,11 @@ export interface ConvertOptions {
   readonly config: string | Mplug2Config;
   /** Defaults to the config's `kind`. */
   readonly task?: Task;
+  /**
+   * Emit unmasked attention (vision encoder, universal layers) as onnxruntime's fused
+   * `com.microsoft.MultiHeadAttention` (default) or as primitive ONNX ops for runtimes without it.
+   */
+  readonly fusedAttention?: boolean;
   readonly onProgress?: (event: { stage: string; done: number; total: number; detail?: string }) => void;
 }
 
@@ -148,10 +153,11 @@ export async function convertCheckpoint(options: ConvertOptions): Promise<Conver
     const tied =
       !source.has(`${LM_HEAD_PREFIX}decoder.weight`) ||
       ckpt.sharesStorage(`${LM_HEAD_PREFIX}decoder.weight`, `${DECODER_PREFIX}embeddings.word_embeddings.weight`);
+    const graphOptions = { fusedAttention: options.fusedAttention ?? true };
     const graphs: Partial<Record<ModuleName, Record<string, GraphBuilder>>> = {};
     for (const m of modules) {
-      if (m === 'vision_encoder') graphs[m] = { main: buildVisionEncoderGraph(plan, dims) };
-      if (m === 'universal') graphs[m] = { main: buildUniversalGraph(plan, dims) };
+      if (m === 'vision_encoder') graphs[m] = { main: buildVisionEncoderGraph(plan, dims, graphOptions) };
+      if (m === 'universal') graphs[m] = { main: buildUniversalGraph(plan, dims, graphOptions) };
       if (m === 'text_encoder') graphs[m] = { main: buildTextEncoderGraph(plan, dims, 'norm') };
       if (m === 'fusion') graphs[m] = { main: buildFusionGraph(plan, dims) };
       if (m === 'decoder')
@@ -205,6 +211,7 @@ export async function convertCheckpoint(options: ConvertOptions): Promise<Conver
       source: { checkpoint: path.basename(options.checkpoint), wrapper: ckpt.wrapper, tensors: ckpt.list().length },
       config: { ...config, kind: task },
       dims: dims as unknown as Manifest['dims'],
+      graphOptions,
       modules: moduleEntries,
       files,
       unusedTensors: unused,

@@ -22,9 +22,9 @@ export type TextEncoderMode = 'norm' | 'text';
  * (their cross-attention is skipped); their weights are shared with the universal graph through
  * the same data file.
  */
-export function buildTextEncoderGraph(plan: WeightPlan, dims: ModelDims, mode: TextEncoderMode = 'norm', file = 'text.weights'): GraphBuilder {
+export function buildTextEncoderGraph(plan: WeightPlan, dims: ModelDims, mode: TextEncoderMode = 'norm'): GraphBuilder {
   const g = new GraphBuilder(`mplug2_text_encoder_${mode}`);
-  const ctx: BuildContext = { g, plan, file };
+  const ctx: BuildContext = { g, plan, file: 'text.weights' };
   const t = dims.text;
   const d = bertDimsOf(t);
   const ids = g.input('input_ids', 'int64', ['batch', 'tokens']);

@@ -4,12 +4,12 @@ import {
   bertDimsOf,
   bertFeedForward,
   bertSelfAttention,
-  crossKeyValue,
   layerNorm,
   linear,
   param,
   type BertDims,
   type BuildContext,
+  type GraphOptions,
   type ModelDims,
   type Value,
   type WeightPlan,
@@ -28,7 +28,7 @@ export function universalLayerIndices(dims: ModelDims): number[] {
 function universalLayer(ctx: BuildContext, index: number, queries: Value, memory: Value, d: BertDims): Value {
   const p = `${TEXT_LAYER_PREFIX}${index}`;
   const a = bertSelfAttention(ctx, `${p}.attention`, queries, null, d);
-  const c = bertCrossAttention(ctx, `${p}.crossattention`, a, crossKeyValue(ctx, `${p}.crossattention`, memory, d), null, d);
+  const c = bertCrossAttention(ctx, `${p}.crossattention`, a, memory, null, d);
   return bertFeedForward(ctx, p, c, d);
 }
 
@@ -37,9 +37,9 @@ function universalLayer(ctx: BuildContext, index: number, queries: Value, memory
  * `video_states f32[batch, video_tokens, vision_width]` → `image_embeds f32[batch, video_tokens, hidden]`
  * (also `universal_out`, the last layer's output before the residual). No masks: every video token is valid.
  */
-export function buildUniversalGraph(plan: WeightPlan, dims: ModelDims, file = 'text.weights'): GraphBuilder {
+export function buildUniversalGraph(plan: WeightPlan, dims: ModelDims, options: GraphOptions = {}): GraphBuilder {
   const g = new GraphBuilder('mplug2_universal');
-  const ctx: BuildContext = { g, plan, file };
+  const ctx: BuildContext = { g, plan, file: 'text.weights', fusedAttention: options.fusedAttention ?? true };
   const d = bertDimsOf(dims.text);
   const t = dims.text;
   const input = g.input('video_states', 'float32', ['batch', 'video_tokens', dims.vision.width]);

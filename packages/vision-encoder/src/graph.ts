@@ -3,13 +3,12 @@ import {
   flattenTranspose,
   layerNorm,
   linear,
-  mergeHeads,
   param,
   quickGelu,
   reshapeTo,
-  splitHeads,
-  attention,
+  unmaskedAttention,
   type BuildContext,
+  type GraphOptions,
   type ModelDims,
   type Value,
   type VisionDims,
@@ -101,16 +100,12 @@ function localTemporal(ctx: BuildContext, prefix: string, x: Value, frames: Valu
 function selfAttention(ctx: BuildContext, prefix: string, x: Value, v: VisionDims): Value {
   const { g } = ctx;
   const c = v.width;
-  const dh = c / v.heads;
   const qkv = g.op('Add', [
     g.op('MatMul', [x, param(ctx, `${prefix}.in_proj_weight`, [3 * c, c], flattenTranspose(3 * c, c))]),
     param(ctx, `${prefix}.in_proj_bias`, [3 * c]),
   ]);
   const [q, k, vv] = g.opN('Split', [qkv, g.int64s([c, c, c])], 3, { axis: -1 });
-  const heads = attention(g, splitHeads(g, q, v.heads, dh), splitHeads(g, k, v.heads, dh), splitHeads(g, vv, v.heads, dh), {
-    queryScale: 1 / Math.sqrt(dh),
-  });
-  return linear(ctx, mergeHeads(g, heads, c), `${prefix}.out_proj`, c, c);
+  return linear(ctx, unmaskedAttention(ctx, q, k, vv, v.heads, c, true), `${prefix}.out_proj`, c, c);
 }
 
 function temporalBlock(ctx: BuildContext, i: number, x: Value, frames: Value, v: VisionDims): Value {
@@ -128,10 +123,10 @@ function temporalBlock(ctx: BuildContext, i: number, x: Value, frames: Value, v:
  * f32[batch, 1 + frames·patches, width]`. The frame count is read from the input, so one graph
  * serves any number of frames at the configured resolution.
  */
-export function buildVisionEncoderGraph(plan: WeightPlan, dims: ModelDims, file = 'vision.weights'): GraphBuilder {
+export function buildVisionEncoderGraph(plan: WeightPlan, dims: ModelDims, options: GraphOptions = {}): GraphBuilder {
   const v = dims.vision;
   const g = new GraphBuilder('mplug2_vision_encoder');
-  const ctx: BuildContext = { g, plan, file };
+  const ctx: BuildContext = { g, plan, file: 'vision.weights', fusedAttention: options.fusedAttention ?? true };
   const c = v.width;
   const L = v.patchesPerFrame;
   const pixels = g.input('pixel_values', 'float32', ['batch', 3, 'frames', v.imageRes, v.imageRes]);

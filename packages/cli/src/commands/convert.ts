@@ -5,8 +5,8 @@ import { progressBar, requirePositional, type Command } from '../cli.js';
 export const convertCommand: Command = {
   name: 'convert',
   summary: 'convert an official mPLUG-2 checkpoint into an ONNX model directory',
-  usage: `mplug2 convert <checkpoint.pth> (--config <config.json> | --preset <${Object.keys(PRESETS).join('|')}>) --out <model-dir> [--task qa|caption|pretrain] [--json]`,
-  options: { config: { type: 'string' }, preset: { type: 'string' }, out: { type: 'string' }, task: { type: 'string' }, json: { type: 'boolean' } },
+  usage: `mplug2 convert <checkpoint.pth> (--config <config.json> | --preset <${Object.keys(PRESETS).join('|')}>) --out <model-dir> [--task qa|caption|pretrain] [--primitive-attention] [--json]`,
+  options: { config: { type: 'string' }, preset: { type: 'string' }, out: { type: 'string' }, task: { type: 'string' }, json: { type: 'boolean' }, 'primitive-attention': { type: 'boolean' } },
   async run({ positionals, values }, ctx) {
     const checkpoint = requirePositional(this, positionals, 0, 'checkpoint');
     const out = values.out as string | undefined;
@@ -19,7 +19,7 @@ export const convertCommand: Command = {
     if (task && !['qa', 'caption', 'pretrain'].includes(task)) throw new InvalidOptionError('--task', `'${task}' is not one of qa, caption, pretrain`);
     const bar = progressBar(ctx.stderr, 'converting');
     const start = Date.now();
-    const result = await convertCheckpoint({ checkpoint, config, out, task, onProgress: (e) => e.stage === 'weights' && bar(e.done, e.total) });
+    const result = await convertCheckpoint({ checkpoint, config, out, task, fusedAttention: !values['primitive-attention'], onProgress: (e) => e.stage === 'weights' && bar(e.done, e.total) });
     const seconds = (Date.now() - start) / 1000;
     if (values.json) {
       ctx.stdout.write(JSON.stringify({ out, task: result.manifest.task, modules: Object.keys(result.manifest.modules), files: result.manifest.files, unused: result.unused, seconds }) + '\n');

@@ -1,6 +1,6 @@
 import type { TextDims } from '../config.js';
 import type { Value } from './graph.js';
-import { attention, gelu, layerNorm, linear, mergeHeads, param, splitHeads, type BuildContext } from './nn.js';
+import { attention, gelu, layerNorm, linear, mergeHeads, param, splitHeads, unmaskedAttention, type BuildContext } from './nn.js';
 
 /** Shape of a BERT stack as the mPLUG-2 BERT json describes it. */
 export interface BertDims {
@@ -63,23 +63,27 @@ export function bertAttend(ctx: BuildContext, q: Value, k: Value, v: Value, bias
   return attention(ctx.g, q, k, v, { scoreScale: 1 / Math.sqrt(d.hidden / d.heads), bias });
 }
 
-/** A BERT self-attention block (post-LN). */
+/** A BERT self-attention block (post-LN); `bias` null = no mask. */
 export function bertSelfAttention(ctx: BuildContext, prefix: string, x: Value, bias: Value | null, d: BertDims): Value {
+  if (!bias) {
+    const p = (n: string) => linear(ctx, x, `${prefix}.self.${n}`, d.hidden, d.hidden);
+    return attentionOutput(ctx, prefix, x, unmaskedAttention(ctx, p('query'), p('key'), p('value'), d.heads, d.hidden), d);
+  }
   const { q, k, v } = selfQueryKeyValue(ctx, prefix, x, d);
   return attentionOutput(ctx, prefix, x, mergeHeads(ctx.g, bertAttend(ctx, q, k, v, bias, d), d.hidden), d);
 }
 
-/** A BERT cross-attention block (post-LN) attending to precomputed memory keys/values. */
-export function bertCrossAttention(
-  ctx: BuildContext,
-  prefix: string,
-  x: Value,
-  kv: { k: Value; v: Value },
-  bias: Value | null,
-  d: BertDims,
-): Value {
-  const q = splitHeads(ctx.g, linear(ctx, x, `${prefix}.self.query`, d.hidden, d.hidden), d.heads, d.hidden / d.heads);
-  return attentionOutput(ctx, prefix, x, mergeHeads(ctx.g, bertAttend(ctx, q, kv.k, kv.v, bias, d), d.hidden), d);
+/** A BERT cross-attention block (post-LN) from `x` to `memory` (`[b, m, encoderWidth]`); `bias` null = no mask. */
+export function bertCrossAttention(ctx: BuildContext, prefix: string, x: Value, memory: Value, bias: Value | null, d: BertDims): Value {
+  const q = linear(ctx, x, `${prefix}.self.query`, d.hidden, d.hidden);
+  if (!bias) {
+    const k = linear(ctx, memory, `${prefix}.self.key`, d.encoderWidth, d.hidden);
+    const v = linear(ctx, memory, `${prefix}.self.value`, d.encoderWidth, d.hidden);
+    return attentionOutput(ctx, prefix, x, unmaskedAttention(ctx, q, k, v, d.heads, d.hidden), d);
+  }
+  const kv = crossKeyValue(ctx, prefix, memory, d);
+  const heads = bertAttend(ctx, splitHeads(ctx.g, q, d.heads, d.hidden / d.heads), kv.k, kv.v, bias, d);
+  return attentionOutput(ctx, prefix, x, mergeHeads(ctx.g, heads, d.hidden), d);
 }
 
 /** `LN(x + W2·GELU(W1·x + b1) + b2)`, with `intermediate`/`output` sub-modules under `prefix`. */

@@ -10,7 +10,7 @@ export {
   type WeightSource,
   type WeightTransform,
 } from './weights.js';
-export { attention, gelu, layerNorm, linear, maskBias, mergeHeads, param, quickGelu, splitHeads, type BuildContext } from './nn.js';
+export { attention, gelu, layerNorm, linear, maskBias, mergeHeads, param, quickGelu, splitHeads, unmaskedAttention, type BuildContext, type GraphOptions } from './nn.js';
 export {
   attentionOutput,
   bertAttend,

@@ -6,6 +6,17 @@ export interface BuildContext {
   readonly g: GraphBuilder;
   readonly plan: WeightPlan;
   readonly file: string;
+  /**
+   * Unmasked attention as one `com.microsoft.MultiHeadAttention` op (onnxruntime's fused kernel:
+   * on CPU a flash-attention path that never materialises the scores) instead of primitive ops.
+   */
+  readonly fusedAttention?: boolean;
+}
+
+/** Options every module graph builder takes. */
+export interface GraphOptions {
+  /** See `BuildContext.fusedAttention`; default true (onnxruntime cpu, wasm and webgpu implement the op). */
+  readonly fusedAttention?: boolean;
 }
 
 export function param(ctx: BuildContext, name: string, shape: readonly number[], transform?: WeightTransform): Value {
@@ -64,6 +75,20 @@ export function attention(
   if (opts.scoreScale !== undefined) s = g.op('Div', [s, g.scalar(1 / opts.scoreScale, 'score_div')]);
   if (opts.bias) s = g.op('Add', [s, opts.bias]);
   return g.op('MatMul', [g.op('Softmax', [s], { axis: -1 }), v]);
+}
+
+/**
+ * Unmasked multi-head attention on `[b, n, heads·dh]` projections, returning `[b, n, heads·dh]`:
+ * the fused op when the context asks for it, else primitive ops (`scaleQuery` picks PyTorch
+ * MultiheadAttention's order — q scaled before the product — over BERT's scaled scores).
+ */
+export function unmaskedAttention(ctx: BuildContext, q: Value, k: Value, v: Value, heads: number, width: number, scaleQuery = false): Value {
+  const { g } = ctx;
+  if (ctx.fusedAttention) return g.op('MultiHeadAttention', [q, k, v], { num_heads: heads }, 'com.microsoft');
+  const dh = width / heads;
+  const scale = 1 / Math.sqrt(dh);
+  const out = attention(g, splitHeads(g, q, heads, dh), splitHeads(g, k, heads, dh), splitHeads(g, v, heads, dh), scaleQuery ? { queryScale: scale } : { scoreScale: scale });
+  return mergeHeads(g, out, width);
 }
 
 /**
