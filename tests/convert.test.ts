@@ -107,3 +107,19 @@ describe.each(Object.keys(VARIANTS))('other configurations: %s', (variant) => {
     await cap.dispose();
   });
 });
+
+describe('resolution different from the checkpoint', () => {
+  it('converts the 56 px golden checkpoint for 84 px input by resizing the position table', async () => {
+    const cfg = JSON.parse((await import('node:fs')).readFileSync(path.join(GOLDENS, 'videoqa_tiny', 'config.json'), 'utf8')) as Mplug2Config;
+    cfg.model_config.image_res = 84;
+    const out = tmp('res84');
+    const { manifest } = await convertCheckpoint({ checkpoint: path.join(GOLDENS, 'videoqa_tiny', 'checkpoint.pth'), config: cfg, out });
+    expect(manifest.dims.vision.tokens).toBe(1 + 4 * 36);
+    const qa = await VideoQA.load(out);
+    const pixels = tensor('float32', ['channels', 'frames', 'height', 'width'], [3, 4, 84, 84], new Float32Array(3 * 4 * 84 * 84).fill(0.25));
+    const features = await qa.encodeVideo(pixels);
+    expect(features.imageEmbeds.shape).toEqual([1, 145, 128]);
+    expect(features.imageEmbeds.data.every(Number.isFinite)).toBe(true);
+    await qa.dispose();
+  });
+});
