@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { tensor } from '@mplug2/core';
 import { Captioner, VideoQA } from '@mplug2/tasks';
 import { SAMPLE_VIDEO, demoModel } from '../helpers/demo-model';
 
@@ -34,5 +35,23 @@ describe('one loaded model under concurrent calls', () => {
       else expect((r[0] as { ranked: unknown }).ranked).toEqual(seqRank.ranked);
     });
     await Promise.all([cap.dispose(), qa.dispose()]);
+  });
+
+  it('32 concurrent captioning calls on 8 different videos with different beam settings give the sequential results', async () => {
+    const cap = await Captioner.load(await demoModel());
+    const videos = await Promise.all(
+      Array.from({ length: 8 }, (_, v) => {
+        const data = new Float32Array(3 * 4 * 56 * 56);
+        for (let i = 0; i < data.length; i++) data[i] = Math.sin(i * (0.001 + v * 0.37) + v) * 1.5;
+        return cap.encodeVideo(tensor('float32', ['channels', 'frames', 'height', 'width'], [3, 4, 56, 56], data));
+      }),
+    );
+    const calls = Array.from({ length: 32 }, (_, i) => ({ video: videos[i % 8], options: { beamSize: 1 + (i % 3), maxLength: 6 + (i % 5) } }));
+    const sequential = [];
+    for (const c of calls) sequential.push((await cap.caption(c.video, c.options))[0]);
+    const concurrent = await Promise.all(calls.map((c) => cap.caption(c.video, c.options).then((r) => r[0])));
+    expect(concurrent.map((r) => [r.ids, r.score, r.caption])).toEqual(sequential.map((r) => [r.ids, r.score, r.caption]));
+    expect(new Set(sequential.map((r) => r.ids.join())).size).toBeGreaterThan(4);
+    await cap.dispose();
   });
 });

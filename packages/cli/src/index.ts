@@ -8,8 +8,11 @@ import { tokenizeCommand } from './commands/tokenize.js';
 import { qaCommand } from './commands/qa.js';
 import { captionCommand } from './commands/caption.js';
 import { demoCommand } from './commands/demo.js';
+import { indexCommand } from './commands/index.js';
+import { searchCommand } from './commands/search.js';
+import { classifyCommand } from './commands/classify.js';
 
-export const COMMANDS: readonly Command[] = [inspectCommand, convertCommand, parityCommand, framesCommand, tokenizeCommand, qaCommand, captionCommand, demoCommand];
+export const COMMANDS: readonly Command[] = [inspectCommand, convertCommand, parityCommand, framesCommand, tokenizeCommand, qaCommand, captionCommand, demoCommand, indexCommand, searchCommand, classifyCommand];
 
 function help(): string {
   const w = Math.max(...COMMANDS.map((c) => c.name.length));

@@ -2,38 +2,17 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { ModelIntegrityError, Mplug2Error } from './errors.js';
+import { ModelIntegrityError } from './errors.js';
 import { parseManifest, type Manifest, type ModuleName } from './manifest.js';
+import { MANIFEST_FILE, MANIFEST_HASH_FILE, backendForModel, graphEntry, type ModelSource, type OpenModelOptions } from './model-source.js';
 import { ModuleSession, type SessionOptions } from './runtime/session.js';
 
-export const MANIFEST_FILE = 'manifest.json';
-export const MANIFEST_HASH_FILE = 'manifest.json.sha256';
+export { MANIFEST_FILE, MANIFEST_HASH_FILE, type ModelSource, type OpenModelOptions, type VerifyLevel } from './model-source.js';
 
 export async function sha256File(file: string): Promise<string> {
   const h = createHash('sha256');
   for await (const chunk of createReadStream(file, { highWaterMark: 1 << 22 })) h.update(chunk as Buffer);
   return h.digest('hex');
-}
-
-export type VerifyLevel = 'full' | 'graphs' | 'none';
-
-export interface OpenModelOptions {
-  /**
-   * `graphs` (default): hash the manifest and every ONNX graph, check every data file's size.
-   * `full`: also hash the weight files (seconds per GB). `none`: trust the directory.
-   */
-  readonly verify?: VerifyLevel;
-}
-
-/**
- * Where a converted model comes from: its manifest and sessions for its graphs. `ModelDirectory`
- * reads a directory on disk (Node); browser code implements it over URLs.
- */
-export interface ModelSource {
-  readonly location: string;
-  readonly manifest: Manifest;
-  has(module: ModuleName): boolean;
-  session(module: ModuleName, role: string, options?: SessionOptions): Promise<ModuleSession>;
 }
 
 /** A converted model directory on disk: its manifest and sessions for its graphs. */
@@ -90,12 +69,15 @@ export class ModelDirectory implements ModelSource {
 
   /** A session for one graph of one module. */
   async session(module: ModuleName, role: string, options: SessionOptions = {}): Promise<ModuleSession> {
-    const entry = this.manifest.modules[module];
-    const file = entry?.graphs[role];
-    if (!entry || !file)
-      throw new Mplug2Error('MODULE_MISSING', `${this.dir}: the model has no ${module}${entry ? ` graph '${role}'` : ''} (modules: ${Object.keys(this.manifest.modules).join(', ')})`);
+    const entry = graphEntry(this.manifest, this.dir, module, role);
+    const backend = await backendForModel(this.manifest, this.dir, options.backend);
     // onnxruntime-web does not resolve external data next to the model by itself.
-    const externalData = options.backend === 'wasm' ? entry.data.map((d) => ({ path: d, data: path.join(this.dir, d) })) : undefined;
-    return ModuleSession.create(path.join(this.dir, file), { ...options, externalData, label: `${module}.${role}` });
+    const externalData = backend === 'wasm' ? entry.data.map((d) => ({ path: d, data: path.join(this.dir, d) })) : undefined;
+    return ModuleSession.create(path.join(this.dir, entry.file), { ...options, backend, externalData, label: `${module}.${role}` });
   }
+}
+
+/** Opens a converted model by location: a directory in Node (`ModelDirectory`); the browser build opens URLs (`RemoteModel`). */
+export function openModel(location: string, options: OpenModelOptions = {}): Promise<ModelSource> {
+  return ModelDirectory.open(location, options);
 }

@@ -1,4 +1,3 @@
-import { writeFile } from 'node:fs/promises';
 import type { Tensor } from './tensor.js';
 
 const ST_DTYPE: Record<Tensor['dtype'], string> = { float32: 'F32', float16: 'F16', int64: 'I64', int32: 'I32', uint8: 'U8', bool: 'BOOL' };
@@ -27,8 +26,4 @@ export function encodeSafetensors(tensors: Record<string, Tensor>, metadata?: Re
     o += p.byteLength;
   }
   return out;
-}
-
-export async function writeSafetensors(file: string, tensors: Record<string, Tensor>, metadata?: Record<string, string>): Promise<void> {
-  await writeFile(file, encodeSafetensors(tensors, metadata));
 }

@@ -2,6 +2,7 @@ import {
   MODULE_SPEC_VERSION,
   PortMismatchError,
   checkInputs,
+  disposeDeviceTensors,
   manifestDims,
   port,
   tensor,
@@ -13,6 +14,7 @@ import {
   type SessionOptions,
   type Tensor,
 } from '@mplug2/core';
+import { DeviceKv } from './device-kv.js';
 import { decoderTensorNames } from './graph.js';
 
 /** Cross-attention keys/values of one batch of memories, computed once and shared by all rows (beams, answers) of a sample. */
@@ -27,6 +29,11 @@ export interface DecoderCache {
   readonly rows: number;
   readonly length: number;
   readonly past: Readonly<Record<string, Tensor<'float32'>>>;
+  /**
+   * GPU caches only (`webgpu`): a reorder not yet applied — row `i` is row `order[i]` of `past`.
+   * `reorder` records it; the next `forward` applies it on the GPU.
+   */
+  readonly order?: readonly number[];
 }
 
 export function decoderPorts(dims: ModelDims): { inputs: PortSpec[]; outputs: PortSpec[] } {
@@ -60,8 +67,11 @@ export class TextDecoder implements PipelineModule {
   private constructor(
     readonly dims: ModelDims,
     private readonly memorySession: ModuleSession,
-    private readonly prefillSession: ModuleSession,
+    /** Null when the model's prefill role is its step graph (fed an empty past): one session, weights once. */
+    private readonly prefillSession: ModuleSession | null,
     private readonly stepSession: ModuleSession,
+    /** On `webgpu`: keeps cross K/V and the KV cache in GPU memory (null elsewhere). */
+    private readonly device: DeviceKv | null = null,
   ) {
     const ports = decoderPorts(dims);
     this.inputs = ports.inputs;
@@ -73,12 +83,21 @@ export class TextDecoder implements PipelineModule {
   }
 
   static async load(model: ModelSource, options: SessionOptions = {}): Promise<TextDecoder> {
+    const graphs = model.manifest.modules.decoder?.graphs;
+    const sharedStep = !!graphs && graphs.prefill === graphs.step;
+    const dims = manifestDims(model.manifest);
+    const cacheNames = Array.from({ length: dims.text.decoderLayers }, (_, i) => (['key', 'value'] as const).map((k) => decoderTensorNames.pastName(k, i))).flat();
+    // On webgpu the new keys/values stay in GPU memory for the next step (ignored on other backends);
+    // `deviceOutputs: []` turns that off (every tensor then round-trips through JS memory).
+    const onDevice = options.deviceOutputs === undefined || options.deviceOutputs.length > 0;
+    const stepOptions: SessionOptions = { ...options, deviceOutputs: onDevice ? cacheNames.map((n) => n.replace('past_', 'present_')) : [] };
     const [m, p, s] = await Promise.all([
       model.session('decoder', 'memory', options),
-      model.session('decoder', 'prefill', options),
-      model.session('decoder', 'step', options),
+      sharedStep ? null : model.session('decoder', 'prefill', stepOptions),
+      model.session('decoder', 'step', stepOptions),
     ]);
-    return new TextDecoder(manifestDims(model.manifest), m, p, s);
+    const device = onDevice && s.backend === 'webgpu' ? await DeviceKv.create(cacheNames) : null;
+    return new TextDecoder(dims, m, p, s, device);
   }
 
   async run(inputs: Record<string, Tensor>): Promise<Record<string, Tensor>> {
@@ -96,7 +115,9 @@ export class TextDecoder implements PipelineModule {
   /**
    * Decodes `ids [rows, new_tokens]` where `rows = memory.batch × group` (sample-major).
    * `attentionMask [rows, past + new]` is the padding mask over all tokens so far. Returns logits
-   * `[rows, new_tokens, vocab]` and the cache extended by the new tokens.
+   * `[rows, new_tokens, vocab]` and the cache extended by the new tokens. On `webgpu` the cache
+   * stays in GPU memory and `cache` is consumed (its buffers are released): continue with the
+   * returned one.
    */
   async forward(
     memory: DecoderMemory,
@@ -114,8 +135,14 @@ export class TextDecoder implements PipelineModule {
     if (past + newTokens > this.dims.text.maxPositions)
       throw new PortMismatchError('decoder.input_ids', `${past + newTokens} tokens exceed max_position_embeddings ${this.dims.text.maxPositions}`, 'tokens');
     const feeds: Record<string, Tensor> = { input_ids: ids, attention_mask: attentionMask, memory_mask: memory.mask, ...memory.cross };
-    if (cache) Object.assign(feeds, cache.past);
-    const out = await (cache ? this.stepSession : this.prefillSession).run(feeds);
+    if (this.device) Object.assign(feeds, await this.device.cross(memory));
+    if (cache) Object.assign(feeds, this.device ? await this.device.past(cache) : cache.past);
+    else if (!this.prefillSession)
+      for (let i = 0; i < this.layers; i++)
+        for (const kind of ['key', 'value'] as const)
+          feeds[decoderTensorNames.pastName(kind, i)] = tensor('float32', ['rows', 'heads', 'past_tokens', 'head_dim'], [rows, this.heads, 0, this.headDim], new Float32Array(0));
+    const out = await (cache || !this.prefillSession ? this.stepSession : this.prefillSession).run(feeds);
+    if (cache && this.device) disposeDeviceTensors(Object.keys(cache.past).map((n) => feeds[n]));
     const next: Record<string, Tensor<'float32'>> = {};
     for (let i = 0; i < this.layers; i++)
       for (const kind of ['key', 'value'] as const)
@@ -125,6 +152,8 @@ export class TextDecoder implements PipelineModule {
 
   /** Reorders (and possibly repeats) cache rows: row `i` of the result is row `order[i]` of `cache` (beam reordering). */
   reorder(cache: DecoderCache, order: readonly number[]): DecoderCache {
+    // GPU cache: record the order; the next forward gathers the rows on the GPU.
+    if (this.device && DeviceKv.isDeviceCache(cache)) return { rows: order.length, length: cache.length, past: cache.past, order: cache.order ? order.map((i) => cache.order![i]) : [...order] };
     const rowSize = this.heads * cache.length * this.headDim;
     const past: Record<string, Tensor<'float32'>> = {};
     for (const [name, t] of Object.entries(cache.past)) {
@@ -136,6 +165,6 @@ export class TextDecoder implements PipelineModule {
   }
 
   async dispose(): Promise<void> {
-    await Promise.all([this.memorySession.dispose(), this.prefillSession.dispose(), this.stepSession.dispose()]);
+    await Promise.all([this.memorySession.dispose(), this.prefillSession?.dispose(), this.stepSession.dispose(), this.device?.dispose()]);
   }
 }

@@ -7,25 +7,29 @@ import {
   bertDimsOf,
   bertEmbeddings,
   bertFeedForward,
+  contextOptions,
   crossKeyValue,
-  gelu,
   layerNorm,
   linear,
+  linearGelu,
   maskBias,
+  matmulParam,
   mergeHeads,
   param,
   selfQueryKeyValue,
   splitHeads,
   type BuildContext,
+  type GraphOptions,
   type ModelDims,
   type Value,
   type WeightPlan,
+  transpose2d,
 } from '@mplug2/core';
 
 export const DECODER_PREFIX = 'text_decoder.bert.';
 export const LM_HEAD_PREFIX = 'text_decoder.cls.predictions.';
 
-export interface DecoderGraphOptions {
+export interface DecoderGraphOptions extends GraphOptions {
   /** The LM head reuses the decoder's word embeddings (true for every released checkpoint). */
   readonly tiedLmHead: boolean;
   readonly file?: string;
@@ -40,9 +44,9 @@ export const decoderTensorNames = { crossName, pastName, presentName };
  * Cross-attention keys/values of every decoder layer, computed once per input:
  * `memory f32[batch, memory_tokens, width]` → `cross_{key,value}_i f32[batch, heads, memory_tokens, head_dim]`.
  */
-export function buildDecoderMemoryGraph(plan: WeightPlan, dims: ModelDims, file = 'decoder.weights'): GraphBuilder {
+export function buildDecoderMemoryGraph(plan: WeightPlan, dims: ModelDims, file = 'decoder.weights', options: GraphOptions = {}): GraphBuilder {
   const g = new GraphBuilder('mplug2_decoder_memory');
-  const ctx: BuildContext = { g, plan, file };
+  const ctx: BuildContext = { g, plan, file, ...contextOptions(options) };
   const d = bertDimsOf(dims.text);
   const dh = d.hidden / d.heads;
   const memory = g.input('memory', 'float32', ['batch', 'memory_tokens', d.encoderWidth]);
@@ -63,7 +67,7 @@ export function buildDecoderMemoryGraph(plan: WeightPlan, dims: ModelDims, file 
  */
 export function buildDecoderGraph(plan: WeightPlan, dims: ModelDims, withPast: boolean, opts: DecoderGraphOptions): GraphBuilder {
   const g = new GraphBuilder(withPast ? 'mplug2_decoder_step' : 'mplug2_decoder_prefill');
-  const ctx: BuildContext = { g, plan, file: opts.file ?? 'decoder.weights' };
+  const ctx: BuildContext = { g, plan, file: opts.file ?? 'decoder.weights', ...contextOptions(opts) };
   const d = bertDimsOf(dims.text);
   const dh = d.hidden / d.heads;
   const n = dims.text.decoderLayers;
@@ -98,6 +102,7 @@ export function buildDecoderGraph(plan: WeightPlan, dims: ModelDims, withPast: b
   const allowed = g.op('Mul', [g.op('Unsqueeze', [causal, g.int64s([0, 1])]), pad]);
   const selfBias = g.op('Mul', [g.op('Sub', [g.scalar(1, 'one'), allowed]), g.scalar(SELF_MASK_FILL, 'self_fill')]);
   const crossBias = maskBias(g, memoryMask, CROSS_MASK_FILL);
+  const keyPadding = ctx.fusedAttention ? g.op('Cast', [memoryMask], { to: 6 }) : null;
 
   let x = bertEmbeddings(ctx, `${DECODER_PREFIX}embeddings`, ids, past[0] ? pastLen : null, d);
   const batch = shapeOf(cross[0].k, 0);
@@ -112,19 +117,26 @@ export function buildDecoderGraph(plan: WeightPlan, dims: ModelDims, withPast: b
     const a = attentionOutput(ctx, `${p}.attention`, x, mergeHeads(g, bertAttend(ctx, s.q, k, v, selfBias, d), d.hidden), d);
     // Cross-attention: rows of one sample are folded into its query axis so they share its memory K/V.
     const q = linear(ctx, a, `${p}.crossattention.self.query`, d.hidden, d.hidden);
-    const grouped = splitHeads(g, g.op('Reshape', [q, groupedShape]), d.heads, dh);
-    const ctxGrouped = mergeHeads(g, bertAttend(ctx, grouped, cross[i].k, cross[i].v, crossBias, d), d.hidden);
+    const grouped = g.op('Reshape', [q, groupedShape]);
+    // Fused: one MultiHeadAttention over the head-split memory K/V (masked memory → −1e9, as the
+    // reference's additive bias); it works head by head, so the [group·t, memory] scores of all heads
+    // never stream through memory as one tensor (answer ranking decodes 128 candidates at once).
+    const ctxGrouped = ctx.fusedAttention
+      ? g.op('MultiHeadAttention', [grouped, cross[i].k, cross[i].v, null, keyPadding!], { num_heads: d.heads, mask_filter_value: { float: CROSS_MASK_FILL } }, 'com.microsoft')
+      : mergeHeads(g, bertAttend(ctx, splitHeads(g, grouped, d.heads, dh), cross[i].k, cross[i].v, crossBias, d), d.hidden);
     const ctxRows = g.op('Reshape', [ctxGrouped, g.op('Shape', [a])]);
     const c = attentionOutput(ctx, `${p}.crossattention`, a, ctxRows, d);
     x = bertFeedForward(ctx, p, c, d);
   }
   // LM head: transform, then scores against the (tied) word embeddings.
-  const z = layerNorm(ctx, gelu(g, linear(ctx, x, `${LM_HEAD_PREFIX}transform.dense`, d.hidden, d.hidden)), `${LM_HEAD_PREFIX}transform.LayerNorm`, d.hidden, d.eps);
-  const table = opts.tiedLmHead
-    ? param(ctx, `${DECODER_PREFIX}embeddings.word_embeddings.weight`, [d.vocab, d.hidden])
-    : param(ctx, `${LM_HEAD_PREFIX}decoder.weight`, [d.vocab, d.hidden]);
+  const z = layerNorm(ctx, linearGelu(ctx, x, `${LM_HEAD_PREFIX}transform.dense`, d.hidden, d.hidden), `${LM_HEAD_PREFIX}transform.LayerNorm`, d.hidden, d.eps);
+  const tableName = opts.tiedLmHead ? `${DECODER_PREFIX}embeddings.word_embeddings.weight` : `${LM_HEAD_PREFIX}decoder.weight`;
   const flat = g.op('Reshape', [z, g.int64s([-1, d.hidden])]);
-  const scores = g.op('Gemm', [flat, table, param(ctx, `${LM_HEAD_PREFIX}bias`, [d.vocab])], { transB: 1 });
+  // int8: a transposed, quantized copy of the (tied) table; the fp32 table stays for the embedding Gather.
+  const scores =
+    ctx.weights === 'int8'
+      ? matmulParam(ctx, flat, tableName, [d.vocab, d.hidden], transpose2d, { name: `${LM_HEAD_PREFIX}bias`, shape: [d.vocab] })
+      : g.op('Gemm', [flat, param(ctx, tableName, [d.vocab, d.hidden]), param(ctx, `${LM_HEAD_PREFIX}bias`, [d.vocab])], { transB: 1 });
   const logits = g.op('Reshape', [scores, g.op('Concat', [shapeOf(ids, 0), newLen, g.int64s([d.vocab])], { axis: 0 })]);
   g.output(logits, 'logits', 'float32', ['rows', 'new_tokens', d.vocab]);
   return g;

@@ -6,8 +6,10 @@ import {
   bertDimsOf,
   bertFeedForward,
   bertSelfAttention,
+  contextOptions,
   maskBias,
   type BuildContext,
+  type GraphOptions,
   type ModelDims,
   type WeightPlan,
 } from '@mplug2/core';
@@ -26,9 +28,9 @@ export function fusionSlots(dims: ModelDims): number[] {
  * Layer `j` is a cross-attention layer unless `j > 0 && j % stride_layer == 0`, in which case it is
  * a merged-attention layer over `[image; text]` whose image part is added to the running image states.
  */
-export function buildFusionGraph(plan: WeightPlan, dims: ModelDims): GraphBuilder {
+export function buildFusionGraph(plan: WeightPlan, dims: ModelDims, options: GraphOptions = {}): GraphBuilder {
   const g = new GraphBuilder('mplug2_fusion');
-  const ctx: BuildContext = { g, plan, file: 'fusion.weights' };
+  const ctx: BuildContext = { g, plan, file: 'fusion.weights', ...contextOptions(options) };
   const t = dims.text;
   const d = bertDimsOf(t);
   let text = g.input('text_states', 'float32', ['batch', 'tokens', t.hidden]);

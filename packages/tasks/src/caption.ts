@@ -1,7 +1,7 @@
-import { InvalidOptionError, ModelDirectory } from '@mplug2/core';
+import { InvalidOptionError, type ModelSource } from '@mplug2/core';
 import { TextDecoder, beamSearch, type BeamSearchOptions } from '@mplug2/decoder';
 import { Mplug2Tokenizer } from '@mplug2/text-encoder';
-import { VisualPath, isVideoFeatures, now, type ProgressListener, type TaskLoadOptions, type Timings, type VideoFeatures, type VideoInput } from './common.js';
+import { VisualPath, isVideoFeatures, openModelInput, type ModelInput, now, type ProgressListener, type TaskLoadOptions, type Timings, type VideoFeatures, type VideoInput } from './common.js';
 
 
 export interface CaptionOptions extends Partial<Pick<BeamSearchOptions, 'beamSize' | 'minLength' | 'maxLength' | 'onStep'>> {
@@ -21,15 +21,15 @@ export interface CaptionResult {
  */
 export class Captioner {
   private constructor(
-    readonly model: ModelDirectory,
+    readonly model: ModelSource,
     readonly visual: VisualPath,
     readonly decoder: TextDecoder,
     readonly tokenizer: Mplug2Tokenizer,
   ) {}
 
-  static async load(dir: string | ModelDirectory, options: TaskLoadOptions = {}): Promise<Captioner> {
-    const model = typeof dir === 'string' ? await ModelDirectory.open(dir, options) : dir;
-    if (!model.has('decoder')) throw new InvalidOptionError('model', `${model.dir} has no decoder (modules: ${Object.keys(model.manifest.modules).join(', ')})`);
+  static async load(dir: ModelInput, options: TaskLoadOptions = {}): Promise<Captioner> {
+    const model = await openModelInput(dir, options);
+    if (!model.has('decoder')) throw new InvalidOptionError('model', `${model.location} has no decoder (modules: ${Object.keys(model.manifest.modules).join(', ')})`);
     const [visual, decoder] = await Promise.all([VisualPath.load(model, options), TextDecoder.load(model, options)]);
     return new Captioner(model, visual, decoder, Mplug2Tokenizer.fromVocab());
   }

@@ -1,8 +1,9 @@
 import {
   InvalidOptionError,
-  ModelDirectory,
   Pipeline,
+  openModel,
   tensor,
+  type ModelSource,
   type OpenModelOptions,
   type PipelineModule,
   type SessionOptions,
@@ -12,6 +13,14 @@ import { loadUniversal } from '@mplug2/universal';
 import { loadVideo, loadVisionEncoder, stackVideos, type LoadedVideo } from '@mplug2/vision-encoder';
 
 export interface TaskLoadOptions extends SessionOptions, OpenModelOptions {}
+
+/** A model given to a task: a location (a directory in Node, a URL in a browser) or an open `ModelSource`. */
+export type ModelInput = string | ModelSource;
+
+/** Opens `model` when it is a location (`ModelDirectory` in Node, `RemoteModel` in a browser). */
+export async function openModelInput(model: ModelInput, options: OpenModelOptions = {}): Promise<ModelSource> {
+  return typeof model === 'string' ? openModel(model, options) : model;
+}
 
 /** A video as a task accepts it: a file path (decoded with ffmpeg), a decoded video, or pixel values `[3,T,H,W]` / `[B,3,T,H,W]`. */
 export type VideoInput = string | LoadedVideo | Tensor<'float32'>;
@@ -57,12 +66,12 @@ export function selectRows<T extends Tensor>(t: T, rows: readonly number[]): T {
  */
 export class VisualPath {
   private constructor(
-    readonly model: ModelDirectory,
+    readonly model: ModelSource,
     readonly pipeline: Pipeline,
     private readonly modules: PipelineModule[],
   ) {}
 
-  static async load(model: ModelDirectory, options: SessionOptions): Promise<VisualPath> {
+  static async load(model: ModelSource, options: SessionOptions): Promise<VisualPath> {
     const [vision, universal] = await Promise.all([loadVisionEncoder(model, options), loadUniversal(model, options)]);
     const pipeline = Pipeline.compose({
       modules: { vision, universal },

@@ -21,11 +21,12 @@ import {
   type ModuleName,
   type Mplug2Config,
   type WeightSource,
+  type WeightStorage,
 } from '@mplug2/core';
 import { buildDecoderGraph, buildDecoderMemoryGraph, LM_HEAD_PREFIX, DECODER_PREFIX } from '@mplug2/decoder';
-import { buildFusionGraph } from '@mplug2/fusion';
-import { buildTextEncoderGraph } from '@mplug2/text-encoder';
-import { buildUniversalGraph } from '@mplug2/universal';
+import { buildFusionGraph, buildItmHeadGraph } from '@mplug2/fusion';
+import { buildTextEncoderGraph, buildTextProjGraph } from '@mplug2/text-encoder';
+import { buildUniversalGraph, buildVisionProjGraph } from '@mplug2/universal';
 import { buildVisionEncoderGraph } from '@mplug2/vision-encoder';
 import { PRESETS } from './presets.js';
 
@@ -43,6 +44,17 @@ export interface ConvertOptions {
    * `com.microsoft.MultiHeadAttention` (default) or as primitive ONNX ops for runtimes without it.
    */
   readonly fusedAttention?: boolean;
+  /**
+   * Other onnxruntime contrib fused ops (BiasGelu, QuickGelu, SkipLayerNormalization); default: same
+   * as `fusedAttention`.
+   */
+  readonly fusedOps?: boolean;
+  /**
+   * Weight storage: `fp32` (default); `int8` = matmul weights quantized per output column, run by
+   * onnxruntime's dynamically quantized matmul (activations quantized per call); `fp16` = weights
+   * stored as float16 and cast back to float32 in the graph (half the size, fp32 compute on CPU).
+   */
+  readonly dtype?: WeightStorage;
   readonly onProgress?: (event: { stage: string; done: number; total: number; detail?: string }) => void;
 }
 
@@ -112,6 +124,7 @@ function unusedReason(name: string, task: Task, dims: ModelDims): string {
   if (/_queue$|queue_ptr/.test(name)) return 'contrastive queue buffer, training only';
   if (name === 'visual_encoder.visual.proj') return 'CLIP projection, not applied by mPLUG-2';
   if (name.startsWith('visual_encoder.') && !name.startsWith('visual_encoder.visual.')) return 'CLIP text tower, unused';
+  if (name === 'temp') return 'ITC temperature: recorded as model_config.temp (probabilities only, ranking uses raw cosine)';
   if (/_vision\./.test(name)) return '*_vision FFN copy, never called';
   if (name.endsWith('position_ids')) return 'position id buffer';
   if (name.startsWith('text_decoder.bert.encoder.layer.') && name.endsWith('.latents')) return 'decoder latents, unused';
@@ -124,11 +137,26 @@ function unusedReason(name: string, task: Task, dims: ModelDims): string {
   return `not used by the ${task} task`;
 }
 
+/** The ITC/ITM head tensors of the mPLUG v1 recipe (spec §11.3) that retrieval needs. */
+export const RETRIEVAL_HEAD_TENSORS = ['vision_proj.weight', 'vision_proj.bias', 'text_proj.weight', 'text_proj.bias', 'itm_head.weight', 'itm_head.bias'] as const;
+
+/** True when the checkpoint carries any retrieval head (then all of them must be there and fit). */
+export function hasRetrievalHeads(source: Pick<WeightSource, 'has'>): boolean {
+  return RETRIEVAL_HEAD_TENSORS.some((n) => source.has(n));
+}
+
 function modulesFor(task: Task, source: WeightSource): ModuleName[] {
   const hasDecoder = source.has(`${DECODER_PREFIX}embeddings.word_embeddings.weight`);
   if (task === 'caption') return ['vision_encoder', 'universal', 'decoder'];
   if (task === 'qa') return ['vision_encoder', 'universal', 'text_encoder', 'fusion', 'decoder'];
-  return ['vision_encoder', 'universal', 'text_encoder', 'fusion', ...(hasDecoder ? (['decoder'] as const) : [])];
+  return [
+    'vision_encoder',
+    'universal',
+    'text_encoder',
+    'fusion',
+    ...(hasDecoder ? (['decoder'] as const) : []),
+    ...(hasRetrievalHeads(source) ? (['retrieval_heads'] as const) : []),
+  ];
 }
 
 /**
@@ -153,19 +181,31 @@ export async function convertCheckpoint(options: ConvertOptions): Promise<Conver
     const tied =
       !source.has(`${LM_HEAD_PREFIX}decoder.weight`) ||
       ckpt.sharesStorage(`${LM_HEAD_PREFIX}decoder.weight`, `${DECODER_PREFIX}embeddings.word_embeddings.weight`);
+    const dtype = options.dtype ?? 'fp32';
+    if (!['fp32', 'fp16', 'int8'].includes(dtype)) throw new InvalidOptionError('dtype', `'${dtype}' is not one of fp32, fp16, int8`);
     const graphOptions = { fusedAttention: options.fusedAttention ?? true };
+    const build = { ...graphOptions, fusedOps: options.fusedOps ?? graphOptions.fusedAttention, weights: dtype };
     const graphs: Partial<Record<ModuleName, Record<string, GraphBuilder>>> = {};
     for (const m of modules) {
-      if (m === 'vision_encoder') graphs[m] = { main: buildVisionEncoderGraph(plan, dims, graphOptions) };
-      if (m === 'universal') graphs[m] = { main: buildUniversalGraph(plan, dims, graphOptions) };
-      if (m === 'text_encoder') graphs[m] = { main: buildTextEncoderGraph(plan, dims, 'norm') };
-      if (m === 'fusion') graphs[m] = { main: buildFusionGraph(plan, dims) };
-      if (m === 'decoder')
+      if (m === 'vision_encoder') graphs[m] = { main: buildVisionEncoderGraph(plan, dims, build) };
+      if (m === 'universal') graphs[m] = { main: buildUniversalGraph(plan, dims, build) };
+      if (m === 'text_encoder') graphs[m] = { main: buildTextEncoderGraph(plan, dims, 'norm', build) };
+      if (m === 'fusion') graphs[m] = { main: buildFusionGraph(plan, dims, build) };
+      if (m === 'decoder') {
+        // The cached step graph starts from an empty cache when no past is fed, so it is also the
+        // prefill graph: one file, and one session (weights resident once) for both roles.
+        const step = buildDecoderGraph(plan, dims, true, { ...build, tiedLmHead: tied });
+        graphs[m] = { memory: buildDecoderMemoryGraph(plan, dims, undefined, build), step, prefill: step };
+      }
+      if (m === 'retrieval_heads') {
+        // Token 0 of the post-visn_emb_norm states / of the `norm`-mode text states (README, Retrieval).
+        const embedDim = config.model_config.embed_dim ?? (source.has('vision_proj.weight') ? source.info('vision_proj.weight').shape[0] : 256);
         graphs[m] = {
-          memory: buildDecoderMemoryGraph(plan, dims),
-          prefill: buildDecoderGraph(plan, dims, false, { tiedLmHead: tied }),
-          step: buildDecoderGraph(plan, dims, true, { tiedLmHead: tied }),
+          vision_proj: buildVisionProjGraph(plan, dims, embedDim),
+          text_proj: buildTextProjGraph(plan, dims, embedDim),
+          itm: buildItmHeadGraph(plan, dims),
         };
+      }
     }
     plan.validate();
 
@@ -183,11 +223,16 @@ export async function convertCheckpoint(options: ConvertOptions): Promise<Conver
     const written: string[] = [...dataFiles];
     for (const [m, roles] of Object.entries(graphs) as [ModuleName, Record<string, GraphBuilder>][]) {
       const entry: { graphs: Record<string, string>; data: string[]; parameterBytes: number } = { graphs: {}, data: [], parameterBytes: 0 };
+      const graphFiles = new Map<GraphBuilder, string>();
       for (const [role, g] of Object.entries(roles)) {
-        const file = role === 'main' ? `${m}.onnx` : `${m}_${role}.onnx`;
-        await writeFile(path.join(options.out, file), g.toBytes(`mPLUG-2 ${m} (${role})`));
+        let file = graphFiles.get(g);
+        if (!file) {
+          file = role === 'main' ? `${m}.onnx` : `${m}_${role}.onnx`;
+          await writeFile(path.join(options.out, file), g.toBytes(`mPLUG-2 ${m} (${role})`));
+          graphFiles.set(g, file);
+          written.push(file);
+        }
         entry.graphs[role] = file;
-        written.push(file);
       }
       const dataFile = { vision_encoder: 'vision.weights', universal: 'text.weights', text_encoder: 'text.weights', fusion: 'fusion.weights', decoder: 'decoder.weights', retrieval_heads: 'heads.weights' }[m];
       entry.data = [dataFile];
@@ -201,6 +246,14 @@ export async function convertCheckpoint(options: ConvertOptions): Promise<Conver
       const { size } = await stat(full);
       files.push({ path: f, sha256: await sha256File(full), bytes: size });
     }
+    // The ITC temperature is a scalar: it travels in the config (ALBEF-family yaml key `temp`).
+    // So does the ITC width when the config left it out (read from `vision_proj.weight`).
+    let finalConfig: Mplug2Config = { ...config, kind: task };
+    if (moduleEntries.retrieval_heads) {
+      const embed_dim = source.info('vision_proj.weight').shape[0];
+      const temp = source.has('temp') ? (await source.readFloat32('temp'))[0] : undefined;
+      finalConfig = { ...finalConfig, model_config: { ...finalConfig.model_config, embed_dim, ...(temp === undefined ? {} : { temp }) } };
+    }
     const unused = source.names.filter((n) => !plan.used.has(n)).map((name) => ({ name, reason: unusedReason(name, task, dims) }));
     const manifest: Manifest = {
       format: MANIFEST_FORMAT,
@@ -209,7 +262,7 @@ export async function convertCheckpoint(options: ConvertOptions): Promise<Conver
       modelId: createHash('sha256').update(files.map((f) => f.sha256).join('')).digest('hex').slice(0, 16),
       createdBy: '@mplug2/tasks convert',
       source: { checkpoint: path.basename(options.checkpoint), wrapper: ckpt.wrapper, tensors: ckpt.list().length },
-      config: { ...config, kind: task },
+      config: finalConfig,
       dims: dims as unknown as Manifest['dims'],
       graphOptions,
       modules: moduleEntries,

@@ -1,10 +1,11 @@
 import {
-  ModelDirectory,
   maxAbsDiff,
   openCheckpoint,
+  openModel,
   tensor,
   toFloat32,
   type Checkpoint,
+  type ModelSource,
   type SessionOptions,
   type Tensor,
 } from '@mplug2/core';
@@ -34,8 +35,14 @@ export const FLOAT_TOLERANCE = 1e-4;
 export class FixtureFile {
   private constructor(private readonly ckpt: Checkpoint) {}
 
+  /** Opens a fixture file: a path in Node, a URL in a browser (read by HTTP Range requests). */
   static async open(file: string): Promise<FixtureFile> {
     return new FixtureFile(await openCheckpoint(file));
+  }
+
+  /** Fixtures already in memory. */
+  static async fromCheckpoint(ckpt: Checkpoint): Promise<FixtureFile> {
+    return new FixtureFile(ckpt);
   }
 
   has(name: string): boolean {
@@ -99,9 +106,9 @@ const ones = (batch: number, n: number) => tensor('int64', ['batch', 'n'], [batc
  * boundary the fixtures hold. Each module runs on the reference output of the module before it
  * would also be possible; we chain our own outputs instead, which is the stricter end-to-end check.
  */
-export async function runParity(model: string | ModelDirectory, fixturesFile: string, options: SessionOptions = {}): Promise<ParityReport> {
-  const dir = typeof model === 'string' ? await ModelDirectory.open(model) : model;
-  const fixtures = await FixtureFile.open(fixturesFile);
+export async function runParity(model: string | ModelSource, fixturesFile: string | FixtureFile, options: SessionOptions = {}): Promise<ParityReport> {
+  const dir = typeof model === 'string' ? await openModel(model) : model;
+  const fixtures = typeof fixturesFile === 'string' ? await FixtureFile.open(fixturesFile) : fixturesFile;
   const rec = new ParityRecorder(fixtures);
   const disposers: (() => Promise<void>)[] = [];
   try {
@@ -164,7 +171,7 @@ export async function runParity(model: string | ModelDirectory, fixturesFile: st
 }
 
 /** Beam search (best and n-best) and answer ranking against the fixtures' `beam*` / `rank*` tensors. */
-async function compareGeneration(dir: ModelDirectory, decoder: TextDecoder, memory: DecoderMemory, fixtures: FixtureFile, rec: ParityRecorder): Promise<void> {
+async function compareGeneration(dir: ModelSource, decoder: TextDecoder, memory: DecoderMemory, fixtures: FixtureFile, rec: ParityRecorder): Promise<void> {
   const cfg = dir.manifest.config.model_config;
   const search = { beamSize: cfg.beam_size, minLength: cfg.min_length ?? 1, maxLength: cfg.max_length ?? 10 };
   const flatten = (results: { hypotheses: { ids: number[]; score: number }[] }[], n: number, width: number) => {

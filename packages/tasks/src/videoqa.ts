@@ -1,8 +1,8 @@
-import { InvalidOptionError, ModelDirectory, Pipeline, int64Tensor, type Tensor } from '@mplug2/core';
+import { InvalidOptionError, Pipeline, int64Tensor, type ModelSource, type Tensor } from '@mplug2/core';
 import { TextDecoder, beamSearch, rankAnswers, type BeamSearchOptions, type DecoderMemory } from '@mplug2/decoder';
 import { loadFusion } from '@mplug2/fusion';
 import { Mplug2Tokenizer, loadTextEncoder } from '@mplug2/text-encoder';
-import { VisualPath, isVideoFeatures, now, selectRows, type ProgressListener, type TaskLoadOptions, type Timings, type VideoFeatures, type VideoInput } from './common.js';
+import { VisualPath, isVideoFeatures, openModelInput, type ModelInput, now, selectRows, type ProgressListener, type TaskLoadOptions, type Timings, type VideoFeatures, type VideoInput } from './common.js';
 
 
 export interface QAOptions extends Partial<Pick<BeamSearchOptions, 'beamSize' | 'minLength' | 'maxLength' | 'onStep'>> {
@@ -33,7 +33,7 @@ export interface QAResult {
  */
 export class VideoQA {
   private constructor(
-    readonly model: ModelDirectory,
+    readonly model: ModelSource,
     readonly visual: VisualPath,
     readonly question: Pipeline,
     readonly decoder: TextDecoder,
@@ -41,10 +41,10 @@ export class VideoQA {
     private readonly disposers: (() => Promise<void>)[],
   ) {}
 
-  static async load(dir: string | ModelDirectory, options: TaskLoadOptions = {}): Promise<VideoQA> {
-    const model = typeof dir === 'string' ? await ModelDirectory.open(dir, options) : dir;
+  static async load(dir: ModelInput, options: TaskLoadOptions = {}): Promise<VideoQA> {
+    const model = await openModelInput(dir, options);
     if (!model.has('text_encoder') || !model.has('fusion') || !model.has('decoder'))
-      throw new InvalidOptionError('model', `${model.dir} is a '${model.manifest.task}' model without the text encoder, fusion and decoder VideoQA needs (modules: ${Object.keys(model.manifest.modules).join(', ')})`);
+      throw new InvalidOptionError('model', `${model.location} is a '${model.manifest.task}' model without the text encoder, fusion and decoder VideoQA needs (modules: ${Object.keys(model.manifest.modules).join(', ')})`);
     const [visual, text, fusion, decoder] = await Promise.all([
       VisualPath.load(model, options),
       loadTextEncoder(model, options),

@@ -6,7 +6,9 @@ import {
   bertFeedForward,
   bertSelfAttention,
   maskBias,
+  contextOptions,
   type BuildContext,
+  type GraphOptions,
   type ModelDims,
   type WeightPlan,
 } from '@mplug2/core';
@@ -22,9 +24,9 @@ export type TextEncoderMode = 'norm' | 'text';
  * (their cross-attention is skipped); their weights are shared with the universal graph through
  * the same data file.
  */
-export function buildTextEncoderGraph(plan: WeightPlan, dims: ModelDims, mode: TextEncoderMode = 'norm'): GraphBuilder {
+export function buildTextEncoderGraph(plan: WeightPlan, dims: ModelDims, mode: TextEncoderMode = 'norm', options: GraphOptions = {}): GraphBuilder {
   const g = new GraphBuilder(`mplug2_text_encoder_${mode}`);
-  const ctx: BuildContext = { g, plan, file: 'text.weights' };
+  const ctx: BuildContext = { g, plan, file: 'text.weights', ...contextOptions(options) };
   const t = dims.text;
   const d = bertDimsOf(t);
   const ids = g.input('input_ids', 'int64', ['batch', 'tokens']);

@@ -4,6 +4,7 @@ import {
   bertDimsOf,
   bertFeedForward,
   bertSelfAttention,
+  contextOptions,
   layerNorm,
   linear,
   param,
@@ -39,7 +40,7 @@ function universalLayer(ctx: BuildContext, index: number, queries: Value, memory
  */
 export function buildUniversalGraph(plan: WeightPlan, dims: ModelDims, options: GraphOptions = {}): GraphBuilder {
   const g = new GraphBuilder('mplug2_universal');
-  const ctx: BuildContext = { g, plan, file: 'text.weights', fusedAttention: options.fusedAttention ?? true };
+  const ctx: BuildContext = { g, plan, file: 'text.weights', ...contextOptions(options) };
   const d = bertDimsOf(dims.text);
   const t = dims.text;
   const input = g.input('video_states', 'float32', ['batch', 'video_tokens', dims.vision.width]);

@@ -1,2 +1,3 @@
 export * from './graph.js';
 export * from './module.js';
+export * from './heads.js';

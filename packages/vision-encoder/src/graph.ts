@@ -1,6 +1,8 @@
 import {
   GraphBuilder,
+  contextOptions,
   flattenTranspose,
+  matmulParam,
   layerNorm,
   linear,
   param,
@@ -74,10 +76,7 @@ function localTemporal(ctx: BuildContext, prefix: string, x: Value, frames: Valu
   const L = v.patchesPerFrame;
   const patches = g.op('Slice', [x, g.int64s([1]), g.int64s([1 + L]), g.int64s([1])]);
   const n = layerNorm(ctx, patches, `${prefix}.ln`, c, v.eps);
-  const down = g.op('Add', [
-    g.op('MatMul', [n, param(ctx, `${prefix}.down_proj.weight`, [c2, c, 1, 1, 1], flattenTranspose(c2, c))]),
-    param(ctx, `${prefix}.down_proj.bias`, [c2]),
-  ]);
+  const down = matmulParam(ctx, n, `${prefix}.down_proj.weight`, [c2, c, 1, 1, 1], flattenTranspose(c2, c), { name: `${prefix}.down_proj.bias`, shape: [c2] });
   // [b·t, L, c2] → [b, t, L, c2]; the depthwise temporal conv mixes neighbouring frames.
   const video = g.op('Reshape', [down, g.op('Concat', [g.int64s([-1]), frames, g.int64s([L, c2])], { axis: 0 })]);
   const padded = g.op('Pad', [video, g.int64s([0, 1, 0, 0, 0, 1, 0, 0])]);
@@ -88,11 +87,8 @@ function localTemporal(ctx: BuildContext, prefix: string, x: Value, frames: Valu
   const t1 = g.op('Mul', [shifted(1, -1), tap(1)]);
   const t2 = g.op('Mul', [shifted(2, 2 ** 62), tap(2)]);
   const conv = g.op('Add', [g.op('Add', [g.op('Add', [t0, t1]), t2]), param(ctx, `${prefix}.conv.bias`, [c2])]);
-  const act = quickGelu(g, g.op('Reshape', [conv, g.int64s([-1, L, c2])]));
-  const up = g.op('Add', [
-    g.op('MatMul', [act, param(ctx, `${prefix}.up_proj.weight`, [c, c2, 1, 1, 1], flattenTranspose(c, c2))]),
-    param(ctx, `${prefix}.up_proj.bias`, [c]),
-  ]);
+  const act = quickGelu(g, g.op('Reshape', [conv, g.int64s([-1, L, c2])]), ctx.fusedOps);
+  const up = matmulParam(ctx, act, `${prefix}.up_proj.weight`, [c, c2, 1, 1, 1], flattenTranspose(c, c2), { name: `${prefix}.up_proj.bias`, shape: [c] });
   // The class token (index 0) is untouched by the adapter: pad its row with zeros.
   return g.op('Add', [x, g.op('Pad', [up, g.int64s([0, 1, 0, 0, 0, 0])])]);
 }
@@ -100,10 +96,7 @@ function localTemporal(ctx: BuildContext, prefix: string, x: Value, frames: Valu
 function selfAttention(ctx: BuildContext, prefix: string, x: Value, v: VisionDims): Value {
   const { g } = ctx;
   const c = v.width;
-  const qkv = g.op('Add', [
-    g.op('MatMul', [x, param(ctx, `${prefix}.in_proj_weight`, [3 * c, c], flattenTranspose(3 * c, c))]),
-    param(ctx, `${prefix}.in_proj_bias`, [3 * c]),
-  ]);
+  const qkv = matmulParam(ctx, x, `${prefix}.in_proj_weight`, [3 * c, c], flattenTranspose(3 * c, c), { name: `${prefix}.in_proj_bias`, shape: [3 * c] });
   const [q, k, vv] = g.opN('Split', [qkv, g.int64s([c, c, c])], 3, { axis: -1 });
   return linear(ctx, unmaskedAttention(ctx, q, k, vv, v.heads, c, true), `${prefix}.out_proj`, c, c);
 }
@@ -114,7 +107,7 @@ function temporalBlock(ctx: BuildContext, i: number, x: Value, frames: Value, v:
   let h = localTemporal(ctx, `${p}.lmhra1`, x, frames, v);
   h = g.op('Add', [h, selfAttention(ctx, `${p}.attn`, layerNorm(ctx, h, `${p}.ln_1`, v.width, v.eps), v)]);
   h = localTemporal(ctx, `${p}.lmhra2`, h, frames, v);
-  const mlp = linear(ctx, quickGelu(g, linear(ctx, layerNorm(ctx, h, `${p}.ln_2`, v.width, v.eps), `${p}.mlp.c_fc`, v.width, 4 * v.width)), `${p}.mlp.c_proj`, 4 * v.width, v.width);
+  const mlp = linear(ctx, quickGelu(g, linear(ctx, layerNorm(ctx, h, `${p}.ln_2`, v.width, v.eps), `${p}.mlp.c_fc`, v.width, 4 * v.width), ctx.fusedOps), `${p}.mlp.c_proj`, 4 * v.width, v.width);
   return g.op('Add', [h, mlp]);
 }
 
@@ -126,7 +119,7 @@ function temporalBlock(ctx: BuildContext, i: number, x: Value, frames: Value, v:
 export function buildVisionEncoderGraph(plan: WeightPlan, dims: ModelDims, options: GraphOptions = {}): GraphBuilder {
   const v = dims.vision;
   const g = new GraphBuilder('mplug2_vision_encoder');
-  const ctx: BuildContext = { g, plan, file: 'vision.weights', fusedAttention: options.fusedAttention ?? true };
+  const ctx: BuildContext = { g, plan, file: 'vision.weights', ...contextOptions(options) };
   const c = v.width;
   const L = v.patchesPerFrame;
   const pixels = g.input('pixel_values', 'float32', ['batch', 3, 'frames', v.imageRes, v.imageRes]);

@@ -30,8 +30,12 @@ export interface ReadLimits {
 }
 
 const MAX_RANK = 64;
-/** Largest materialised view whose element count exceeds its storage's (stride-0 / overlapping views). */
-export const MAX_BROADCAST_BYTES = 1 << 30;
+/**
+ * Largest materialised view whose element count exceeds its storage's (stride-0 / overlapping views).
+ * Such a view's size is declared by the pickle, not backed by the file, so it gets a small fixed
+ * budget: a 1 GiB one let a few bytes of pickle allocate and fill 1 GiB (fuzz).
+ */
+export const MAX_BROADCAST_BYTES = 16 << 20;
 const MAX = Number.MAX_SAFE_INTEGER;
 
 /** Whether strides are the row-major ones for `shape` (size-1 axes may have any stride). */

@@ -134,7 +134,10 @@ export interface UnpickleOptions {
   maxStack?: number;
   /** Max MARK nesting (default 1000). */
   maxDepth?: number;
-  /** Max memo entries (default 16 Mi). */
+  /**
+   * Max memo entries (default 1 Mi; torch writes ~8 per tensor). Each costs ~50 bytes and ~1 µs, and
+   * MEMOIZE is a 1-byte opcode, so a larger bound lets a few kilobytes of DEFLATEd pickle cost seconds.
+   */
   maxMemo?: number;
 }
 
@@ -190,7 +193,7 @@ export function unpickle(data: Uint8Array, options: UnpickleOptions): PyValue {
   const { file, entry } = options;
   const maxStack = options.maxStack ?? 4 * 1024 * 1024;
   const maxDepth = options.maxDepth ?? 1000;
-  const maxMemo = options.maxMemo ?? 16 * 1024 * 1024;
+  const maxMemo = options.maxMemo ?? 1024 * 1024;
   const n = data.length;
   let pos = 0;
   let opPos = 0;
@@ -540,7 +543,9 @@ export function unpickle(data: Uint8Array, options: UnpickleOptions): PyValue {
         // FLOAT (text)
         const s = line();
         const t = s.trim();
-        if (!/^[+-]?(\d+\.?\d*([eE][+-]?\d+)?|\.\d+([eE][+-]?\d+)?|inf|nan)$/i.test(t)) bad(`invalid float literal '${s.slice(0, 40)}'`);
+        // Unambiguous (linear-time) pattern: `\d+\.?\d*` backtracks quadratically on a long run of
+        // digits that does not match, and a 10^6-digit FLOAT line hung the reader (fuzz).
+        if (!/^[+-]?(?:(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?|inf|nan)$/i.test(t)) bad(`invalid float literal '${s.slice(0, 40)}'`);
         push(/nan/i.test(t) ? NaN : /inf/i.test(t) ? (t.startsWith('-') ? -Infinity : Infinity) : Number(t));
         break;
       }

@@ -121,6 +121,15 @@ describe('safetensors', () => {
     );
   });
 
+  test('deeply nested header JSON is refused before parsing (fuzz: 10^6 levels took ~1 s in JSON.parse)', async () => {
+    const deep = (d: number) => `{"__metadata__":{"k":"[[[{{"},"deep":${'['.repeat(d)}${']'.repeat(d)}}`;
+    await fails(open(st(deep(1_000_000), new Uint8Array(0))), /nests deeper than 128 levels/);
+    await fails(open(st(deep(127), new Uint8Array(0))), /tensor 'deep': entry is not an object/);
+    // brackets inside strings, escaped quotes included, do not count
+    const ck = await open(st(`{"__metadata__":{"k":"\\\"${'['.repeat(500)}"},"e":{"dtype":"U8","shape":[0],"data_offsets":[0,0]}}`, new Uint8Array(0)));
+    expect(ck.list().map((t) => t.name)).toEqual(['e']);
+  });
+
   test('empty tensors and an empty file body are fine', async () => {
     const ck = await open(st({ e: { dtype: 'F32', shape: [0, 3], data_offsets: [0, 0] } }, new Uint8Array(0)));
     expect(ck.list()).toEqual([{ name: 'e', dtype: 'float32', shape: [0, 3] }]);

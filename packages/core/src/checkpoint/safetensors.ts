@@ -24,6 +24,30 @@ export const SAFETENSORS_DTYPES: Readonly<Record<string, CheckpointDType>> = {
   BOOL: 'bool',
 };
 
+/** Deepest JSON nesting accepted in a header (a valid one nests 3 deep; serde_json, the reference, stops at 128). */
+export const MAX_SAFETENSORS_NESTING = 128;
+
+/**
+ * Deepest `[`/`{` nesting of JSON text (brackets inside strings skipped), stopping early above `limit`:
+ * V8's JSON.parse takes ~1 s per million levels, so a deeply nested header is refused before parsing.
+ */
+export function jsonNestingDepth(bytes: Uint8Array, limit: number): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < bytes.length; i++) {
+    const c = bytes[i];
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max && (max = depth) > limit) return max;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return max;
+}
+
 interface StTensor extends TensorLayout {
   readonly begin: number;
   readonly end: number;
@@ -54,8 +78,11 @@ export async function openSafetensors(
     fail(`header length ${n ?? '≥ 2^53'} is above the ${MAX_SAFETENSORS_HEADER}-byte limit`);
   if (8 + n! > source.size) fail(`truncated: header of ${n} bytes runs past the end of the ${source.size}-byte file`);
   let header: unknown;
+  const headerBytes = await readExact(source, 8, n!, ctx, 'header');
+  if (jsonNestingDepth(headerBytes, MAX_SAFETENSORS_NESTING) > MAX_SAFETENSORS_NESTING)
+    fail(`header JSON nests deeper than ${MAX_SAFETENSORS_NESTING} levels`);
   try {
-    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(await readExact(source, 8, n!, ctx, 'header')));
+    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(headerBytes));
   } catch (e) {
     if (e instanceof CheckpointFormatError) throw e;
     return fail(`header is not valid UTF-8 JSON (${(e as Error).message})`, headerEntry, e);

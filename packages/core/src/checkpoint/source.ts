@@ -1,7 +1,7 @@
 /**
  * Random-access byte sources. Checkpoints are read by (position, length) ranges only; nothing
- * reads a whole file. A file source uses a `node:fs/promises` FileHandle (imported lazily so that
- * browser bundles of @mplug2/core that never open files do not pull in `node:fs`).
+ * reads a whole file. Browser-safe: the file source (Node's `fs`) lives in `file-source.ts`, the
+ * HTTP Range source in `url-source.ts`.
  */
 import { CheckpointFormatError } from '../errors.js';
 
@@ -30,37 +30,6 @@ export function bytesSource(bytes: Uint8Array): ByteSource {
       return n;
     },
     async close() {},
-  };
-}
-
-/** Opens a file for positional reads. Errors from the file system (ENOENT, EACCES…) propagate as they are. */
-export async function fileSource(path: string): Promise<ByteSource> {
-  const fs = await import('node:fs/promises');
-  const fh = await fs.open(path, 'r');
-  let size: number;
-  try {
-    size = (await fh.stat()).size;
-  } catch (e) {
-    await fh.close();
-    throw e;
-  }
-  let closed = false;
-  return {
-    size,
-    async read(dst, position) {
-      let done = 0;
-      while (done < dst.length) {
-        const { bytesRead } = await fh.read(dst, done, dst.length - done, position + done);
-        if (bytesRead === 0) break;
-        done += bytesRead;
-      }
-      return done;
-    },
-    async close() {
-      if (closed) return;
-      closed = true;
-      await fh.close();
-    },
   };
 }
 

@@ -24,6 +24,10 @@ const CENTRAL_MIN = 46;
 const LOCAL_MIN = 30;
 const MAX_COMMENT = 0xffff;
 
+/** DEFLATE records above this many bytes may expand at most MAX_DEFLATE_RATIO times their compressed size. */
+export const MAX_DEFLATE_FREE_BYTES = 1 << 20;
+export const MAX_DEFLATE_RATIO = 100;
+
 export const METHOD_STORED = 0;
 export const METHOD_DEFLATE = 8;
 
@@ -75,7 +79,8 @@ type Zlib = typeof import('node:zlib');
 let zlibModule: Promise<Zlib | null> | undefined;
 /** node:zlib if this runtime has it (Node), else null (browser). Loaded on first use only. */
 export function loadZlib(): Promise<Zlib | null> {
-  zlibModule ??= import('node:zlib').then(
+  // The specifier is built at run time so browser bundlers never try to resolve a Node built-in.
+  zlibModule ??= (import(/* @vite-ignore */ /* webpackIgnore: true */ ['node', 'zlib'].join(':')) as Promise<Zlib>).then(
     (m) => m as Zlib,
     () => null,
   );
@@ -343,6 +348,12 @@ export class ZipArchive {
       // DEFLATE cannot expand more than ~1032:1, so a larger declared size is a lie (or a bomb).
       if (entry.size > entry.compressedSize * 1032 + 1024)
         fail(`declares ${entry.size} bytes from only ${entry.compressedSize} compressed bytes (impossible for DEFLATE)`);
+      // An honest bomb is possible up to ~1032:1: a 500 KB record inflating to 512 MiB of pickle
+      // opcodes cost ~10 s and 1 GB (fuzz). Real records (pickles) compress ~5:1.
+      if (entry.size > MAX_DEFLATE_FREE_BYTES && entry.size > entry.compressedSize * MAX_DEFLATE_RATIO)
+        fail(
+          `declares ${entry.size} bytes from ${entry.compressedSize} compressed bytes, a ratio above ${MAX_DEFLATE_RATIO}:1 (a zip bomb?)`,
+        );
       const packed = await readExact(this.source, pos, entry.compressedSize, ctx, 'compressed entry data');
       try {
         // maxOutputLength bounds the inflate: a zip bomb stops at the declared size (+1 to detect it).

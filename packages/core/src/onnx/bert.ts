@@ -1,6 +1,6 @@
 import type { TextDims } from '../config.js';
 import type { Value } from './graph.js';
-import { attention, gelu, layerNorm, linear, mergeHeads, param, splitHeads, unmaskedAttention, type BuildContext } from './nn.js';
+import { attention, layerNorm, linear, linearGelu, linearResidualNorm, mergeHeads, param, splitHeads, unmaskedAttention, type BuildContext } from './nn.js';
 
 /** Shape of a BERT stack as the mPLUG-2 BERT json describes it. */
 export interface BertDims {
@@ -54,8 +54,7 @@ export function selfQueryKeyValue(ctx: BuildContext, prefix: string, x: Value, d
 
 /** `LN(x + ctx·Woᵀ + bo)`: the output sub-block of a BERT attention; `merged` is `[b, n, hidden]`. */
 export function attentionOutput(ctx: BuildContext, prefix: string, x: Value, merged: Value, d: BertDims): Value {
-  const o = linear(ctx, merged, `${prefix}.output.dense`, d.hidden, d.hidden);
-  return layerNorm(ctx, ctx.g.op('Add', [o, x]), `${prefix}.output.LayerNorm`, d.hidden, d.eps);
+  return linearResidualNorm(ctx, merged, x, `${prefix}.output.dense`, d.hidden, d.hidden, `${prefix}.output.LayerNorm`, d.eps);
 }
 
 /** Scores divided by √dh after `q·kᵀ`, then the additive bias (BERT order). */
@@ -88,9 +87,8 @@ export function bertCrossAttention(ctx: BuildContext, prefix: string, x: Value, 
 
 /** `LN(x + W2·GELU(W1·x + b1) + b2)`, with `intermediate`/`output` sub-modules under `prefix`. */
 export function bertFeedForward(ctx: BuildContext, prefix: string, x: Value, d: BertDims): Value {
-  const h = gelu(ctx.g, linear(ctx, x, `${prefix}.intermediate.dense`, d.hidden, d.intermediate));
-  const o = linear(ctx, h, `${prefix}.output.dense`, d.intermediate, d.hidden);
-  return layerNorm(ctx, ctx.g.op('Add', [o, x]), `${prefix}.output.LayerNorm`, d.hidden, d.eps);
+  const h = linearGelu(ctx, x, `${prefix}.intermediate.dense`, d.hidden, d.intermediate);
+  return linearResidualNorm(ctx, h, x, `${prefix}.output.dense`, d.intermediate, d.hidden, `${prefix}.output.LayerNorm`, d.eps);
 }
 
 /**

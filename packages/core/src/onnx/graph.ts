@@ -34,8 +34,12 @@ export interface Value {
 
 export type AttrValue = number | string | readonly number[] | readonly string[] | { float: number } | { floats: readonly number[] };
 
-const ONNX_DTYPES: Record<DType, TensorProto_DataType> = {
+/** Element types a graph value or initializer may have: the tensor dtypes plus `int8` (quantized weights). */
+export type GraphDType = DType | 'int8';
+
+const ONNX_DTYPES: Record<GraphDType, TensorProto_DataType> = {
   float32: TensorProto_DataType.FLOAT,
+  int8: TensorProto_DataType.INT8,
   float16: TensorProto_DataType.FLOAT16,
   int64: TensorProto_DataType.INT64,
   int32: TensorProto_DataType.INT32,
@@ -52,7 +56,7 @@ export type InitializerData =
 
 interface Initializer {
   name: string;
-  dtype: DType;
+  dtype: GraphDType;
   shape: readonly number[];
   data: InitializerData;
 }
@@ -88,7 +92,7 @@ function attribute(name: string, value: AttrValue): AttributeProto {
   return a;
 }
 
-function valueInfo(name: string, dtype: DType, dims: readonly (string | number)[]): ValueInfoProto {
+function valueInfo(name: string, dtype: GraphDType, dims: readonly (string | number)[]): ValueInfoProto {
   const shape = create(TensorShapeProtoSchema, {
     dim: dims.map((d) =>
       create(TensorShapeProto_DimensionSchema, {
@@ -135,7 +139,7 @@ export class GraphBuilder {
   }
 
   /** Registers an initializer; `data` is either inline bytes or a range in an external file. */
-  initializer(name: string, dtype: DType, shape: readonly number[], data: InitializerData): Value {
+  initializer(name: string, dtype: GraphDType, shape: readonly number[], data: InitializerData): Value {
     const existing = this.initializers.get(name);
     if (existing) return { name };
     this.initializers.set(name, { name, dtype, shape: [...shape], data });

@@ -1,4 +1,4 @@
-export { GraphBuilder, OPSET, type AttrValue, type InitializerData, type Value } from './graph.js';
+export { GraphBuilder, OPSET, type AttrValue, type GraphDType, type InitializerData, type Value } from './graph.js';
 export {
   WeightPlan,
   MemoryWeightSink,
@@ -6,11 +6,31 @@ export {
   transpose2d,
   reshapeTo,
   flattenTranspose,
+  quantizeColumns,
+  toFloat16Bits,
+  type WeightStorage,
   type WeightSink,
   type WeightSource,
   type WeightTransform,
 } from './weights.js';
-export { attention, gelu, layerNorm, linear, maskBias, mergeHeads, param, quickGelu, splitHeads, unmaskedAttention, type BuildContext, type GraphOptions } from './nn.js';
+export {
+  attention,
+  contextOptions,
+  gelu,
+  layerNorm,
+  linear,
+  linearGelu,
+  linearResidualNorm,
+  maskBias,
+  matmulParam,
+  mergeHeads,
+  param,
+  quickGelu,
+  splitHeads,
+  unmaskedAttention,
+  type BuildContext,
+  type GraphOptions,
+} from './nn.js';
 export {
   attentionOutput,
   bertAttend,

@@ -1,5 +1,5 @@
 import type { GraphBuilder, Value } from './graph.js';
-import { transpose2d, type WeightPlan, type WeightTransform } from './weights.js';
+import { identity, transpose2d, type WeightPlan, type WeightStorage, type WeightTransform } from './weights.js';
 
 /** What a module builder needs: the graph, the weight plan and the data file its weights go to. */
 export interface BuildContext {
@@ -11,23 +11,87 @@ export interface BuildContext {
    * on CPU a flash-attention path that never materialises the scores) instead of primitive ops.
    */
   readonly fusedAttention?: boolean;
+  /**
+   * Other `com.microsoft` fused ops onnxruntime's cpu kernels implement: `BiasGelu` (exact erf
+   * GELU), `QuickGelu` (alpha 1.702) and `SkipLayerNormalization` (bias + residual + LayerNorm),
+   * instead of primitive ops (for runtimes without the contrib domain). Default false.
+   */
+  readonly fusedOps?: boolean;
+  /** How weights are stored and consumed (see `WeightStorage`); default `fp32`. */
+  readonly weights?: WeightStorage;
 }
 
 /** Options every module graph builder takes. */
 export interface GraphOptions {
   /** See `BuildContext.fusedAttention`; default true (onnxruntime cpu, wasm and webgpu implement the op). */
   readonly fusedAttention?: boolean;
+  /** See `BuildContext.fusedOps`; default: same as `fusedAttention`. */
+  readonly fusedOps?: boolean;
+  /** See `BuildContext.weights`; default `fp32`. */
+  readonly weights?: WeightStorage;
+}
+
+/** The context fields a builder derives from `GraphOptions` (`fusedAttention` defaults to true, `fusedOps` follows it). */
+export function contextOptions(options: GraphOptions = {}): Pick<BuildContext, 'fusedAttention' | 'fusedOps' | 'weights'> {
+  const fusedAttention = options.fusedAttention ?? true;
+  return { fusedAttention, fusedOps: options.fusedOps ?? fusedAttention, weights: options.weights ?? 'fp32' };
 }
 
 export function param(ctx: BuildContext, name: string, shape: readonly number[], transform?: WeightTransform): Value {
-  return ctx.plan.param(ctx.g, ctx.file, name, shape, transform);
+  return ctx.plan.param(ctx.g, ctx.file, name, shape, transform, ctx.weights === 'fp16' ? 'fp16' : 'fp32');
+}
+
+/**
+ * `x·W (+ b)` for a checkpoint matrix that `transform` turns into `[in, out]`. With int8 weights,
+ * one `com.microsoft.DynamicQuantizeMatMul` (x quantized per call to uint8, per-column weight
+ * scales, bias fused); else MatMul (+ Add).
+ */
+export function matmulParam(
+  ctx: BuildContext,
+  x: Value,
+  name: string,
+  shape: readonly number[],
+  transform: WeightTransform = identity,
+  bias?: { name: string; shape: readonly number[] } | null,
+): Value {
+  const { g } = ctx;
+  if (ctx.weights === 'int8') {
+    const q = ctx.plan.quantized(g, ctx.file, name, shape, transform);
+    const b = bias ? param(ctx, bias.name, bias.shape) : null;
+    return g.op('DynamicQuantizeMatMul', [x, q.weight, q.scale, null, b], {}, 'com.microsoft');
+  }
+  const y = g.op('MatMul', [x, param(ctx, name, shape, transform)]);
+  return bias ? g.op('Add', [y, param(ctx, bias.name, bias.shape)]) : y;
 }
 
 /** `y = x·Wᵀ + b` for a PyTorch Linear stored as `(out, in)`; the weight is pre-transposed at conversion. */
 export function linear(ctx: BuildContext, x: Value, prefix: string, inDim: number, outDim: number, bias = true): Value {
-  const w = param(ctx, `${prefix}.weight`, [outDim, inDim], transpose2d);
-  const y = ctx.g.op('MatMul', [x, w]);
-  return bias ? ctx.g.op('Add', [y, param(ctx, `${prefix}.bias`, [outDim])]) : y;
+  return matmulParam(ctx, x, `${prefix}.weight`, [outDim, inDim], transpose2d, bias ? { name: `${prefix}.bias`, shape: [outDim] } : null);
+}
+
+/** `GELU(x·Wᵀ + b)` (exact erf GELU): `BiasGelu` over the bare product when fused ops are on. */
+export function linearGelu(ctx: BuildContext, x: Value, prefix: string, inDim: number, outDim: number): Value {
+  if (ctx.fusedOps && ctx.weights !== 'int8') {
+    const y = matmulParam(ctx, x, `${prefix}.weight`, [outDim, inDim], transpose2d);
+    return ctx.g.op('BiasGelu', [y, param(ctx, `${prefix}.bias`, [outDim])], {}, 'com.microsoft');
+  }
+  const y = linear(ctx, x, prefix, inDim, outDim);
+  return ctx.fusedOps ? ctx.g.op('Gelu', [y], {}, 'com.microsoft') : gelu(ctx.g, y);
+}
+
+/**
+ * Post-LN residual `LN(x + y·Wᵀ + b)` of a Linear `prefix` applied to `y`: one
+ * `SkipLayerNormalization` (bias, residual and LayerNorm fused) when fused ops are on.
+ */
+export function linearResidualNorm(ctx: BuildContext, y: Value, x: Value, prefix: string, inDim: number, outDim: number, lnPrefix: string, eps: number): Value {
+  if (!ctx.fusedOps) return layerNorm(ctx, ctx.g.op('Add', [linear(ctx, y, prefix, inDim, outDim), x]), lnPrefix, outDim, eps);
+  const o = matmulParam(ctx, y, `${prefix}.weight`, [outDim, inDim], transpose2d);
+  return ctx.g.op(
+    'SkipLayerNormalization',
+    [o, x, param(ctx, `${lnPrefix}.weight`, [outDim]), param(ctx, `${lnPrefix}.bias`, [outDim]), param(ctx, `${prefix}.bias`, [outDim])],
+    { epsilon: { float: eps } },
+    'com.microsoft',
+  );
 }
 
 export function layerNorm(ctx: BuildContext, x: Value, prefix: string, dim: number, eps: number): Value {
@@ -43,8 +107,9 @@ export function gelu(g: GraphBuilder, x: Value): Value {
   return g.op('Mul', [g.op('Mul', [x, g.scalar(0.5, 'half')]), g.op('Add', [erf, g.scalar(1, 'one')])]);
 }
 
-/** CLIP's QuickGELU `x·σ(1.702x)`. */
-export function quickGelu(g: GraphBuilder, x: Value): Value {
+/** CLIP's QuickGELU `x·σ(1.702x)`; `fused` = `com.microsoft.QuickGelu` (alpha 1.702). */
+export function quickGelu(g: GraphBuilder, x: Value, fused = false): Value {
+  if (fused) return g.op('QuickGelu', [x], { alpha: { float: 1.702 } }, 'com.microsoft');
   return g.op('Mul', [x, g.op('Sigmoid', [g.op('Mul', [x, g.scalar(1.702, 'qg')])])]);
 }
 

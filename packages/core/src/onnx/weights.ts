@@ -1,6 +1,6 @@
 import { ConfigError, MissingTensorError } from '../errors.js';
-import { numel, type DType } from '../tensor.js';
-import type { GraphBuilder, InitializerData, Value } from './graph.js';
+import { numel } from '../tensor.js';
+import type { GraphBuilder, GraphDType, InitializerData, Value } from './graph.js';
 
 /** Where module builders read checkpoint tensors from (a `Checkpoint` satisfies it). */
 export interface WeightSource {
@@ -56,14 +56,85 @@ export function flattenTranspose(rows: number, cols: number): WeightTransform {
   };
 }
 
+/**
+ * How converted weights are stored: `fp32` as is; `fp16` halved (graphs cast them back to float32,
+ * which onnxruntime folds at load on CPU); `int8` for matmul weights only, symmetric per output
+ * column (`w ≈ q·scale`, q in [−127, 127]), consumed by dynamically quantized matmuls.
+ */
+export type WeightStorage = 'fp32' | 'fp16' | 'int8';
+
+type Encoding = 'f32' | 'f16' | 'q8';
+
 interface Pending {
   key: string;
   file: string;
   source: string;
   transform: WeightTransform;
   shape: number[];
-  dtype: DType;
+  dtype: GraphDType;
+  encoding: Encoding;
+  /** For `q8`: the per-column float32 scales, written right after the int8 matrix. */
+  scale?: Pending;
   location?: { offset: number; length: number };
+}
+
+const ELEMENT_BYTES: Record<GraphDType, number> = { float32: 4, float16: 2, int8: 1, uint8: 1, bool: 1, int32: 4, int64: 8 };
+
+/** float32 → IEEE half, round to nearest even (overflow → ±inf, subnormals kept). */
+export function toFloat16Bits(data: Float32Array): Uint16Array {
+  const out = new Uint16Array(data.length);
+  const f = new Float32Array(1);
+  const u = new Uint32Array(f.buffer);
+  for (let i = 0; i < data.length; i++) {
+    f[0] = data[i];
+    const x = u[0];
+    const sign = (x >>> 16) & 0x8000;
+    const exp = (x >>> 23) & 0xff;
+    let mant = x & 0x7fffff;
+    if (exp === 0xff) {
+      out[i] = sign | 0x7c00 | (mant ? 0x200 : 0);
+      continue;
+    }
+    const e = exp - 127 + 15;
+    if (e >= 0x1f) {
+      out[i] = sign | 0x7c00;
+      continue;
+    }
+    if (e <= 0) {
+      if (e < -10) {
+        out[i] = sign;
+        continue;
+      }
+      mant |= 0x800000;
+      const shift = 14 - e;
+      let h = mant >>> shift;
+      const rem = mant & ((1 << shift) - 1);
+      const half = 1 << (shift - 1);
+      if (rem > half || (rem === half && (h & 1))) h++;
+      out[i] = sign | h;
+      continue;
+    }
+    let h = (e << 10) | (mant >>> 13);
+    const rem = mant & 0x1fff;
+    if (rem > 0x1000 || (rem === 0x1000 && (h & 1))) h++;
+    out[i] = sign | h;
+  }
+  return out;
+}
+
+/** Symmetric per-column int8 quantization of a row-major `[rows, cols]` matrix. */
+export function quantizeColumns(data: Float32Array, rows: number, cols: number): { q: Int8Array; scale: Float32Array } {
+  const scale = new Float32Array(cols);
+  for (let i = 0; i < rows; i++)
+    for (let j = 0; j < cols; j++) {
+      const a = Math.abs(data[i * cols + j]);
+      if (a > scale[j]) scale[j] = a;
+    }
+  for (let j = 0; j < cols; j++) scale[j] = scale[j] > 0 ? scale[j] / 127 : 1;
+  const q = new Int8Array(rows * cols);
+  for (let i = 0; i < rows; i++)
+    for (let j = 0; j < cols; j++) q[i * cols + j] = Math.max(-127, Math.min(127, Math.round(data[i * cols + j] / scale[j])));
+  return { q, scale };
 }
 
 /**
@@ -86,7 +157,36 @@ export class WeightPlan {
    * (`-1` = any size on that axis). Returns a placeholder even when the tensor is missing so that
    * graph construction can continue and report everything missing at the end.
    */
-  param(g: GraphBuilder, file: string, name: string, expected: readonly number[], transform: WeightTransform = identity): Value {
+  param(g: GraphBuilder, file: string, name: string, expected: readonly number[], transform: WeightTransform = identity, storage: WeightStorage = 'fp32'): Value {
+    if (storage === 'fp16') {
+      const half = this.entry(file, name, expected, transform, 'f16');
+      return g.op('Cast', [this.initializerOf(g, half)], { to: 1 });
+    }
+    return this.initializerOf(g, this.entry(file, name, expected, transform, 'f32'));
+  }
+
+  /**
+   * An int8 matmul weight `[in, out]` (after `transform`) and its per-column float32 scales `[out]`.
+   */
+  quantized(g: GraphBuilder, file: string, name: string, expected: readonly number[], transform: WeightTransform = identity): { weight: Value; scale: Value } {
+    const q = this.entry(file, name, expected, transform, 'q8');
+    if (q.shape.length !== 2) throw new ConfigError(this.source.file, `int8 weight ${name} must be 2-D after its transform, got [${q.shape}]`);
+    if (!q.scale) q.scale = { key: `${q.key}|scale`, file, source: name, transform, shape: [q.shape[1]], dtype: 'float32', encoding: 'f32' };
+    return { weight: this.initializerOf(g, q), scale: this.initializerOf(g, q.scale) };
+  }
+
+  private initializerOf(g: GraphBuilder, entry: Pending): Value {
+    const data: InitializerData = {
+      kind: 'deferred',
+      resolve: () => {
+        if (!entry.location) throw new ConfigError(this.source.file, `weight ${entry.key} was not written before serialization`);
+        return { kind: 'external', location: entry.file, ...entry.location };
+      },
+    };
+    return g.initializer(entry.key, entry.dtype, entry.shape, data);
+  }
+
+  private entry(file: string, name: string, expected: readonly number[], transform: WeightTransform, encoding: Encoding): Pending {
     this.used.add(name);
     let shape: readonly number[] = expected;
     if (!this.source.has(name)) {
@@ -96,22 +196,15 @@ export class WeightPlan {
       const ok = shape.length === expected.length && expected.every((e, i) => e < 0 || e === shape[i]);
       if (!ok) this.wrong.set(name, { name, expected: [...expected], actual: [...shape] });
     }
-    const key = `${name}${transform.id ? `|${transform.id}` : ''}`;
+    const key = `${name}${transform.id ? `|${transform.id}` : ''}${encoding === 'f32' ? '' : `|${encoding}`}`;
     let p = this.pending.get(key);
     if (!p) {
       const outShape = this.missing.has(name) || this.wrong.has(name) ? [...expected] : transform.outShape(shape);
-      p = { key, file, source: name, transform, shape: outShape, dtype: 'float32' };
+      const dtype: GraphDType = encoding === 'f16' ? 'float16' : encoding === 'q8' ? 'int8' : 'float32';
+      p = { key, file, source: name, transform, shape: outShape, dtype, encoding };
       this.pending.set(key, p);
     }
-    const entry = p;
-    const data: InitializerData = {
-      kind: 'deferred',
-      resolve: () => {
-        if (!entry.location) throw new ConfigError(this.source.file, `weight ${entry.key} was not written before serialization`);
-        return { kind: 'external', location: entry.file, ...entry.location };
-      },
-    };
-    return g.initializer(key, entry.dtype, entry.shape, data);
+    return p;
   }
 
   /** Throws `MissingTensorError` listing every missing or mis-shaped tensor requested so far. */
@@ -126,11 +219,20 @@ export class WeightPlan {
     const todo = [...this.pending.values()].filter((p) => !p.location);
     let done = 0;
     for (const p of todo) {
+      if (p.location) continue; // a q8 scale vector, written with its matrix
       const raw = await this.source.readFloat32(p.source);
       const data = p.transform.apply(raw, this.source.info(p.source).shape);
-      const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-      const offset = await sink.append(p.file, bytes);
-      p.location = { offset, length: bytes.byteLength };
+      const put = async (entry: Pending, v: ArrayBufferView) => {
+        const bytes = new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+        entry.location = { offset: await sink.append(entry.file, bytes), length: bytes.byteLength };
+      };
+      if (p.encoding === 'q8') {
+        const { q, scale } = quantizeColumns(data, p.shape[0], p.shape[1]);
+        await put(p, q);
+        if (p.scale) await put(p.scale, scale);
+      } else {
+        await put(p, p.encoding === 'f16' ? toFloat16Bits(data) : data);
+      }
       onProgress?.(++done, todo.length, p.source);
     }
   }
@@ -138,7 +240,8 @@ export class WeightPlan {
   /** Total bytes of converted weights per data file. */
   bytesPerFile(): Map<string, number> {
     const m = new Map<string, number>();
-    for (const p of this.pending.values()) m.set(p.file, (m.get(p.file) ?? 0) + numel(p.shape) * 4);
+    for (const p of this.pending.values())
+      for (const e of p.scale ? [p, p.scale] : [p]) m.set(e.file, (m.get(e.file) ?? 0) + numel(e.shape) * ELEMENT_BYTES[e.dtype]);
     return m;
   }
 }

@@ -1,36 +1,200 @@
 import type * as OrtCommon from 'onnxruntime-common';
 import { BackendUnavailableError, InvalidOptionError, Mplug2Error } from '../errors.js';
+import { GraphBuilder } from '../onnx/graph.js';
 import { tensor, type DType, type Tensor } from '../tensor.js';
+import { isDeviceTensor, newDeviceTensorOwner, releaseDeviceTensorOwner, wrapDeviceTensor, type DeviceTensor } from './device.js';
 
-/** Execution backends: `cpu`, `webgpu`, `cuda` run on onnxruntime-node; `wasm` (and `webgpu` in a browser) on onnxruntime-web. */
+/**
+ * Execution backends. In Node: `cpu`, `webgpu` (Dawn) and `cuda` run on onnxruntime-node, `wasm` on
+ * onnxruntime-web. In a browser or worker: `wasm` and `webgpu` on onnxruntime-web.
+ */
 export type Backend = 'cpu' | 'wasm' | 'webgpu' | 'cuda';
 export const BACKENDS: readonly Backend[] = ['cpu', 'wasm', 'webgpu', 'cuda'];
 
+/** The onnxruntime package a backend runs on. */
+export type OrtRuntime = 'onnxruntime-node' | 'onnxruntime-web';
+
 export interface SessionOptions {
-  /** `auto` picks `cpu` in Node and `wasm` in a browser. */
+  /**
+   * `auto` (default) picks `cpu` in Node; in a browser `webgpu` when a hardware adapter exists (not
+   * a software fallback such as SwiftShader, which is slower than wasm), else `wasm`.
+   */
   readonly backend?: Backend | 'auto';
-  /** Intra-op threads; default = all cores (onnxruntime's default). */
+  /** Intra-op threads (onnxruntime-node) / wasm threads (onnxruntime-web, set once per page before the first session). */
   readonly threads?: number;
   /** External data files the model references, by their location inside the model, when loading from bytes. */
   readonly externalData?: readonly { path: string; data: Uint8Array | string }[];
   /** Label used in errors (usually the module name). */
   readonly label?: string;
+  /**
+   * Outputs returned as `DeviceTensor`s (left in GPU memory, not downloaded): output names, or
+   * `'all'`. Only the `webgpu` backend has device memory; other backends ignore it.
+   */
+  readonly deviceOutputs?: readonly string[] | 'all';
+  /**
+   * Throw `Mplug2Error` `NON_FINITE` when a float output downloaded to JS holds NaN or ±Inf (the
+   * NaN guard, e.g. for fp16 weights that overflow). Default true; costs one pass over the outputs.
+   */
+  readonly checkFinite?: boolean;
+  /**
+   * onnxruntime-node: keep the CPU memory arena between runs (default false). With it every session
+   * keeps its largest activations reserved after a run, so a pipeline's resident size grows by the
+   * sum of its modules' activations instead of the largest one's.
+   */
+  readonly memoryArena?: boolean;
 }
 
 type OrtModule = typeof OrtCommon;
 
-const isNode = typeof process !== 'undefined' && !!process.versions?.node;
+const isNode = typeof process !== 'undefined' && !!(process as { versions?: { node?: string } }).versions?.node;
 
-async function loadOrt(backend: Backend): Promise<OrtModule> {
-  if (backend === 'wasm' || !isNode) return (await import('onnxruntime-web')) as unknown as OrtModule;
-  return (await import('onnxruntime-node')) as unknown as OrtModule;
+/** Whether this code runs in Node (else a browser, worker or other web runtime). */
+export function runningInNode(): boolean {
+  return isNode;
 }
 
-function resolveBackend(backend: SessionOptions['backend']): Backend {
+// Hidden from bundlers: a browser bundle must never try to include onnxruntime-node (it is only
+// imported when running in Node).
+const ORT_NODE_PACKAGE = ['onnxruntime', 'node'].join('-');
+const ortModules = new Map<OrtRuntime, Promise<OrtModule>>();
+
+function loadOrt(runtime: OrtRuntime): Promise<OrtModule> {
+  let p = ortModules.get(runtime);
+  if (!p) {
+    p =
+      runtime === 'onnxruntime-web'
+        ? (import('onnxruntime-web') as unknown as Promise<OrtModule>)
+        : (import(/* @vite-ignore */ /* webpackIgnore: true */ ORT_NODE_PACKAGE) as Promise<OrtModule>);
+    p = p.then((m) => {
+      const d = (m as unknown as { default?: OrtModule }).default;
+      return d?.InferenceSession ? d : m;
+    });
+    ortModules.set(runtime, p);
+    p.catch(() => ortModules.delete(runtime));
+  }
+  return p;
+}
+
+// onnxruntime-web initialises its wasm module once per backend family; two session creations racing
+// on a fresh page (e.g. wasm and webgpu probes) fail with "multiple calls to 'initWasm()'". Session
+// creation on onnxruntime-web is therefore serialized (it is not a hot path; runs are not affected).
+let webCreateQueue: Promise<unknown> = Promise.resolve();
+
+function createSession(ort: OrtModule, runtime: OrtRuntime, model: string | Uint8Array, options: OrtCommon.InferenceSession.SessionOptions): Promise<OrtCommon.InferenceSession> {
+  if (runtime !== 'onnxruntime-web') return ort.InferenceSession.create(model as never, options);
+  const p = webCreateQueue.then(() => ort.InferenceSession.create(model as never, options));
+  webCreateQueue = p.catch(() => undefined);
+  return p;
+}
+
+/** Backends this platform can name at all (before probing). */
+export function platformBackends(): Backend[] {
+  return isNode ? ['cpu', 'wasm', 'webgpu', 'cuda'] : ['wasm', 'webgpu'];
+}
+
+function runtimeOf(backend: Backend): OrtRuntime {
+  if (!isNode || backend === 'wasm') return 'onnxruntime-web';
+  return 'onnxruntime-node';
+}
+
+/** Facts about the WebGPU adapter a browser offers (null in Node, where Dawn is inside onnxruntime-node). */
+export interface WebGpuAdapterInfo {
+  readonly vendor: string;
+  readonly architecture: string;
+  /** A software adapter (SwiftShader): correct but slow. */
+  readonly isFallbackAdapter: boolean;
+  /** Adapter features, e.g. `shader-f16` (fp16 arithmetic in shaders). */
+  readonly features: readonly string[];
+}
+
+let adapterInfo: Promise<WebGpuAdapterInfo | null> | undefined;
+
+/** The browser's WebGPU adapter, or null when there is none (or in Node). */
+export function webGpuAdapterInfo(): Promise<WebGpuAdapterInfo | null> {
+  adapterInfo ??= (async () => {
+    const gpu = (globalThis as { navigator?: { gpu?: { requestAdapter(): Promise<unknown> } } }).navigator?.gpu;
+    if (isNode || !gpu) return null;
+    const adapter = (await gpu.requestAdapter().catch(() => null)) as {
+      info?: { vendor?: string; architecture?: string; isFallbackAdapter?: boolean };
+      isFallbackAdapter?: boolean;
+      features?: Iterable<string>;
+    } | null;
+    if (!adapter) return null;
+    return {
+      vendor: adapter.info?.vendor ?? '',
+      architecture: adapter.info?.architecture ?? '',
+      isFallbackAdapter: !!(adapter.info?.isFallbackAdapter ?? adapter.isFallbackAdapter) || adapter.info?.architecture === 'swiftshader',
+      features: [...(adapter.features ?? [])].sort(),
+    };
+  })();
+  return adapterInfo;
+}
+
+/** A tiny identity graph (one per dtype and rank): probes a backend, moves tensors to/from the device. */
+function identityModel(dtype: DType, rank: number): Uint8Array {
+  const g = new GraphBuilder('mplug2_identity');
+  const dims = Array.from({ length: rank }, (_, i) => `d${i}`);
+  const x = g.input('x', dtype, dims);
+  g.output(g.op('Identity', [x]), 'y', dtype, dims);
+  return g.toBytes();
+}
+
+function baseSessionOptions(backend: Backend): OrtCommon.InferenceSession.SessionOptions {
+  return { executionProviders: [backend], graphOptimizationLevel: 'all', logSeverityLevel: 3 };
+}
+
+const probes = new Map<Backend, Promise<string | null>>();
+
+/** Tries `backend` with an identity graph; resolves to null when it works, else the reason. */
+export function probeBackend(backend: Backend): Promise<string | null> {
+  let p = probes.get(backend);
+  if (!p) {
+    p = (async () => {
+      if (!platformBackends().includes(backend)) return `${backend} needs onnxruntime-node (Node.js); in a browser use wasm or webgpu`;
+      if (!isNode && backend === 'webgpu' && !(await webGpuAdapterInfo())) return 'no WebGPU adapter (navigator.gpu missing or requestAdapter() returned null)';
+      try {
+        const ort = await loadOrt(runtimeOf(backend));
+        const s = await createSession(ort, runtimeOf(backend), identityModel('float32', 1), baseSessionOptions(backend));
+        const out = await s.run({ x: new ort.Tensor('float32', new Float32Array([1, 2]), [2]) });
+        await s.release();
+        return out.y ? null : 'identity probe returned nothing';
+      } catch (e) {
+        return (e as Error)?.message ?? String(e);
+      }
+    })();
+    probes.set(backend, p);
+  }
+  return p;
+}
+
+/** Backends that work here (each probed once with a tiny graph; results are cached). */
+export async function availableBackends(): Promise<Backend[]> {
+  const list = platformBackends();
+  const errors: (string | null)[] = [];
+  for (const b of list) errors.push(await probeBackend(b));
+  return list.filter((_, i) => errors[i] === null);
+}
+
+/**
+ * Resolves `auto` (see `SessionOptions.backend`) and validates a backend name. Does not probe an
+ * explicitly named backend: `ModuleSession.create` reports it unavailable with the reason.
+ */
+export async function resolveBackend(backend: SessionOptions['backend']): Promise<Backend> {
   const b = backend ?? 'auto';
-  if (b === 'auto') return isNode ? 'cpu' : 'wasm';
+  if (b === 'auto') {
+    if (isNode) return 'cpu';
+    const info = await webGpuAdapterInfo();
+    return info && !info.isFallbackAdapter && (await probeBackend('webgpu')) === null ? 'webgpu' : 'wasm';
+  }
   if (!BACKENDS.includes(b)) throw new InvalidOptionError('backend', `'${String(b)}' is not one of auto, ${BACKENDS.join(', ')}`);
   return b;
+}
+
+async function unavailable(backend: Backend, error: string): Promise<BackendUnavailableError> {
+  const others = (await Promise.all(platformBackends().filter((b) => b !== backend).map(async (b) => ((await probeBackend(b)) === null ? b : null)))).filter(
+    (b): b is Backend => b !== null,
+  );
+  return new BackendUnavailableError(backend, [{ backend, error }], others);
 }
 
 const ORT_DTYPE: Record<DType, OrtCommon.Tensor.Type> = {
@@ -42,6 +206,48 @@ const ORT_DTYPE: Record<DType, OrtCommon.Tensor.Type> = {
   bool: 'bool',
 };
 
+/** `{index, count}` of non-finite values in a float output (fp16 as raw bits). */
+function nonFinite(dtype: DType, data: ArrayLike<number>): { first: number; count: number } | null {
+  let first = -1;
+  let count = 0;
+  if (dtype === 'float32') {
+    const d = data as Float32Array;
+    for (let i = 0; i < d.length; i++) {
+      const v = d[i];
+      if (v - v !== 0) {
+        if (first < 0) first = i;
+        count++;
+      }
+    }
+  } else if (dtype === 'float16') {
+    const d = data as Uint16Array;
+    for (let i = 0; i < d.length; i++)
+      if ((d[i] & 0x7c00) === 0x7c00) {
+        if (first < 0) first = i;
+        count++;
+      }
+  }
+  return count ? { first, count } : null;
+}
+
+/** Identity sessions used to move tensors between JS memory and a device, per runtime/backend/dtype/rank/direction. */
+const movers = new Map<string, Promise<OrtCommon.InferenceSession>>();
+
+async function mover(backend: Backend, dtype: DType, rank: number, toDevice: boolean): Promise<{ ort: OrtModule; session: OrtCommon.InferenceSession }> {
+  const ort = await loadOrt(runtimeOf(backend));
+  const key = `${backend}:${dtype}:${rank}:${toDevice}`;
+  let s = movers.get(key);
+  if (!s) {
+    s = createSession(ort, runtimeOf(backend), identityModel(dtype, rank), {
+      ...baseSessionOptions(backend),
+      ...(toDevice ? { preferredOutputLocation: 'gpu-buffer' as const } : {}),
+    });
+    movers.set(key, s);
+    s.catch(() => movers.delete(key));
+  }
+  return { ort, session: await s };
+}
+
 /**
  * One onnxruntime session for one module graph. Runs are serialized per session (onnxruntime
  * rejects overlapping runs on one session), so a session can be shared by concurrent callers.
@@ -49,41 +255,65 @@ const ORT_DTYPE: Record<DType, OrtCommon.Tensor.Type> = {
 export class ModuleSession {
   private queue: Promise<unknown> = Promise.resolve();
   private disposed = false;
+  private readonly deviceOwner = newDeviceTensorOwner();
 
   private constructor(
     private readonly ort: OrtModule,
     private readonly session: OrtCommon.InferenceSession,
     readonly backend: Backend,
     readonly label: string,
+    private readonly checkFinite: boolean,
   ) {}
 
   static async create(model: string | Uint8Array, options: SessionOptions = {}): Promise<ModuleSession> {
-    const backend = resolveBackend(options.backend);
+    const backend = await resolveBackend(options.backend);
     const label = options.label ?? (typeof model === 'string' ? model : 'model');
+    if (!platformBackends().includes(backend)) throw await unavailable(backend, `${backend} needs onnxruntime-node (Node.js); in a browser use wasm or webgpu`);
+    const runtime = runtimeOf(backend);
     let ort: OrtModule;
     try {
-      ort = await loadOrt(backend);
+      ort = await loadOrt(runtime);
     } catch (e) {
-      throw new BackendUnavailableError(backend, [{ backend, error: (e as Error).message }], isNode ? ['cpu', 'wasm'] : ['wasm']);
+      throw await unavailable(backend, `${runtime} could not be loaded: ${(e as Error).message}`);
     }
+    if (!isNode && backend === 'webgpu' && !(await webGpuAdapterInfo())) throw await unavailable(backend, 'no WebGPU adapter (navigator.gpu missing or requestAdapter() returned null)');
+    if (runtime === 'onnxruntime-web' && options.threads) (ort.env.wasm as { numThreads?: number }).numThreads = options.threads;
+    const device = backend === 'webgpu' ? options.deviceOutputs : undefined;
     const sessionOptions: OrtCommon.InferenceSession.SessionOptions = {
-      executionProviders: [backend === 'cpu' ? 'cpu' : backend],
-      graphOptimizationLevel: 'all',
-      ...(options.threads ? { intraOpNumThreads: options.threads } : {}),
+      ...baseSessionOptions(backend),
+      ...(options.threads && runtime === 'onnxruntime-node' ? { intraOpNumThreads: options.threads } : {}),
+      ...(runtime === 'onnxruntime-node' ? { enableCpuMemArena: options.memoryArena ?? false } : {}),
       ...(options.externalData ? { externalData: options.externalData.map((e) => ({ path: e.path, data: e.data })) as never } : {}),
+      ...(device === 'all'
+        ? { preferredOutputLocation: 'gpu-buffer' as const }
+        : device?.length
+          ? { preferredOutputLocation: Object.fromEntries(device.map((n) => [n, 'gpu-buffer' as const])) }
+          : {}),
     };
     try {
-      const session =
-        typeof model === 'string'
-          ? await ort.InferenceSession.create(model, sessionOptions)
-          : await ort.InferenceSession.create(model, sessionOptions);
-      return new ModuleSession(ort, session, backend, label);
+      const session = await createSession(ort, runtime, model, sessionOptions);
+      return new ModuleSession(ort, session, backend, label, options.checkFinite ?? true);
     } catch (e) {
-      const msg = (e as Error).message ?? String(e);
-      if (/backend|execution provider|shared library|adapter/i.test(msg))
-        throw new BackendUnavailableError(backend, [{ backend, error: msg }], isNode ? ['cpu', 'wasm'] : ['wasm']);
+      const msg = (e as Error)?.message ?? String(e);
+      if (/backend|execution provider|shared library|adapter|webgpu.*not|not.*webgpu|no available/i.test(msg)) throw await unavailable(backend, msg);
       throw new Mplug2Error('SESSION_CREATE', `${label}: onnxruntime could not load the model: ${msg}`, { cause: e });
     }
+  }
+
+  /** Moves a JS tensor into device memory of `backend` (webgpu). */
+  static async upload<D extends DType>(t: Tensor<D>, backend: Backend = 'webgpu', label = 'tensor'): Promise<DeviceTensor<D>> {
+    if (isDeviceTensor(t)) return t as DeviceTensor<D>;
+    const { ort, session } = await mover(backend, t.dtype, t.shape.length, true);
+    const out = await session.run({ x: new ort.Tensor(ORT_DTYPE[t.dtype], t.data as never, [...t.shape]) });
+    return wrapDeviceTensor(t.dtype, t.dims, out.y as never, label);
+  }
+
+  /** Copies a device tensor back into JS memory (a no-op for JS tensors). */
+  static async download<D extends DType>(t: Tensor<D>): Promise<Tensor<D>> {
+    if (!isDeviceTensor(t)) return t;
+    const { session } = await mover(t.backend, t.dtype, t.shape.length, false);
+    const out = await session.run({ x: t.handle as never });
+    return tensor(t.dtype, t.dims, t.shape, out.y.data as never, t.label);
   }
 
   get inputNames(): readonly string[] {
@@ -94,7 +324,16 @@ export class ModuleSession {
     return this.session.outputNames;
   }
 
-  /** Runs the graph. Output dims are named by `outputDims` when given, else `d0, d1, …`. */
+  /** Which onnxruntime package runs this session. */
+  get runtime(): OrtRuntime {
+    return runtimeOf(this.backend);
+  }
+
+  /**
+   * Runs the graph. Output dims are named by `outputDims` when given, else `d0, d1, …`. Feeds may be
+   * device tensors (from sessions on the same device); outputs listed in `deviceOutputs` at creation
+   * come back as device tensors, owned by the caller (dispose them when done).
+   */
   async run(
     feeds: Record<string, Tensor>,
     outputDims: Record<string, readonly string[]> = {},
@@ -113,7 +352,12 @@ export class ModuleSession {
     if (this.disposed) throw new Mplug2Error('SESSION_DISPOSED', `${this.label}: session was disposed`);
     const ortFeeds: Record<string, OrtCommon.Tensor> = {};
     for (const [name, t] of Object.entries(feeds)) {
-      ortFeeds[name] = new this.ort.Tensor(ORT_DTYPE[t.dtype], t.data as never, [...t.shape]);
+      if (isDeviceTensor(t)) {
+        if (this.backend !== 'webgpu') throw new Mplug2Error('TENSOR_ON_DEVICE', `${this.label}.${name}: ${t.label} is in GPU memory but this session runs on ${this.backend}`);
+        ortFeeds[name] = t.handle as OrtCommon.Tensor;
+      } else {
+        ortFeeds[name] = new this.ort.Tensor(ORT_DTYPE[t.dtype], t.data as never, [...t.shape]);
+      }
     }
     let out: OrtCommon.InferenceSession.ReturnType;
     try {
@@ -125,7 +369,22 @@ export class ModuleSession {
     for (const [name, v] of Object.entries(out)) {
       const dtype = v.type as DType;
       const shape = v.dims.map(Number);
-      result[name] = tensor(dtype, outputDims[name] ?? shape.map((_, i) => `d${i}`), shape, v.data as never, `${this.label}.${name}`);
+      const dims = outputDims[name] ?? shape.map((_, i) => `d${i}`);
+      if (v.location === 'gpu-buffer') {
+        result[name] = wrapDeviceTensor(dtype, dims, v as never, `${this.label}.${name}`, this.deviceOwner);
+        continue;
+      }
+      if (this.checkFinite) {
+        const bad = nonFinite(dtype, v.data as ArrayLike<number>);
+        if (bad) {
+          for (const r of Object.values(result)) if (isDeviceTensor(r)) r.dispose();
+          throw new Mplug2Error(
+            'NON_FINITE',
+            `${this.label}.${name}: ${bad.count} NaN/Inf value(s) (first at flat index ${bad.first}); with fp16 weights this is an overflow — use fp32 weights`,
+          );
+        }
+      }
+      result[name] = tensor(dtype, dims, shape, v.data as never, `${this.label}.${name}`);
     }
     return result;
   }
@@ -134,6 +393,13 @@ export class ModuleSession {
     if (this.disposed) return;
     this.disposed = true;
     await this.queue;
+    // Device outputs still alive are released with the session (onnxruntime frees their buffers).
+    releaseDeviceTensorOwner(this.deviceOwner);
     await this.session.release();
   }
+}
+
+/** Copies a device tensor (e.g. a `deviceOutputs` output) back into JS memory; JS tensors are returned as they are. */
+export function downloadTensor<D extends DType>(t: Tensor<D>): Promise<Tensor<D>> {
+  return ModuleSession.download(t);
 }

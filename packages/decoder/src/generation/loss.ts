@@ -1,5 +1,5 @@
 import { InvalidOptionError, PortMismatchError, type Tensor } from '@mplug2/core';
-import type { DecoderMemory } from '../decoder.js';
+import type { DecoderCache, DecoderMemory } from '../decoder.js';
 import { PAD_TOKEN_ID, checkInteger, idsTensor, selectMemorySamples, toRows, type GenerationDecoder } from './common.js';
 
 /** Logits elements (`rows × tokens × vocab`) one teacher-forced decoder call may produce by default (64 MiB of float32). */
@@ -13,6 +13,14 @@ export interface SequenceLossOptions {
    * `DEFAULT_LOGITS_BUDGET` logits elements, at least one.
    */
   readonly maxRowsPerCall?: number;
+  /**
+   * The decode of a first token shared by the rows — `decoder.forward` on `[batch, 1]` ids `id`
+   * (one row per memory sample, attended): its logits score each row's first target and its cache
+   * starts each row, so column 0 is not decoded again (answer ranking: every answer starts with
+   * `[CLS]`, decoded once per sample for the first-token pass). Used only when every row starts
+   * with `id`, attended; results equal a full decode up to float rounding.
+   */
+  readonly prefix?: { readonly id: number; readonly logits: Tensor<'float32'>; readonly cache: DecoderCache };
 }
 
 /** Summed token cross-entropy per row, and how many targets each sum covers. */
@@ -22,6 +30,15 @@ export interface RowLosses {
   readonly targets: Int32Array;
 }
 
+/** `−log softmax(logits[off … off+V−1])[target]` (float64 accumulation). */
+function crossEntropy(logits: Float32Array, off: number, V: number, target: number): number {
+  let max = -Infinity;
+  for (let v = 0; v < V; v++) if (logits[off + v] > max) max = logits[off + v];
+  let s = 0;
+  for (let v = 0; v < V; v++) s += Math.exp(logits[off + v] - max);
+  return max + Math.log(s) - logits[off + target];
+}
+
 /** Cross-entropy of `logits[t]` against `ids[t + 1]` summed over t, skipping pad targets (float64 accumulation). */
 function rowLoss(logits: Float32Array, base: number, V: number, ids: readonly number[], width: number, pad: number): [number, number] {
   let sum = 0;
@@ -29,12 +46,7 @@ function rowLoss(logits: Float32Array, base: number, V: number, ids: readonly nu
   for (let t = 0; t + 1 < width; t++) {
     const target = ids[t + 1];
     if (target === pad) continue;
-    const off = base + t * V;
-    let max = -Infinity;
-    for (let v = 0; v < V; v++) if (logits[off + v] > max) max = logits[off + v];
-    let s = 0;
-    for (let v = 0; v < V; v++) s += Math.exp(logits[off + v] - max);
-    sum += max + Math.log(s) - logits[off + target];
+    sum += crossEntropy(logits, base + t * V, V, target);
     n++;
   }
   return [sum, n];
@@ -43,10 +55,12 @@ function rowLoss(logits: Float32Array, base: number, V: number, ids: readonly nu
 /**
  * Teacher-forced summed cross-entropy of `rows = memory.batch × group` sequences (sample-major:
  * rows `b·group … b·group+group−1` decode against sample `b`'s memory). One prefill call per chunk
- * of rows with the given attention mask (causal × padding); chunks hold whole candidate columns of
- * a block of samples, so the memory is shared, never copied per row (only sliced per sample block
- * when `memory.batch` alone exceeds the row limit). Trailing all-padding columns of a chunk are not
- * decoded (under the causal mask they change no earlier position, and their targets are ignored).
+ * of rows with the given attention mask (causal × padding); a chunk holds the same number of rows
+ * of each sample of a block of samples, so the memory is shared, never copied per row (only sliced
+ * per sample block when `memory.batch` alone exceeds the row limit). Each sample's rows are taken
+ * shortest first and split into calls by `planChunks`, so short sequences are not padded to the
+ * longest; a call decodes only the columns before its rows' last target (later columns, the last
+ * token's own included, change no earlier position under the causal mask and have no target).
  */
 export async function sequenceLosses(
   decoder: GenerationDecoder,
@@ -70,51 +84,114 @@ export async function sequenceLosses(
   if (width > decoder.dims.text.maxPositions)
     throw new PortMismatchError('decoder.input_ids', `${width} tokens exceed max_position_embeddings ${decoder.dims.text.maxPositions}`, 'tokens');
   const V = decoder.vocabSize;
-  const maxRows =
-    options.maxRowsPerCall === undefined
-      ? Math.max(1, Math.floor(DEFAULT_LOGITS_BUDGET / (width * V)))
-      : checkInteger('maxRowsPerCall', options.maxRowsPerCall, 1);
+  const rowLimit = (w: number) =>
+    options.maxRowsPerCall === undefined ? Math.max(1, Math.floor(DEFAULT_LOGITS_BUDGET / (w * V))) : checkInteger('maxRowsPerCall', options.maxRowsPerCall, 1);
   const group = rows / B;
-  const sampleBlock = Math.min(B, maxRows);
-  const colBlock = Math.max(1, Math.floor(maxRows / sampleBlock));
+  // Columns row r needs decoded: the logits at t predict token t + 1, so positions 0 … last − 1
+  // where `last` is the row's last non-pad token (later columns, its own included, change nothing
+  // earlier under the causal mask and have no target).
+  const need = ids.map((r) => {
+    for (let t = r.length - 1; t > 0; t--) if (r[t] !== pad) return t;
+    return 0;
+  });
+  const prefix = options.prefix && ids.every((r, i) => r[0] === options.prefix!.id && mask[i][0] !== 0) ? options.prefix : undefined;
+  if (prefix && (prefix.cache.rows !== B || prefix.cache.length !== 1 || prefix.logits.shape[0] !== B))
+    throw new PortMismatchError('decoder.prefix', `the shared first-token decode must have one row per memory sample (${B}) and one token`, 'rows');
+  // With a prefix, column 0 comes from it: a call decodes columns 1 … w − 1.
+  const skip = prefix ? 1 : 0;
+  const widest = Math.max(...need);
+  const sampleBlock = Math.min(B, rowLimit(Math.max(1, widest - skip)));
 
   const loss = new Float32Array(rows);
   const targets = new Int32Array(rows);
   for (let s0 = 0; s0 < B; s0 += sampleBlock) {
     const s1 = Math.min(B, s0 + sampleBlock);
-    const mem = s1 - s0 === B ? memory : selectMemorySamples(memory, Array.from({ length: s1 - s0 }, (_, i) => s0 + i));
-    for (let c0 = 0; c0 < group; c0 += colBlock) {
-      const c1 = Math.min(group, c0 + colBlock);
+    const nb = s1 - s0;
+    const mem = nb === B ? memory : selectMemorySamples(memory, Array.from({ length: nb }, (_, i) => s0 + i));
+    // Each sample's candidates by the columns they need; slice j takes the j-th of every sample.
+    const order = Array.from({ length: nb }, (_, i) =>
+      Array.from({ length: group }, (_, c) => (s0 + i) * group + c).sort((a, b) => need[a] - need[b] || a - b),
+    );
+    const widths = Array.from({ length: group }, (_, j) => Math.max(...order.map((o) => need[o[j]])));
+    for (const [j0, j1] of planChunks(widths.map((w) => Math.max(0, w - skip)), nb, rowLimit)) {
+      const w = widths[j1 - 1];
+      if (w === 0) continue; // no row of these slices has a target
       const chunk: number[] = [];
-      for (let s = s0; s < s1; s++) for (let c = c0; c < c1; c++) chunk.push(s * group + c);
-      // Width of this chunk: up to the last column holding a token or an attended position.
-      let w = 1;
-      for (const r of chunk)
-        for (let t = ids[r].length - 1; t >= w; t--)
-          if (ids[r][t] !== pad || mask[r][t] !== 0) {
-            w = t + 1;
-            break;
-          }
-      const flatIds: number[] = [];
-      const flatMask: number[] = [];
-      for (const r of chunk)
-        for (let t = 0; t < w; t++) {
-          flatIds.push(t < ids[r].length ? ids[r][t] : pad);
-          flatMask.push(t < mask[r].length ? mask[r][t] : 0);
+      for (let i = 0; i < nb; i++) for (let j = j0; j < j1; j++) chunk.push(order[i][j]);
+      const at = (src: readonly (readonly number[])[], r: number, t: number, fill: number) => (t < src[r].length ? src[r][t] : fill);
+      // Decoded columns skip … w − 1; their logits score targets skip + 1 … w.
+      const cols = w - skip;
+      let logits: Float32Array | undefined;
+      if (cols > 0) {
+        const flatIds: number[] = [];
+        const flatMask: number[] = [];
+        for (const r of chunk) {
+          for (let t = skip; t < w; t++) flatIds.push(at(ids, r, t, pad));
+          for (let t = 0; t < w; t++) flatMask.push(at(mask, r, t, 0));
         }
-      const out = await decoder.forward(
-        mem,
-        idsTensor(['rows', 'tokens'], chunk.length, w, flatIds),
-        idsTensor(['rows', 'total_tokens'], chunk.length, w, flatMask),
-      );
+        const cache = prefix ? decoder.reorder(prefix.cache, chunk.map((r) => Math.floor(r / group))) : undefined;
+        const out = await decoder.forward(
+          mem,
+          idsTensor(['rows', 'tokens'], chunk.length, cols, flatIds),
+          idsTensor(['rows', 'total_tokens'], chunk.length, w, flatMask),
+          cache,
+        );
+        logits = out.logits.data;
+      }
       chunk.forEach((r, i) => {
-        const [l, n] = rowLoss(out.logits.data, i * w * V, V, flatIds.slice(i * w, (i + 1) * w), w, pad);
+        let [l, n] = [0, 0];
+        if (prefix) {
+          const target = at(ids, r, 1, pad);
+          if (target !== pad) {
+            l += crossEntropy(prefix.logits.data, Math.floor(r / group) * V, V, target);
+            n++;
+          }
+        }
+        if (logits) {
+          // The row's tokens skip … w (pad past its end): logits of column c score token c + 1.
+          const row = Array.from({ length: cols + 1 }, (_, c) => at(ids, r, skip + c, pad));
+          const [lr, nr] = rowLoss(logits, i * cols * V, V, row, cols + 1, pad);
+          l += lr;
+          n += nr;
+        }
         loss[r] = l;
         targets[r] = n;
       });
     }
   }
   return { loss, targets };
+}
+
+/**
+ * Fixed cost of one decoder call (reading every weight and the memory keys/values once) in units
+ * of decoded token-rows; only steers how `sequenceLosses` splits rows into calls, never results.
+ */
+const CALL_COST_TOKENS = 32;
+
+/**
+ * Splits slices `0 … n−1` (non-decreasing `width[j]` columns, `samples` rows each) into contiguous
+ * calls minimising `Σ (CALL_COST_TOKENS + rows · width)`, each within `rowLimit(width)` rows: short
+ * answers are not padded to the longest one, and the split is exact dynamic programming.
+ */
+function planChunks(width: readonly number[], samples: number, rowLimit: (w: number) => number): [number, number][] {
+  const n = width.length;
+  const best = new Float64Array(n + 1).fill(Infinity);
+  const from = new Int32Array(n + 1);
+  best[0] = 0;
+  for (let e = 1; e <= n; e++) {
+    const w = width[e - 1];
+    const limit = w === 0 ? Infinity : rowLimit(w);
+    for (let b = e - 1; b >= 0 && (e - b) * samples <= Math.max(limit, samples); b--) {
+      const cost = best[b] + (w === 0 ? 0 : CALL_COST_TOKENS + (e - b) * samples * w);
+      if (cost < best[e]) {
+        best[e] = cost;
+        from[e] = b;
+      }
+    }
+  }
+  const chunks: [number, number][] = [];
+  for (let e = n; e > 0; e = from[e]) chunks.unshift([from[e], e]);
+  return chunks;
 }
 
 export interface TeacherForcedLossOptions extends SequenceLossOptions {

@@ -85,7 +85,12 @@ export async function rankAnswers(
     }
   }
 
-  const { loss } = await sequenceLosses(decoder, memory, rows, rowMasks, { padTokenId: pad, maxRowsPerCall: options.maxRowsPerCall });
+  // Every answer starts with [CLS], already decoded above: its logits and cache start every candidate.
+  const { loss } = await sequenceLosses(decoder, memory, rows, rowMasks, {
+    padTokenId: pad,
+    maxRowsPerCall: options.maxRowsPerCall,
+    prefix: { id: bos, logits: first.logits, cache: first.cache },
+  });
 
   const results: RankedAnswers[] = [];
   for (let b = 0; b < B; b++) {

@@ -1,0 +1,105 @@
+// The page: picks a video, decodes it with the browser (video element, the reference 'middle'
+// frame indices and transform), shows the sampled frames, and sends the pixel values to the
+// inference worker. Decoding needs a document, so it stays on the page; inference does not.
+import { loadVideo } from '@mplug2/vision-encoder';
+import type { FromWorker, ToWorker } from './protocol';
+
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+const status = $('status');
+const progress = $<HTMLProgressElement>('progress');
+const answer = $('answer');
+const timing = $('timing');
+const askBtn = $<HTMLButtonElement>('ask');
+const captionBtn = $<HTMLButtonElement>('caption');
+
+const worker = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module' });
+const send = (m: ToWorker, transfer: Transferable[] = []) => worker.postMessage(m, transfer);
+
+let model: { numFrames: number; size: number; backend: string } | undefined;
+let video: { pixels: Float32Array; shape: number[] } | undefined;
+let nextId = 1;
+const pending = new Map<number, (m: FromWorker) => void>();
+
+worker.onmessage = (e: MessageEvent<FromWorker>) => {
+  const m = e.data;
+  if (m.type === 'progress') {
+    progress.value = m.totalBytes ? m.loadedBytes / m.totalBytes : 0;
+    status.textContent = `model: ${(m.loadedBytes / 1e6).toFixed(1)} / ${(m.totalBytes / 1e6).toFixed(1)} MB, ${m.filesDone}/${m.filesTotal} files (${m.file}: ${m.phase})`;
+  } else if (m.type === 'loaded') {
+    model = m;
+    progress.value = 1;
+    status.textContent = `model ready on ${m.backend} in ${(m.ms / 1000).toFixed(1)} s (${m.numFrames} frames at ${m.size}×${m.size})`;
+    document.body.dataset.model = 'ready';
+    update();
+  } else if ((m.type === 'result' || m.type === 'error') && m.id !== undefined && pending.has(m.id)) {
+    pending.get(m.id)!(m);
+    pending.delete(m.id);
+  } else if (m.type === 'error') {
+    status.textContent = `error: ${m.message}`;
+    document.body.dataset.model = 'error';
+  }
+};
+
+function update() {
+  askBtn.disabled = captionBtn.disabled = !(model && video);
+}
+
+function load() {
+  const backend = $<HTMLSelectElement>('backend').value as 'auto' | 'wasm' | 'webgpu';
+  const modelUrl = new URL('./model/', location.href).href;
+  send({ type: 'load', modelUrl, backend });
+}
+
+$<HTMLInputElement>('file').addEventListener('change', async (e) => {
+  const file = (e.target as HTMLInputElement).files?.[0];
+  if (!file || !model) return;
+  document.body.dataset.video = 'decoding';
+  const t0 = performance.now();
+  const v = await loadVideo(file, { numFrames: model.numFrames, size: model.size, keepFrames: true });
+  video = { pixels: v.pixelValues.data, shape: [...v.pixelValues.shape] };
+  $('videoInfo').textContent = `${v.info.width}×${v.info.height}, ${v.info.frameCount} frames at ${v.info.fps} fps (${v.info.codec}); sampled frames [${v.frameIndices.join(', ')}] in ${Math.round(performance.now() - t0)} ms`;
+  const frames = $('frames');
+  frames.replaceChildren();
+  const distinct = [...new Set(v.frameIndices)];
+  (v.frames ?? []).forEach((f, i) => {
+    const canvas = document.createElement('canvas');
+    canvas.width = f.width;
+    canvas.height = f.height;
+    const img = new ImageData(f.width, f.height);
+    for (let p = 0; p < f.width * f.height; p++) {
+      img.data[p * 4] = f.data[p * 3];
+      img.data[p * 4 + 1] = f.data[p * 3 + 1];
+      img.data[p * 4 + 2] = f.data[p * 3 + 2];
+      img.data[p * 4 + 3] = 255;
+    }
+    canvas.getContext('2d')!.putImageData(img, 0, 0);
+    const fig = document.createElement('figure');
+    const cap = document.createElement('figcaption');
+    cap.textContent = `frame ${distinct[i]}`;
+    fig.append(canvas, cap);
+    frames.append(fig);
+  });
+  document.body.dataset.video = 'ready';
+  update();
+});
+
+function run(kind: 'ask' | 'caption') {
+  if (!video) return;
+  const id = nextId++;
+  const out = kind === 'ask' ? answer : $('captionOut');
+  out.textContent = kind === 'ask' ? 'thinking…' : 'captioning…';
+  document.body.dataset.answer = 'pending';
+  // A copy is sent, so the page keeps its pixels for further questions.
+  const pixels = video.pixels.slice();
+  const msg: ToWorker = kind === 'ask' ? { type: 'ask', id, pixels, shape: video.shape, question: $<HTMLInputElement>('question').value } : { type: 'caption', id, pixels, shape: video.shape };
+  pending.set(id, (m) => {
+    out.textContent = m.type === 'result' ? (kind === 'ask' ? `A: ${m.text}` : `Caption: ${m.text}`) : `error: ${(m as { message: string }).message}`;
+    timing.textContent = m.type === 'result' ? `${Math.round(m.ms)} ms on ${model?.backend}` : '';
+    document.body.dataset.answer = m.type === 'result' ? 'ready' : 'error';
+  });
+  send(msg, [pixels.buffer]);
+}
+askBtn.addEventListener('click', () => run('ask'));
+captionBtn.addEventListener('click', () => run('caption'));
+$('backend').addEventListener('change', load);
+load();

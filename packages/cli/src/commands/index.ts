@@ -1,0 +1,42 @@
+import path from 'node:path';
+import { InvalidOptionError } from '@mplug2/core';
+import { LanceVectorStore, Retriever, collectVideos, indexVideos } from '@mplug2/tasks';
+import { intOption, progressBar, requirePositional, type Command } from '../cli.js';
+import { backendOption } from './shared.js';
+
+export const indexCommand: Command = {
+  name: 'index',
+  summary: 'index videos (files, folders, list files) for text search: ITC embeddings in a LanceDB database; resumable (a re-run skips what is indexed); exit 1 if some files fail to decode',
+  usage: 'mplug2 index <model-dir> <videos|folder|list.txt>... --db <path> [--batch 8] [--store-states] [--backend cpu|wasm|webgpu] [--json]',
+  options: { db: { type: 'string' }, batch: { type: 'string' }, 'store-states': { type: 'boolean' }, backend: { type: 'string' }, json: { type: 'boolean' } },
+  async run({ positionals, values }, ctx) {
+    const dir = requirePositional(this, positionals, 0, 'model-dir');
+    requirePositional(this, positionals, 1, 'videos');
+    const db = values.db as string | undefined;
+    if (!db) throw new InvalidOptionError('--db', `is required (usage: ${this.usage})`);
+    const files = await collectVideos(positionals.slice(1));
+    if (files.length === 0) throw new InvalidOptionError('videos', 'no video or image files found');
+    const retriever = await Retriever.load(dir, { backend: backendOption(values) });
+    const store = await LanceVectorStore.open(db);
+    const bar = progressBar(ctx.stderr, 'indexing');
+    try {
+      const r = await indexVideos(retriever, store, files, {
+        batchSize: intOption(values, 'batch', 8),
+        storeStates: !!values['store-states'],
+        onProgress: (e) => e.total > 0 && bar(e.done, e.total, e.path ? path.basename(e.path) : undefined),
+      });
+      const count = await store.count(retriever.modelId);
+      for (const f of r.failed) ctx.stderr.write(`mplug2: skipped ${f.error}\n`);
+      if (values.json) ctx.stdout.write(JSON.stringify({ db, modelId: retriever.modelId, ...r, rows: count }) + '\n');
+      else
+        ctx.stdout.write(
+          `indexed ${r.indexed} (skipped ${r.skipped} already indexed${r.reindexed ? `, ${r.reindexed} changed files re-indexed` : ''}${r.failed.length ? `, ${r.failed.length} failed to decode` : ''}) in ${r.seconds.toFixed(1)} s (${r.videosPerSecond.toFixed(1)} videos/s); ${count} videos in ${db}\n`,
+        );
+      // Files that could not be decoded are not in the index: exit 1 so scripts notice (a re-run retries them).
+      return r.failed.length ? 1 : 0;
+    } finally {
+      await store.close();
+      await retriever.dispose();
+    }
+  },
+};

@@ -1,0 +1,436 @@
+import { readFile, readdir, stat } from 'node:fs/promises';
+import path from 'node:path';
+import {
+  GraphModule,
+  InvalidOptionError,
+  MissingTensorError,
+  VideoDecodeError,
+  int64Tensor,
+  manifestDims,
+  sha256File,
+  tensor,
+  type ModelSource,
+  type PortSpec,
+  type Tensor,
+} from '@mplug2/core';
+import { itmHeadPorts, loadFusion } from '@mplug2/fusion';
+import { Mplug2Tokenizer, loadTextEncoder, preCaption, textProjPorts } from '@mplug2/text-encoder';
+import { visionProjPorts } from '@mplug2/universal';
+import { loadVideo, type LoadedVideo } from '@mplug2/vision-encoder';
+import { VisualPath, now, ones, openModelInput, type ModelInput, type TaskLoadOptions, type Timings, type VideoFeatures, type VideoInput } from './common.js';
+import { RETRIEVAL_HEAD_TENSORS } from './convert.js';
+import { compareHits, type StoreHit, type VectorStore } from './store.js';
+
+/** File extensions `collectVideos` picks up from a folder. */
+export const MEDIA_EXTENSIONS = ['.mp4', '.mkv', '.webm', '.mov', '.avi', '.m4v', '.mpg', '.mpeg', '.gif', '.png', '.jpg', '.jpeg', '.webp', '.bmp'];
+
+/**
+ * ITC (+ ITM re-ranking) video–text retrieval following mPLUG v1's recipe (spec §11.3; mPLUG-2 has
+ * no released retrieval code). Video embedding: `vision_proj` on token 0 of `image_embeds` (after
+ * the universal layers and `visn_emb_norm`), L2-normalised. Text embedding: `text_proj` on the [CLS]
+ * state of the text encoder in `norm` mode (all layers, as VideoQA encodes questions), L2-normalised.
+ * ITM: the fusion encoder on (text, video), `itm_head` on the fused [CLS], P(match) = softmax[1].
+ */
+export class Retriever {
+  private constructor(
+    readonly model: ModelSource,
+    readonly visual: VisualPath,
+    readonly text: GraphModule,
+    readonly fusion: GraphModule,
+    readonly visionProj: GraphModule,
+    readonly textProj: GraphModule,
+    readonly itmHead: GraphModule,
+    readonly tokenizer: Mplug2Tokenizer,
+  ) {}
+
+  /**
+   * Loads a model converted with its retrieval heads (task `pretrain`, checkpoint with
+   * `vision_proj`/`text_proj`/`itm_head`). Without them: `MissingTensorError` naming the tensors.
+   */
+  static async load(dir: ModelInput, options: TaskLoadOptions = {}): Promise<Retriever> {
+    const model = await openModelInput(dir, options);
+    if (!model.has('retrieval_heads'))
+      throw new MissingTensorError(
+        `${model.location} (converted from ${model.manifest.source.checkpoint}; retrieval needs a checkpoint with the ITC/ITM heads, converted with --task pretrain)`,
+        [...RETRIEVAL_HEAD_TENSORS],
+      );
+    if (!model.has('text_encoder') || !model.has('fusion'))
+      throw new InvalidOptionError('model', `${model.location} lacks the text encoder or fusion module retrieval needs`);
+    const dims = manifestDims(model.manifest);
+    const embedDim = model.manifest.config.model_config.embed_dim ?? 256;
+    const head = async (role: string, ports: { inputs: PortSpec[]; outputs: PortSpec[] }) =>
+      new GraphModule(`retrieval_heads.${role}`, ports.inputs, ports.outputs, await model.session('retrieval_heads', role, options));
+    const [visual, text, fusion, vp, tp, itm] = await Promise.all([
+      VisualPath.load(model, options),
+      loadTextEncoder(model, options),
+      loadFusion(model, options),
+      head('vision_proj', visionProjPorts(dims, embedDim)),
+      head('text_proj', textProjPorts(dims, embedDim)),
+      head('itm', itmHeadPorts(dims)),
+    ]);
+    return new Retriever(model, visual, text, fusion, vp, tp, itm, Mplug2Tokenizer.fromVocab());
+  }
+
+  get modelId(): string {
+    return this.model.manifest.modelId;
+  }
+
+  get embedDim(): number {
+    return this.model.manifest.config.model_config.embed_dim ?? 256;
+  }
+
+  /** The checkpoint's ITC temperature (`temp`), used only to turn similarities into probabilities. */
+  get temperature(): number {
+    const t = (this.model.manifest.config.model_config as Record<string, unknown>).temp;
+    return typeof t === 'number' && t > 0 ? t : 0.07;
+  }
+
+  /** Visual states + L2-normalised ITC embeddings of a batch of videos (or images). */
+  async encodeVideos(videos: VideoInput | readonly VideoInput[], timings: Timings = {}): Promise<{ features: VideoFeatures; embeddings: Float32Array[] }> {
+    const features = await this.visual.encode(videos, timings);
+    const t = now();
+    const out = await this.visionProj.run({ image_embeds: features.imageEmbeds });
+    timings.vision_proj_s = (timings.vision_proj_s ?? 0) + (now() - t) / 1000;
+    return { features, embeddings: rows(out.video_feat as Tensor<'float32'>) };
+  }
+
+  private encodeText(texts: readonly string[]): { ids: Tensor<'int64'>; mask: Tensor<'int64'> } {
+    if (texts.length === 0) throw new InvalidOptionError('text', 'no text given');
+    const maxLength = this.model.manifest.config.bert_config.max_position_embeddings;
+    const enc = this.tokenizer.encodeBatch(texts.map((t) => preCaption(t)), { maxLength });
+    return { ids: int64Tensor(['batch', 'tokens'], enc.inputIds), mask: int64Tensor(['batch', 'tokens'], enc.attentionMask) };
+  }
+
+  /** Text states (`norm` mode) and L2-normalised ITC embeddings. */
+  async encodeTexts(texts: readonly string[], timings: Timings = {}): Promise<{ states: Tensor<'float32'>; mask: Tensor<'int64'>; ids: Tensor<'int64'>; embeddings: Float32Array[] }> {
+    const t = now();
+    const { ids, mask } = this.encodeText(texts);
+    const states = (await this.text.run({ input_ids: ids, attention_mask: mask })).text_states as Tensor<'float32'>;
+    const out = await this.textProj.run({ text_states: states });
+    timings.text_s = (timings.text_s ?? 0) + (now() - t) / 1000;
+    return { states, mask, ids, embeddings: rows(out.text_feat as Tensor<'float32'>) };
+  }
+
+  /** Raw ITC similarity (cosine) of every text with every video: `[texts][videos]`. */
+  static similarity(texts: readonly Float32Array[], videos: readonly Float32Array[]): number[][] {
+    return texts.map((t) => videos.map((v) => dot(t, v)));
+  }
+
+  /** ITC probabilities over `videos` for one text: softmax(sim / temp). */
+  itcProbabilities(sims: readonly number[]): number[] {
+    const z = sims.map((s) => s / this.temperature);
+    const m = Math.max(...z);
+    const e = z.map((v) => Math.exp(v - m));
+    const sum = e.reduce((a, b) => a + b, 0);
+    return e.map((v) => v / sum);
+  }
+
+  /**
+   * ITM P(match) of one text with each of a batch of videos' visual states (`image_embeds`
+   * `[n, video_tokens, hidden]`): the fusion encoder on (text, video), `itm_head` on the fused [CLS].
+   */
+  async itm(text: string, imageEmbeds: Tensor<'float32'>, timings: Timings = {}): Promise<number[]> {
+    const t0 = now();
+    const n = imageEmbeds.shape[0];
+    const enc = this.encodeText(Array.from({ length: n }, () => text));
+    const states = (await this.text.run({ input_ids: enc.ids, attention_mask: enc.mask })).text_states as Tensor<'float32'>;
+    const fused = await this.fusion.run({ text_states: states, text_mask: enc.mask, image_embeds: imageEmbeds, image_mask: ones(n, imageEmbeds.shape[1]) });
+    const out = await this.itmHead.run({ fusion_text: fused.fusion_text });
+    const probs = out.itm_probs as Tensor<'float32'>;
+    timings.itm_s = (timings.itm_s ?? 0) + (now() - t0) / 1000;
+    return Array.from({ length: n }, (_, i) => probs.data[i * 2 + 1]);
+  }
+
+  async dispose(): Promise<void> {
+    await this.visual.dispose();
+    for (const m of [this.text, this.fusion, this.visionProj, this.textProj, this.itmHead]) await m.dispose();
+  }
+}
+
+/** `fn` over `items` with at most `limit` calls in flight; results in input order. */
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  let failed = false;
+  const worker = async () => {
+    while (next < items.length && !failed) {
+      const i = next++;
+      try {
+        out[i] = await fn(items[i]);
+      } catch (e) {
+        failed = true; // the others finish the call they are in and start no more
+        throw e;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
+function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i] * b[i];
+  return s;
+}
+
+function rows(t: Tensor<'float32'>): Float32Array[] {
+  const [n, d] = t.shape;
+  return Array.from({ length: n }, (_, i) => t.data.slice(i * d, (i + 1) * d));
+}
+
+/** Expands videos, folders (recursively, media extensions) and list files (`.txt`/`.list`: one path per line, relative to the list). */
+export async function collectVideos(inputs: readonly string[]): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (dir: string): Promise<void> => {
+    const entries = (await readdir(dir, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1));
+    for (const e of entries) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) await walk(p);
+      else if (MEDIA_EXTENSIONS.includes(path.extname(e.name).toLowerCase())) out.push(path.resolve(p));
+    }
+  };
+  for (const input of inputs) {
+    const s = await stat(input).catch(() => null);
+    if (!s) throw new InvalidOptionError('videos', `${input} does not exist`);
+    if (s.isDirectory()) await walk(input);
+    else if (['.txt', '.list', '.lst'].includes(path.extname(input).toLowerCase())) {
+      const base = path.dirname(input);
+      for (const line of (await readFile(input, 'utf8')).split(/\r?\n/)) {
+        const l = line.trim();
+        if (l && !l.startsWith('#')) out.push(path.resolve(base, l));
+      }
+    } else out.push(path.resolve(input));
+  }
+  return [...new Set(out)];
+}
+
+export interface IndexOptions {
+  /** Videos per encoder call and per store commit. Default 8. */
+  readonly batchSize?: number;
+  /** Also store `image_embeds` per video so ITM re-ranking needs no re-decoding (size: video_tokens·hidden·4 bytes per video). Default false. */
+  readonly storeStates?: boolean;
+  readonly onProgress?: (event: { done: number; total: number; skipped: number; failed: number; path?: string }) => void;
+  /** Stop after this many committed batches (tests simulate a crash with it). */
+  readonly maxBatches?: number;
+  /** ffmpeg decodes run at once (each is a separate process). Default 4. */
+  readonly decodeConcurrency?: number;
+}
+
+export interface IndexResult {
+  /** Videos added by this run. */
+  readonly indexed: number;
+  /** Videos already in the store for this model with the same sha256. */
+  readonly skipped: number;
+  /** Videos whose content changed since they were indexed (their old rows were replaced). */
+  readonly reindexed: number;
+  /** Files that could not be decoded (not added; a re-run tries them again). */
+  readonly failed: { path: string; error: string }[];
+  readonly total: number;
+  readonly seconds: number;
+  readonly videosPerSecond: number;
+}
+
+/**
+ * Indexes videos (and images, as 1-frame videos) into `store`: one ITC embedding per video plus
+ * path (absolute), sha256, duration, frame indices and model id. Resumable: files already indexed
+ * for this model with the same sha256 are skipped; each batch is one atomic `store.add`, so an
+ * interruption loses at most the batch in flight. A file that cannot be decoded is reported in
+ * `failed` and the run goes on.
+ */
+export async function indexVideos(retriever: Retriever, store: VectorStore, files: readonly string[], options: IndexOptions = {}): Promise<IndexResult> {
+  const t0 = now();
+  const batchSize = options.batchSize ?? 8;
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new InvalidOptionError('batchSize', `must be an integer >= 1, got ${batchSize}`);
+  const unique = [...new Set(files.map((f) => path.resolve(f)))];
+  const modelId = retriever.modelId;
+  const existing = await store.indexed(modelId);
+  const todo: { path: string; sha256: string }[] = [];
+  const changed: string[] = [];
+  let skipped = 0;
+  for (const f of unique) {
+    const sha256 = await sha256File(f);
+    const prev = existing.get(f);
+    if (prev === sha256) skipped++;
+    else {
+      if (prev !== undefined) changed.push(f);
+      todo.push({ path: f, sha256 });
+    }
+  }
+  if (changed.length) await store.remove(modelId, changed);
+  const decodeConcurrency = options.decodeConcurrency ?? 4;
+  if (!Number.isInteger(decodeConcurrency) || decodeConcurrency < 1) throw new InvalidOptionError('decodeConcurrency', `must be an integer >= 1, got ${decodeConcurrency}`);
+  const failed: { path: string; error: string }[] = [];
+  const cfg = retriever.model.manifest.config.model_config;
+  let done = 0;
+  let batches = 0;
+  options.onProgress?.({ done: 0, total: todo.length, skipped, failed: 0 });
+  for (let s = 0; s < todo.length; s += batchSize) {
+    if (options.maxBatches !== undefined && batches >= options.maxBatches) break;
+    // Decode once: the probe that sampling needs also gives the duration.
+    const items = todo.slice(s, s + batchSize);
+    type Decoded = { path: string; sha256: string; video?: LoadedVideo; error?: string };
+    const decoded = await mapLimit(items, decodeConcurrency, async (item): Promise<Decoded> => {
+      try {
+        return { ...item, video: await loadVideo(item.path, { numFrames: cfg.model_num_frames, size: cfg.image_res }) };
+      } catch (e) {
+        if (!(e instanceof VideoDecodeError)) throw e;
+        return { ...item, error: e.message };
+      }
+    });
+    const batch: { path: string; sha256: string; video: LoadedVideo }[] = [];
+    for (const d of decoded) {
+      if (d.video) batch.push({ path: d.path, sha256: d.sha256, video: d.video });
+      else failed.push({ path: d.path, error: d.error ?? 'decode failed' });
+    }
+    if (batch.length) {
+      const { features, embeddings } = await retriever.encodeVideos(batch.map((b) => b.video));
+      const [, n, h] = features.imageEmbeds.shape;
+      await store.add(
+        batch.map((b, i) => ({
+          path: b.path,
+          sha256: b.sha256,
+          duration: b.video.info.durationS || 0,
+          frameIndices: b.video.frameIndices,
+          embedding: embeddings[i],
+          modelId,
+          states: options.storeStates ? features.imageEmbeds.data.slice(i * n * h, (i + 1) * n * h) : null,
+        })),
+      );
+      batches++;
+      done += batch.length;
+    }
+    options.onProgress?.({ done: done + failed.length, total: todo.length, skipped, failed: failed.length, path: todo[Math.min(s + batchSize, todo.length) - 1].path });
+  }
+  const seconds = (now() - t0) / 1000;
+  return { indexed: done, skipped, reindexed: changed.length, failed, total: unique.length, seconds, videosPerSecond: done / Math.max(seconds, 1e-9) };
+}
+
+export interface SearchOptions {
+  /** Results returned. Default 10. */
+  readonly k?: number;
+  /** ITC candidates re-ranked with ITM (paper/ALBEF: k_test = 128); 0 = ITC only. Default: config k_test ?? 128. */
+  readonly rerank?: number;
+}
+
+export interface SearchHit {
+  readonly rank: number;
+  readonly path: string;
+  /** ITC cosine similarity. */
+  readonly itc: number;
+  /** ITM P(match) (re-ranked candidates only). */
+  readonly itm: number | null;
+  /** Ranking score: `itm + itc` for re-ranked candidates (§11.3), else `itc` (ranked after them). */
+  readonly score: number;
+  readonly duration: number;
+  readonly frameIndices: readonly number[];
+  readonly sha256: string;
+}
+
+export interface SearchResult {
+  readonly query: string;
+  readonly hits: SearchHit[];
+  readonly timings: Timings;
+  /** Candidates that could not be re-ranked (file gone or changed since indexing). */
+  readonly warnings: string[];
+}
+
+/**
+ * Text → videos. ITC top-`max(k, rerank)` by exact dot product; the top `rerank` of them get their
+ * ITM P(match) (stored visual states when indexed with `storeStates`, else the videos are
+ * re-encoded), final score `itm + itc`; re-ranked candidates come first, the rest keep ITC order.
+ */
+export async function searchVideos(retriever: Retriever, store: VectorStore, query: string, options: SearchOptions = {}): Promise<SearchResult> {
+  const timings: Timings = {};
+  const t0 = now();
+  const k = options.k ?? 10;
+  const rerank = options.rerank ?? retriever.model.manifest.config.model_config.k_test ?? 128;
+  if (!Number.isInteger(k) || k < 1) throw new InvalidOptionError('k', `must be an integer >= 1, got ${k}`);
+  if (!Number.isInteger(rerank) || rerank < 0) throw new InvalidOptionError('rerank', `must be an integer >= 0, got ${rerank}`);
+  const { embeddings } = await retriever.encodeTexts([query], timings);
+  let t = now();
+  const candidates = await store.search(retriever.modelId, embeddings[0], Math.max(k, rerank));
+  timings.itc_search_s = (now() - t) / 1000;
+  const top = candidates.slice(0, rerank);
+  const itm = new Map<string, number>();
+  const warnings: string[] = [];
+  if (top.length) {
+    t = now();
+    const withStates = top.filter((c) => c.states && c.states.length);
+    const without = top.filter((c) => !(c.states && c.states.length));
+    const dims = manifestDims(retriever.model.manifest);
+    const batch = 8;
+    for (let s = 0; s < withStates.length; s += batch) {
+      const part = withStates.slice(s, s + batch);
+      const n = part[0].states!.length / dims.text.hidden;
+      const data = new Float32Array(part.length * n * dims.text.hidden);
+      part.forEach((c, i) => data.set(c.states!, i * n * dims.text.hidden));
+      const probs = await retriever.itm(query, tensor('float32', ['batch', 'video_tokens', 'hidden'], [part.length, n, dims.text.hidden], data), timings);
+      part.forEach((c, i) => itm.set(c.path, probs[i]));
+    }
+    // Recompute: decode the candidates again; one that is gone or changed since indexing keeps its
+    // ITC score only (no ITM) and is reported in `warnings`.
+    const cfg = retriever.model.manifest.config.model_config;
+    for (let s = 0; s < without.length; s += batch) {
+      const loaded = await mapLimit(without.slice(s, s + batch), 4, async (c): Promise<{ c: StoreHit; video?: LoadedVideo; warning?: string }> => {
+        try {
+          if ((await sha256File(c.path)) !== c.sha256) return { c, warning: `${c.path}: changed since it was indexed (sha256 differs); not re-ranked (run mplug2 index again)` };
+          return { c, video: await loadVideo(c.path, { numFrames: cfg.model_num_frames, size: cfg.image_res }) };
+        } catch (e) {
+          if (!(e instanceof VideoDecodeError) && typeof (e as NodeJS.ErrnoException).errno !== 'number') throw e; // decode or file-system error
+          return { c, warning: `${c.path}: cannot be decoded for re-ranking (${(e as Error).message}); not re-ranked` };
+        }
+      });
+      const part: { c: StoreHit; video: LoadedVideo }[] = [];
+      for (const l of loaded) {
+        if (l.video) part.push({ c: l.c, video: l.video });
+        else warnings.push(l.warning ?? `${l.c.path}: not re-ranked`);
+      }
+      if (!part.length) continue;
+      const { features } = await retriever.encodeVideos(part.map((p) => p.video), timings);
+      const probs = await retriever.itm(query, features.imageEmbeds, timings);
+      part.forEach((p, i) => itm.set(p.c.path, probs[i]));
+    }
+    timings.rerank_s = (now() - t) / 1000;
+  }
+  const scored = candidates.map((c) => {
+    const m = itm.get(c.path);
+    return { c, itm: m ?? null, score: m === undefined ? c.score : m + c.score, reranked: m !== undefined };
+  });
+  scored.sort((a, b) => Number(b.reranked) - Number(a.reranked) || compareHits({ score: a.score, path: a.c.path }, { score: b.score, path: b.c.path }));
+  timings.total_s = (now() - t0) / 1000;
+  return {
+    query,
+    timings,
+    warnings,
+    hits: scored.slice(0, k).map((s, i) => ({
+      rank: i + 1,
+      path: s.c.path,
+      itc: s.c.score,
+      itm: s.itm,
+      score: s.score,
+      duration: s.c.duration,
+      frameIndices: s.c.frameIndices,
+      sha256: s.c.sha256,
+    })),
+  };
+}
+
+/** Zero-shot classification with ITC: similarity of each video to "a video of {label}" prompts. */
+export async function zeroShotClassify(
+  retriever: Retriever,
+  videos: VideoInput | readonly VideoInput[],
+  labels: readonly string[],
+  options: { template?: string } = {},
+): Promise<{ label: string; probs: { label: string; prob: number; similarity: number }[] }[]> {
+  if (labels.length < 2) throw new InvalidOptionError('labels', 'need at least 2 labels');
+  const template = options.template ?? 'a video of {label}';
+  if (!template.includes('{label}')) throw new InvalidOptionError('template', `must contain {label}, got '${template}'`);
+  const text = await retriever.encodeTexts(labels.map((l) => template.replaceAll('{label}', l)));
+  const { embeddings } = await retriever.encodeVideos(videos);
+  return embeddings.map((v) => {
+    const sims = text.embeddings.map((t) => dot(t, v));
+    const probs = retriever.itcProbabilities(sims);
+    const ranked = labels.map((label, i) => ({ label, prob: probs[i], similarity: sims[i] })).sort((a, b) => b.prob - a.prob);
+    return { label: ranked[0].label, probs: ranked };
+  });
+}

@@ -1,0 +1,245 @@
+/**
+ * Browser video input (needs a document: a `<video>` element decodes, a canvas reads pixels; in a
+ * worker, decode on the page and post the pixel values or the frames). Frame indices follow the
+ * reference exactly: `vlen` is the container's frame count read from the MP4/MOV sample tables
+ * (what decord reports), 'middle' sampling picks the indices, and each sampled frame is shown by
+ * seeking to the middle of its display interval. After decoding, the reference transform runs
+ * unchanged (nearest resize, /255, CLIP normalisation), so the only difference from the ffmpeg path
+ * is the browser's YUV→RGB conversion (measured in tests/browser: see README "Browser").
+ */
+import { InvalidOptionError, VideoDecodeError, type Tensor } from '@mplug2/core';
+import { readMp4FrameTable, type Mp4FrameTable } from './mp4-frames.js';
+import { sampleFrameIndices } from './sampling.js';
+import { preprocessSampledFrames, rgbaToRgb, type RgbFrame } from './transform.js';
+
+export { readMp4FrameTable, type ByteReader, type Mp4FrameTable } from './mp4-frames.js';
+
+/** What the browser knows about a video. */
+export interface BrowserVideoInfo {
+  /** `vlen`: the container's frame count (MP4/MOV), else an estimate (see `frameCountSource`). */
+  frameCount: number;
+  /** `container`: MP4/MOV sample table (exact, as decord); `estimate`: duration × frame rate; `option`: given by the caller. */
+  frameCountSource: 'container' | 'estimate' | 'option';
+  fps: number;
+  width: number;
+  height: number;
+  durationS: number;
+  codec: string;
+  format: string;
+}
+
+export interface BrowserLoadVideoOptions {
+  /** Frames the model takes (`model_num_frames`). */
+  numFrames: number;
+  /** Square output side (`image_res`). */
+  size: number;
+  /** Keep the sampled frames at their native size (RGB) in the result, e.g. to show them. */
+  keepFrames?: boolean;
+  /** Frame count and rate for containers without a sample table the reader understands (webm, ...). */
+  frameCount?: number;
+  fps?: number;
+  /** Per-seek timeout. Default 10 s. */
+  timeoutMs?: number;
+}
+
+export interface BrowserLoadedVideo {
+  /** float32 `(channels=3, frames=numFrames, height=size, width=size)`. */
+  pixelValues: Tensor<'float32'>;
+  /** Source frame index of every output frame (padding repeats the last index). */
+  frameIndices: number[];
+  info: BrowserVideoInfo;
+  /** With `keepFrames`: the sampled frames, native size, packed RGB (one per distinct index, in order). */
+  frames?: RgbFrame[];
+}
+
+type VideoSource = string | Blob;
+
+interface Doc {
+  createElement(tag: 'video'): HTMLVideoElement;
+  createElement(tag: 'canvas'): HTMLCanvasElement;
+}
+
+function documentOrThrow(what: string): Doc {
+  const doc = (globalThis as { document?: Doc }).document;
+  if (!doc)
+    throw new VideoDecodeError(what, 'browser video decoding needs a document (a <video> element)', 'decode on the page and post pixel values or frames to the worker');
+  return doc;
+}
+
+function byteReader(src: VideoSource): Promise<{ read: (s: number, e: number) => Promise<Uint8Array>; size: number }> {
+  if (typeof src !== 'string') return Promise.resolve({ size: src.size, read: async (s, e) => new Uint8Array(await src.slice(s, e).arrayBuffer()) });
+  return (async () => {
+    const res = await fetch(src);
+    if (!res.ok) throw new VideoDecodeError(src, `HTTP ${res.status} ${res.statusText}`);
+    const blob = await res.blob();
+    return { size: blob.size, read: async (s: number, e: number) => new Uint8Array(await blob.slice(s, e).arrayBuffer()) };
+  })();
+}
+
+function waitFor(el: HTMLVideoElement, event: string, what: string, timeoutMs: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => done(new VideoDecodeError(what, `timed out waiting for '${event}' after ${timeoutMs} ms`)), timeoutMs);
+    const onErr = () => done(new VideoDecodeError(what, `the browser cannot decode it (${el.error?.message || `media error ${el.error?.code ?? '?'}`})`, 'check the codec: browsers decode H.264, VP8/VP9 and AV1'));
+    const onOk = () => done();
+    function done(e?: Error) {
+      clearTimeout(t);
+      el.removeEventListener(event, onOk);
+      el.removeEventListener('error', onErr);
+      if (e) reject(e);
+      else resolve();
+    }
+    el.addEventListener(event, onOk, { once: true });
+    el.addEventListener('error', onErr, { once: true });
+  });
+}
+
+/** Frame rate measured from presented frames (`requestVideoFrameCallback`), for containers without a sample table. */
+async function measureFps(el: HTMLVideoElement): Promise<number> {
+  const rvfc = (el as HTMLVideoElement & { requestVideoFrameCallback?: (cb: (now: number, meta: { mediaTime: number }) => void) => number }).requestVideoFrameCallback;
+  if (!rvfc) return 0;
+  const times: number[] = [];
+  el.muted = true;
+  await new Promise<void>((resolve) => {
+    const step = (_: number, meta: { mediaTime: number }) => {
+      times.push(meta.mediaTime);
+      if (times.length >= 8) resolve();
+      else rvfc.call(el, step);
+    };
+    rvfc.call(el, step);
+    void el.play().catch(() => resolve());
+    setTimeout(resolve, 3000);
+  });
+  el.pause();
+  const d = times.slice(1).map((t, i) => t - times[i]).filter((x) => x > 0).sort((a, b) => a - b);
+  return d.length ? 1 / d[Math.floor(d.length / 2)] : 0;
+}
+
+/** An open video: its frame table and a video element to seek in. */
+export class BrowserVideo {
+  private constructor(
+    readonly info: BrowserVideoInfo,
+    private readonly el: HTMLVideoElement,
+    private readonly table: Mp4FrameTable | null,
+    private readonly objectUrl: string | null,
+    private readonly timeoutMs: number,
+    private readonly name: string,
+  ) {}
+
+  static async open(src: VideoSource, options: Pick<BrowserLoadVideoOptions, 'frameCount' | 'fps' | 'timeoutMs'> = {}): Promise<BrowserVideo> {
+    const name = typeof src === 'string' ? src : (src as File).name ?? 'video';
+    const doc = documentOrThrow(name);
+    const timeoutMs = options.timeoutMs ?? 10_000;
+    const reader = await byteReader(src);
+    const table = await readMp4FrameTable(reader.read, reader.size).catch(() => null);
+    const objectUrl = typeof src === 'string' ? null : URL.createObjectURL(src);
+    const el = doc.createElement('video');
+    el.muted = true;
+    el.playsInline = true;
+    el.preload = 'auto';
+    el.crossOrigin = 'anonymous';
+    const loaded = waitFor(el, 'loadeddata', name, timeoutMs);
+    el.src = objectUrl ?? (src as string);
+    try {
+      await loaded;
+    } catch (e) {
+      if (objectUrl) URL.revokeObjectURL(objectUrl);
+      throw e;
+    }
+    let frameCount = options.frameCount ?? table?.frameCount ?? 0;
+    let fps = options.fps ?? table?.fps ?? 0;
+    const source: BrowserVideoInfo['frameCountSource'] = options.frameCount ? 'option' : table ? 'container' : 'estimate';
+    const durationS = table?.durationS ?? (Number.isFinite(el.duration) ? el.duration : 0);
+    if (!frameCount) {
+      if (!fps) fps = await measureFps(el);
+      frameCount = Math.max(1, Math.round(durationS * fps));
+    }
+    const info: BrowserVideoInfo = {
+      frameCount,
+      frameCountSource: source,
+      fps,
+      width: el.videoWidth,
+      height: el.videoHeight,
+      durationS,
+      codec: table?.codec ?? '',
+      format: table ? 'mp4' : typeof src === 'string' ? '' : src.type,
+    };
+    if (!info.width || !info.height) throw new VideoDecodeError(name, 'no video track (width/height 0)');
+    return new BrowserVideo(info, el, table, objectUrl, timeoutMs, name);
+  }
+
+  /** Presentation time (s) inside frame `index`: the middle of its display interval. */
+  timeOf(index: number): number {
+    if (this.table) return this.table.times[index] + this.table.durations[index] / 2;
+    return (index + 0.5) / (this.info.fps || 1);
+  }
+
+  /** Decodes frame `index` (native size, packed RGB). */
+  async frame(index: number): Promise<RgbFrame> {
+    if (!Number.isInteger(index) || index < 0 || index >= this.info.frameCount)
+      throw new InvalidOptionError('index', `frame ${index} is outside 0..${this.info.frameCount - 1}`);
+    const t = this.timeOf(index);
+    if (Math.abs(this.el.currentTime - t) > 1e-6 || this.el.readyState < 2) {
+      const seeked = waitFor(this.el, 'seeked', this.name, this.timeoutMs);
+      this.el.currentTime = t;
+      await seeked;
+    }
+    const { videoWidth: w, videoHeight: h } = this.el;
+    const canvas =
+      typeof OffscreenCanvas !== 'undefined' ? new OffscreenCanvas(w, h) : Object.assign(documentOrThrow(this.name).createElement('canvas'), { width: w, height: h });
+    const ctx = (canvas as HTMLCanvasElement).getContext('2d', { willReadFrequently: true }) as CanvasRenderingContext2D | null;
+    if (!ctx) throw new VideoDecodeError(this.name, 'no 2D canvas context');
+    ctx.drawImage(this.el, 0, 0, w, h);
+    const img = ctx.getImageData(0, 0, w, h);
+    return rgbaToRgb({ data: img.data, width: w, height: h });
+  }
+
+  close(): void {
+    this.el.removeAttribute('src');
+    this.el.load();
+    if (this.objectUrl) URL.revokeObjectURL(this.objectUrl);
+  }
+}
+
+/**
+ * Loads a video (URL or `File`/`Blob`) the way the reference's test datasets do: 'middle' sampling
+ * over the container's frame count, those frames decoded by the browser, nearest resize and CLIP
+ * normalisation. The browser counterpart of the Node `loadVideo` (ffmpeg).
+ */
+export async function loadVideo(src: VideoSource, options: BrowserLoadVideoOptions): Promise<BrowserLoadedVideo> {
+  if (!options || !Number.isSafeInteger(options.numFrames) || options.numFrames < 1) throw new InvalidOptionError('numFrames', 'must be an integer >= 1');
+  if (!Number.isSafeInteger(options.size) || options.size < 1) throw new InvalidOptionError('size', 'must be an integer >= 1');
+  const video = await BrowserVideo.open(src, options);
+  try {
+    const frameIndices = sampleFrameIndices(options.numFrames, video.info.frameCount);
+    const decoded = new Map<number, RgbFrame>();
+    for (const i of frameIndices) if (!decoded.has(i)) decoded.set(i, await video.frame(i));
+    const pixelValues = preprocessSampledFrames(
+      frameIndices.map((i) => decoded.get(i)!),
+      { size: options.size },
+    );
+    return { pixelValues, frameIndices, info: video.info, ...(options.keepFrames ? { frames: [...decoded.values()] } : {}) };
+  } finally {
+    video.close();
+  }
+}
+
+/** Loads a still image (URL or `File`/`Blob`) as a 1-frame video, repeated `numFrames` times. */
+export async function loadImage(src: VideoSource, options: BrowserLoadVideoOptions): Promise<BrowserLoadedVideo> {
+  const blob = typeof src === 'string' ? await (await fetch(src)).blob() : src;
+  const bitmap = await createImageBitmap(blob);
+  const { width: w, height: h } = bitmap;
+  const canvas = new OffscreenCanvas(w, h);
+  const ctx = canvas.getContext('2d', { willReadFrequently: true });
+  if (!ctx) throw new VideoDecodeError(String(src), 'no 2D canvas context');
+  ctx.drawImage(bitmap, 0, 0);
+  const frame = rgbaToRgb({ data: ctx.getImageData(0, 0, w, h).data, width: w, height: h });
+  const frameIndices = sampleFrameIndices(options.numFrames, 1);
+  return {
+    pixelValues: preprocessSampledFrames(frameIndices.map(() => frame), { size: options.size }),
+    frameIndices,
+    info: { frameCount: 1, frameCountSource: 'container', fps: 0, width: w, height: h, durationS: 0, codec: '', format: blob.type },
+    ...(options.keepFrames ? { frames: [frame] } : {}),
+  };
+}
+
+export type { BrowserLoadedVideo as LoadedVideo, BrowserLoadVideoOptions as LoadVideoOptions };

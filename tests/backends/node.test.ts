@@ -1,0 +1,32 @@
+import path from 'node:path';
+import { afterAll } from 'vitest';
+import { probeBackend } from '@mplug2/core';
+import { runParity } from '@mplug2/tasks';
+import { GOLDENS, goldenModel } from '../helpers/golden';
+import { defineBackendSuite, measured } from './suite';
+import { useSwiftShaderVulkan } from './webgpu-env';
+
+// Node: cpu and webgpu on onnxruntime-node, wasm on onnxruntime-web. WebGPU runs on whatever
+// adapter Dawn finds (SwiftShader's Vulkan ICD from Chromium when there is no GPU).
+useSwiftShaderVulkan();
+const webgpuError = await probeBackend('webgpu');
+if (webgpuError) process.stderr.write(`[backends] node webgpu unavailable, its cases are skipped: ${webgpuError}\n`);
+
+defineBackendSuite({
+  name: 'node',
+  backends: [
+    { backend: 'cpu', fusedAttention: [true, false] },
+    { backend: 'wasm', fusedAttention: [true, false] },
+    // Fused attention graphs are refused on webgpu (see README "Backends": onnxruntime's WebGPU
+    // MultiHeadAttention is wrong for ≥ 32 key tokens on SwiftShader); webgpu models are converted
+    // with --primitive-attention.
+    ...(webgpuError ? [] : [{ backend: 'webgpu' as const, fusedAttention: [false] }]),
+  ],
+  run: async (c) =>
+    runParity(await goldenModel(c.name, { fusedAttention: c.fusedAttention }), path.join(GOLDENS, c.name, 'fixtures.safetensors'), { backend: c.backend }),
+  timeoutMs: 180_000,
+});
+
+afterAll(() => {
+  process.stdout.write(`[backends] measured max abs float diffs: ${JSON.stringify(measured)}\n`);
+});

@@ -1,0 +1,81 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import type { ParityReport } from '@mplug2/tasks';
+import { GOLDENS, goldenModel } from '../helpers/golden';
+import { defineBackendSuite, measured, type BackendCase } from '../backends/suite';
+import { buildTestPage, launchBrowser, serveTestPage, type Browser } from './harness';
+import type { StaticServer } from './server';
+
+/**
+ * The shared backend suite in headless Chromium (onnxruntime-web): wasm and webgpu (SwiftShader).
+ * The golden models are converted in Node by the real converter, served over HTTP and loaded in the
+ * page through `RemoteModel` (fetch + Cache API + sha256); fixtures are read by HTTP Range.
+ * Also: browser video decoding + the reference transform vs the golden preprocessing.
+ */
+let browser: Browser;
+let server: StaticServer;
+let page: Page;
+const models = new Map<string, string>();
+
+beforeAll(async () => {
+  const pageDir = mkdtempSync(path.join(tmpdir(), 'mplug2-testpage-'));
+  const mounts: Record<string, string> = { '/goldens/': GOLDENS };
+  for (const name of ['videoqa_tiny', 'videocaption_tiny'] as const)
+    for (const fused of [true, false]) {
+      const dir = await goldenModel(name, { fusedAttention: fused });
+      const key = `${name}-${fused ? 'fused' : 'primitive'}`;
+      mounts[`/models/${key}/`] = dir.location;
+      models.set(key, `/models/${key}/`);
+    }
+  await buildTestPage(pageDir);
+  server = await serveTestPage(pageDir, mounts);
+  browser = await launchBrowser();
+  page = await browser.newPage(`${server.url}/`);
+  await page.waitForFunction(() => document.title.endsWith('ready'));
+  const env = await page.evaluate(() => (globalThis as any).mplug2Test.environment());
+  process.stdout.write(`[browser] ${JSON.stringify(env)}\n`);
+}, 300_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.close();
+  process.stdout.write(`[browser backends] measured max abs float diffs: ${JSON.stringify(measured)}\n`);
+});
+
+defineBackendSuite({
+  name: 'browser',
+  backends: [
+    { backend: 'wasm', fusedAttention: [true] },
+    // Fused-attention graphs are not run on webgpu (see tests/backends/node.test.ts).
+    { backend: 'webgpu', fusedAttention: [false] },
+  ],
+  async run(c: BackendCase): Promise<ParityReport> {
+    const model = models.get(`${c.name}-${c.fusedAttention ? 'fused' : 'primitive'}`)!;
+    const r = await page.evaluate(
+      ([m, f, b]) => (globalThis as any).mplug2Test.parity(m, f, b),
+      [model, `/goldens/${c.name}/fixtures.safetensors`, c.backend] as const,
+    );
+    process.stdout.write(`[browser ${c.backend}] ${c.name}: ${Math.round(r.ms)} ms\n`);
+    return r;
+  },
+  timeoutMs: 240_000,
+});
+
+describe('browser video input (video element + reference middle sampling and transform)', () => {
+  it('matches the golden preprocessing: exact frame indices, pixel differences measured', async () => {
+    const r = await page.evaluate(() =>
+      (globalThis as any).mplug2Test.pixels('/goldens/preprocess/testsrc_320x240_30fps_3s.mp4', '/goldens/preprocess/fixtures.safetensors', 4, 56),
+    );
+    process.stdout.write(`[browser video] ${JSON.stringify(r)}\n`);
+    expect(r.frameIndices).toEqual([10, 33, 55, 78]);
+    expect(r.info.frameCount).toBe(90);
+    expect(r.shape).toEqual([3, 4, 56, 56]);
+    // The browser's YUV→RGB differs from ffmpeg's swscale by a few units; nearest resize and the
+    // normalisation are exact, so anything large means a wrong frame or a misplaced pixel.
+    expect(r.maxAbsU8).toBeLessThanOrEqual(8);
+    expect(r.meanAbsU8).toBeLessThan(2);
+  });
+});

@@ -1,0 +1,67 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { build } from 'vite';
+import { convertCheckpoint, generateCheckpoint, tinyDemoConfig } from '@mplug2/tasks';
+import { ROOT, launchBrowser, type Browser } from './harness';
+import { serveStatic, type StaticServer } from './server';
+
+/**
+ * End-to-end: builds examples/web with Vite (the tiny demo model made by the real converter and
+ * bundled under model/), serves it with Range + COOP/COEP, and drives it like a person: pick a
+ * video, see the sampled frames, ask, read the answer, caption. Screenshot: tests/artifacts/.
+ */
+const WEB = path.join(ROOT, 'examples/web');
+const VIDEO = path.join(ROOT, 'fixtures/goldens/preprocess/testsrc_320x240_30fps_3s.mp4');
+let browser: Browser;
+let server: StaticServer;
+
+beforeAll(async () => {
+  const model = path.join(WEB, 'public/model');
+  if (!existsSync(path.join(model, 'manifest.json'))) {
+    const checkpoint = path.join(ROOT, 'tests/artifacts/web-tiny-demo.pth');
+    const config = tinyDemoConfig();
+    await generateCheckpoint(checkpoint, config, { seed: 2023, withRetrievalHeads: true });
+    await convertCheckpoint({ checkpoint, config, out: model, task: 'pretrain', fusedAttention: false });
+  }
+  await build({ root: WEB, configFile: path.join(WEB, 'vite.config.ts'), logLevel: 'warn' });
+  server = await serveStatic({ mounts: { '/': path.join(WEB, 'dist') } });
+  browser = await launchBrowser();
+}, 300_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+describe('examples/web', () => {
+  it('a person picks a video, asks a question and gets an answer and a caption (inference in a worker, wasm)', async () => {
+    const page = await browser.newPage(`${server.url}/`);
+    await page.waitForSelector('body[data-model="ready"]', { timeout: 120_000 });
+    expect(await page.textContent('#status')).toMatch(/model ready on wasm/);
+    await page.setInputFiles('#file', VIDEO);
+    await page.waitForSelector('body[data-video="ready"]', { timeout: 60_000 });
+    // The tiny model takes 4 frames: the reference 'middle' indices of a 90-frame video.
+    expect(await page.locator('#frames figcaption').allTextContents()).toEqual(['frame 10', 'frame 33', 'frame 55', 'frame 78']);
+    expect(await page.textContent('#videoInfo')).toMatch(/320×240, 90 frames/);
+    await page.fill('#question', 'what is the man doing?');
+    await page.click('#ask');
+    await page.waitForSelector('body[data-answer="ready"]', { timeout: 120_000 });
+    const answer = (await page.textContent('#answer')) ?? '';
+    expect(answer).toMatch(/^A: \S/);
+    await page.click('#caption');
+    await page.waitForSelector('body[data-answer="pending"]');
+    await page.waitForSelector('body[data-answer="ready"]', { timeout: 120_000 });
+    const caption = (await page.textContent('#captionOut')) ?? '';
+    expect(caption).toMatch(/^Caption: \S/);
+    await page.screenshot({ path: path.join(ROOT, 'tests/artifacts/example-web.png'), fullPage: true });
+    process.stdout.write(`[example] ${answer} | ${caption} | ${await page.textContent('#timing')}\n`);
+    // Model files are fetched once (Cache API): a reload serves them from the cache.
+    const before = server.requests.filter((r) => r.url.startsWith('/model/') && !r.url.endsWith('manifest.json') && !r.url.endsWith('.sha256')).length;
+    await page.reload();
+    await page.waitForSelector('body[data-model="ready"]', { timeout: 120_000 });
+    const after = server.requests.filter((r) => r.url.startsWith('/model/') && !r.url.endsWith('manifest.json') && !r.url.endsWith('.sha256')).length;
+    expect(after).toBe(before);
+    await page.close();
+  }, 300_000);
+});

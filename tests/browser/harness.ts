@@ -1,0 +1,85 @@
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { build } from 'esbuild';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { serveStatic, type StaticServer } from './server';
+
+/**
+ * Headless Chromium for the browser tests: the system Chromium (never a downloaded one), software
+ * WebGPU (SwiftShader, via --enable-unsafe-webgpu), a fresh profile per launch, no network
+ * side-channels. `CHROMIUM` overrides the executable.
+ */
+export const ROOT = path.resolve(__dirname, '../..');
+export const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+export const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--enable-unsafe-webgpu',
+];
+
+export interface Browser {
+  readonly context: BrowserContext;
+  newPage(url: string): Promise<Page>;
+  close(): Promise<void>;
+}
+
+export async function launchBrowser(): Promise<Browser> {
+  const profile = mkdtempSync(path.join(tmpdir(), 'mplug2-chromium-'));
+  const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, viewport: { width: 1200, height: 900 } });
+  const logs: string[] = [];
+  return {
+    context,
+    async newPage(url: string) {
+      const page = await context.newPage();
+      page.on('console', (m) => {
+        logs.push(`[${m.type()}] ${m.text()}`);
+        if (process.env.MPLUG2_BROWSER_LOG || m.type() === 'error') process.stderr.write(`[browser ${m.type()}] ${m.text()}\n`);
+      });
+      page.on('pageerror', (e) => process.stderr.write(`[browser pageerror] ${e.message}\n`));
+      await page.goto(url);
+      return page;
+    },
+    async close() {
+      await context.close();
+      rmSync(profile, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Bundles the test page (tests/browser/page) from the packages' browser-safe source entries. */
+export async function buildTestPage(outDir: string): Promise<void> {
+  mkdirSync(outDir, { recursive: true });
+  await build({
+    entryPoints: [path.join(ROOT, 'tests/browser/page/main.ts')],
+    outdir: outDir,
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2022',
+    sourcemap: true,
+    logLevel: 'warning',
+    absWorkingDir: ROOT,
+    tsconfigRaw: '{}',
+    plugins: [
+      {
+        name: 'mplug2-browser-sources',
+        setup(b) {
+          b.onResolve({ filter: /^@mplug2\/[a-z-]+$/ }, (a) => ({ path: path.join(ROOT, 'packages', a.path.slice('@mplug2/'.length), 'src/index.ts') }));
+        },
+      },
+    ],
+  });
+  const { copyFileSync } = await import('node:fs');
+  copyFileSync(path.join(ROOT, 'tests/browser/page/index.html'), path.join(outDir, 'index.html'));
+}
+
+/** The page, onnxruntime-web's wasm files and extra mounts, served with Range + COOP/COEP. */
+export async function serveTestPage(pageDir: string, mounts: Record<string, string>): Promise<StaticServer> {
+  return serveStatic({ mounts: { '/': pageDir, '/ort/': path.join(ROOT, 'node_modules/onnxruntime-web/dist'), ...mounts } });
+}
