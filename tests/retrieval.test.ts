@@ -11,14 +11,17 @@ import {
   convertCheckpoint,
   generateCheckpoint,
   indexVideos,
+  mplug2TensorSpecs,
   searchVideos,
+  syntheticSources,
   tinyDemoConfig,
+  writeTorchCheckpoint,
   zeroShotClassify,
 } from '@mplug2/tasks';
 import { main } from '../packages/cli/src/index';
 import { demoModel } from './helpers/demo-model';
-import { makeImage, makeVideos } from './helpers/videos';
 import { loadVideo, type LoadedVideo } from '@mplug2/vision-encoder';
+import { makeImage, makeVideos } from './helpers/videos';
 
 async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
@@ -69,6 +72,18 @@ describe('converter: retrieval heads', () => {
     const err = await Retriever.load(path.join(dir, 'm')).catch((e) => e);
     expect(err).toBeInstanceOf(MissingTensorError);
     for (const t of ['vision_proj.weight', 'vision_proj.bias', 'text_proj.weight', 'text_proj.bias', 'itm_head.weight', 'itm_head.bias']) expect(err.message).toContain(t);
+  });
+
+  it('a checkpoint with only some heads fails conversion with a MissingTensorError naming the missing ones', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'mplug2-someheads-'));
+    const config = tinyDemoConfig('pretrain');
+    const specs = mplug2TensorSpecs(config, { withRetrievalHeads: true }).filter((t) => !t.name.startsWith('itm_head.'));
+    await writeTorchCheckpoint(path.join(dir, 'c.pth'), syntheticSources(specs, 4), { wrapper: 'model' });
+    const err = await convertCheckpoint({ checkpoint: path.join(dir, 'c.pth'), config, out: path.join(dir, 'm'), task: 'pretrain' }).catch((e) => e);
+    expect(err).toBeInstanceOf(MissingTensorError);
+    expect(err.message).toContain('itm_head.weight');
+    expect(err.message).toContain('itm_head.bias');
+    expect(err.message).not.toContain('vision_proj.weight');
   });
 });
 
@@ -142,6 +157,14 @@ describe('corpus index and search (LanceDB)', () => {
     expect(a.hits.map((h) => h.path)).toEqual(b.hits.map((h) => h.path));
     a.hits.forEach((h, i) => expect(h.itm!).toBeCloseTo(b.hits[i].itm!, 5));
     expect(a.timings.rerank_s).toBeLessThan(b.timings.rerank_s);
+    // mPLUG v1 adds the ITM class-1 logit instead of the probability.
+    const c = await searchVideos(retriever, store, 'blue sky', { k: 6, rerank: 6, itmScore: 'logit' });
+    for (const h of c.hits) {
+      const same = a.hits.find((x) => x.path === h.path)!;
+      expect(h.itmLogit).toBeCloseTo(same.itmLogit!, 6);
+      expect(h.score).toBeCloseTo(h.itc + h.itmLogit!, 10);
+    }
+    expect([...c.hits.map((h) => h.score)].sort((x, y) => y - x)).toEqual(c.hits.map((h) => h.score));
     await store.close();
   });
 

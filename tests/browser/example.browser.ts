@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { build } from 'vite';
@@ -19,6 +19,7 @@ let server: StaticServer;
 beforeAll(async () => {
   const model = path.join(WEB, 'public/model');
   if (!existsSync(path.join(model, 'manifest.json'))) {
+    mkdirSync(path.join(ROOT, 'tests/artifacts'), { recursive: true });
     const checkpoint = path.join(ROOT, 'tests/artifacts/web-tiny-demo.pth');
     const config = tinyDemoConfig();
     await generateCheckpoint(checkpoint, config, { seed: 2023, withRetrievalHeads: true });

@@ -1,14 +1,15 @@
 /**
- * Hostile checkpoints, seeded and fast: the regressions the fuzz benchmark (`npm run bench:fuzz`) found,
- * and a sample of its structural and hostile mutations of the golden `.pth` / safetensors files. Every
- * case must read fully or fail with a typed Mplug2Error, quickly, without memory following a declared
- * size; policy mutations (forbidden callables, object construction, unknown opcodes) must be refused
- * as UnsafePickleError. The byte-level `mutations` sample lives in packages/core/src/checkpoint/fuzz.test.ts.
+ * Hostile checkpoints, seeded and fast: the reader bugs the fuzz benchmark (`npm run bench:fuzz`) found,
+ * as regression tests, and a sample of its hostile mutations (bench/fuzz-hostile.mjs) of the golden
+ * `.pth`. Every case must read fully or fail with a typed Mplug2Error, quickly, without memory following a
+ * declared size; policy mutations (forbidden callables, object construction, unknown opcodes) must be
+ * refused as UnsafePickleError. Samples of the other generators: `mutations` in
+ * packages/core/src/checkpoint/fuzz.test.ts, `structuralMutations` in fuzz-structural.test.ts.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { CheckpointFormatError, Mplug2Error, openCheckpointBytes, structuralMutations } from '@mplug2/core';
+import { CheckpointFormatError, Mplug2Error, openCheckpointBytes } from '@mplug2/core';
 import { HOSTILE_KINDS, analysePth, hostileMutations, writeZip, type PthAnalysis } from '../../bench/fuzz-hostile.mjs';
 import { GOLDENS } from '../helpers/golden';
 
@@ -138,24 +139,5 @@ describe('seeded fuzz sample (the bench runs 10,000+ cases)', () => {
     expect(outcomes.policy.UNSAFE_PICKLE).toBeGreaterThan(5);
     // the largest honest inputs are 16 MiB pickles; nothing may approach a declared size (GiBs)
     expect((process.resourceUsage().maxRSS - peak0) / 1024).toBeLessThan(512);
-  });
-
-  test('structural mutations (core) of checkpoint.pth and fixtures.safetensors: typed outcomes, bounded time', async () => {
-    const outcomes: Record<string, number> = {};
-    for (const [file, n] of [
-      ['videocaption_tiny/checkpoint.pth', 60],
-      ['videocaption_tiny/fixtures.safetensors', 40],
-    ] as const) {
-      let i = 0;
-      for (const m of structuralMutations(golden(file), 77, n)) {
-        const t = performance.now();
-        const outcome = await exercise(m.bytes, `${file} ${m.label}`, i++ % 2 === 0);
-        expect(performance.now() - t, m.label).toBeLessThan(CASE_MS);
-        outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
-      }
-    }
-    console.log('structural sample', JSON.stringify(outcomes));
-    expect(Object.keys(outcomes).every((k) => ['ok', 'CHECKPOINT_FORMAT', 'UNSAFE_PICKLE'].includes(k))).toBe(true);
-    expect(outcomes.CHECKPOINT_FORMAT).toBeGreaterThan(30);
   });
 });

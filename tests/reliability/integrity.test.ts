@@ -3,7 +3,19 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ModelDirectory, ModelIntegrityError } from '@mplug2/core';
+import { Captioner } from '@mplug2/tasks';
 import { goldenModel } from '../helpers/golden';
+
+/** Expects a ModelIntegrityError naming `file` (its `file` field and its message). */
+async function integrityError(p: Promise<unknown>, file: string, detail: RegExp): Promise<void> {
+  const e = await p.then(
+    () => new Error('opened, but a ModelIntegrityError was expected'),
+    (err: unknown) => err,
+  );
+  expect(e).toBeInstanceOf(ModelIntegrityError);
+  expect((e as ModelIntegrityError).file).toBe(file);
+  expect((e as Error).message).toMatch(detail);
+}
 
 async function copyOfGolden(): Promise<string> {
   const src = (await goldenModel('videoqa_tiny')).dir;
@@ -24,15 +36,16 @@ describe('model directory integrity', () => {
     const bytes = readFileSync(file);
     bytes[bytes.length >> 1] ^= 0x01;
     writeFileSync(file, bytes);
-    await expect(ModelDirectory.open(dir)).rejects.toThrow(ModelIntegrityError);
-    await expect(ModelDirectory.open(dir)).rejects.toThrow(/fusion\.onnx: sha256 .* does not match/);
+    await integrityError(ModelDirectory.open(dir), file, /fusion\.onnx: sha256 .* does not match/);
+    // also when a task opens the directory itself
+    await integrityError(Captioner.load(dir), file, /sha256/);
   });
 
   it('a truncated weights file is refused, naming the file', async () => {
     const dir = await copyOfGolden();
     const file = path.join(dir, 'decoder.weights');
     truncateSync(file, 1000);
-    await expect(ModelDirectory.open(dir)).rejects.toThrow(/decoder\.weights: has 1000 bytes, the manifest says \d+/);
+    await integrityError(ModelDirectory.open(dir), file, /decoder\.weights: has 1000 bytes, the manifest says \d+/);
   });
 
   it('a same-size change to a weights file is caught by verify: full', async () => {
@@ -42,23 +55,24 @@ describe('model directory integrity', () => {
     bytes[123] ^= 0xff;
     writeFileSync(file, bytes);
     await expect(ModelDirectory.open(dir)).resolves.toBeInstanceOf(ModelDirectory);
-    await expect(ModelDirectory.open(dir, { verify: 'full' })).rejects.toThrow(/vision\.weights: sha256/);
+    await integrityError(ModelDirectory.open(dir, { verify: 'full' }), file, /vision\.weights: sha256/);
   });
 
   it('an edited manifest, a missing manifest hash and a missing file are refused', async () => {
     const edited = await copyOfGolden();
     const m = path.join(edited, 'manifest.json');
     writeFileSync(m, readFileSync(m, 'utf8').replace('"task": "qa"', '"task": "caption"'));
-    await expect(ModelDirectory.open(edited)).rejects.toThrow(/manifest\.json: sha256 does not match/);
+    await integrityError(ModelDirectory.open(edited), m, /manifest\.json: sha256 does not match/);
 
     const noHash = await copyOfGolden();
     rmSync(path.join(noHash, 'manifest.json.sha256'));
-    await expect(ModelDirectory.open(noHash)).rejects.toThrow(/manifest\.json\.sha256 is missing/);
+    await integrityError(ModelDirectory.open(noHash), path.join(noHash, 'manifest.json'), /manifest\.json\.sha256 is missing/);
 
     const missing = await copyOfGolden();
     rmSync(path.join(missing, 'text_encoder.onnx'));
-    await expect(ModelDirectory.open(missing)).rejects.toThrow(/text_encoder\.onnx: listed in the manifest but missing/);
+    await integrityError(ModelDirectory.open(missing), path.join(missing, 'text_encoder.onnx'), /text_encoder\.onnx: listed in the manifest but missing/);
 
-    await expect(ModelDirectory.open(path.join(tmpdir(), 'no-such-model-dir'))).rejects.toThrow(/manifest\.json: not found/);
+    const nowhere = path.join(tmpdir(), 'no-such-model-dir');
+    await integrityError(ModelDirectory.open(nowhere), path.join(nowhere, 'manifest.json'), /manifest\.json: not found/);
   });
 });

@@ -130,6 +130,11 @@ export class Retriever {
    * `[n, video_tokens, hidden]`): the fusion encoder on (text, video), `itm_head` on the fused [CLS].
    */
   async itm(text: string, imageEmbeds: Tensor<'float32'>, timings: Timings = {}): Promise<number[]> {
+    return (await this.itmScores(text, imageEmbeds, timings)).map((s) => s.prob);
+  }
+
+  /** ITM P(match) and the class-1 logit (what mPLUG v1 adds to the ITC similarity) per video. */
+  async itmScores(text: string, imageEmbeds: Tensor<'float32'>, timings: Timings = {}): Promise<{ prob: number; logit: number }[]> {
     const t0 = now();
     const n = imageEmbeds.shape[0];
     const enc = this.encodeText(Array.from({ length: n }, () => text));
@@ -137,8 +142,9 @@ export class Retriever {
     const fused = await this.fusion.run({ text_states: states, text_mask: enc.mask, image_embeds: imageEmbeds, image_mask: ones(n, imageEmbeds.shape[1]) });
     const out = await this.itmHead.run({ fusion_text: fused.fusion_text });
     const probs = out.itm_probs as Tensor<'float32'>;
+    const logits = out.itm_logits as Tensor<'float32'>;
     timings.itm_s = (timings.itm_s ?? 0) + (now() - t0) / 1000;
-    return Array.from({ length: n }, (_, i) => probs.data[i * 2 + 1]);
+    return Array.from({ length: n }, (_, i) => ({ prob: probs.data[i * 2 + 1], logit: logits.data[i * 2 + 1] }));
   }
 
   async dispose(): Promise<void> {
@@ -310,6 +316,11 @@ export interface SearchOptions {
   readonly k?: number;
   /** ITC candidates re-ranked with ITM (paper/ALBEF: k_test = 128); 0 = ITC only. Default: config k_test ?? 128. */
   readonly rerank?: number;
+  /**
+   * What is added to the ITC similarity of a re-ranked candidate: `'probability'` (default) = ITM
+   * P(match) in [0, 1]; `'logit'` = the ITM class-1 logit, as mPLUG v1's evaluation code does.
+   */
+  readonly itmScore?: 'probability' | 'logit';
 }
 
 export interface SearchHit {
@@ -319,7 +330,9 @@ export interface SearchHit {
   readonly itc: number;
   /** ITM P(match) (re-ranked candidates only). */
   readonly itm: number | null;
-  /** Ranking score: `itm + itc` for re-ranked candidates (§11.3), else `itc` (ranked after them). */
+  /** ITM class-1 logit (re-ranked candidates only). */
+  readonly itmLogit: number | null;
+  /** Ranking score: `itc + itm` (or `itc + itmLogit`, see `itmScore`) for re-ranked candidates (§11.3), else `itc` (ranked after them). */
   readonly score: number;
   readonly duration: number;
   readonly frameIndices: readonly number[];
@@ -346,12 +359,14 @@ export async function searchVideos(retriever: Retriever, store: VectorStore, que
   const rerank = options.rerank ?? retriever.model.manifest.config.model_config.k_test ?? 128;
   if (!Number.isInteger(k) || k < 1) throw new InvalidOptionError('k', `must be an integer >= 1, got ${k}`);
   if (!Number.isInteger(rerank) || rerank < 0) throw new InvalidOptionError('rerank', `must be an integer >= 0, got ${rerank}`);
+  const itmScore = options.itmScore ?? 'probability';
+  if (itmScore !== 'probability' && itmScore !== 'logit') throw new InvalidOptionError('itmScore', `must be 'probability' or 'logit', got '${String(itmScore)}'`);
   const { embeddings } = await retriever.encodeTexts([query], timings);
   let t = now();
   const candidates = await store.search(retriever.modelId, embeddings[0], Math.max(k, rerank));
   timings.itc_search_s = (now() - t) / 1000;
   const top = candidates.slice(0, rerank);
-  const itm = new Map<string, number>();
+  const itm = new Map<string, { prob: number; logit: number }>();
   const warnings: string[] = [];
   if (top.length) {
     t = now();
@@ -364,8 +379,8 @@ export async function searchVideos(retriever: Retriever, store: VectorStore, que
       const n = part[0].states!.length / dims.text.hidden;
       const data = new Float32Array(part.length * n * dims.text.hidden);
       part.forEach((c, i) => data.set(c.states!, i * n * dims.text.hidden));
-      const probs = await retriever.itm(query, tensor('float32', ['batch', 'video_tokens', 'hidden'], [part.length, n, dims.text.hidden], data), timings);
-      part.forEach((c, i) => itm.set(c.path, probs[i]));
+      const scores = await retriever.itmScores(query, tensor('float32', ['batch', 'video_tokens', 'hidden'], [part.length, n, dims.text.hidden], data), timings);
+      part.forEach((c, i) => itm.set(c.path, scores[i]));
     }
     // Recompute: decode the candidates again; one that is gone or changed since indexing keeps its
     // ITC score only (no ITM) and is reported in `warnings`.
@@ -387,14 +402,15 @@ export async function searchVideos(retriever: Retriever, store: VectorStore, que
       }
       if (!part.length) continue;
       const { features } = await retriever.encodeVideos(part.map((p) => p.video), timings);
-      const probs = await retriever.itm(query, features.imageEmbeds, timings);
-      part.forEach((p, i) => itm.set(p.c.path, probs[i]));
+      const scores = await retriever.itmScores(query, features.imageEmbeds, timings);
+      part.forEach((p, i) => itm.set(p.c.path, scores[i]));
     }
     timings.rerank_s = (now() - t) / 1000;
   }
   const scored = candidates.map((c) => {
     const m = itm.get(c.path);
-    return { c, itm: m ?? null, score: m === undefined ? c.score : m + c.score, reranked: m !== undefined };
+    const add = m === undefined ? 0 : itmScore === 'logit' ? m.logit : m.prob;
+    return { c, itm: m?.prob ?? null, itmLogit: m?.logit ?? null, score: c.score + add, reranked: m !== undefined };
   });
   scored.sort((a, b) => Number(b.reranked) - Number(a.reranked) || compareHits({ score: a.score, path: a.c.path }, { score: b.score, path: b.c.path }));
   timings.total_s = (now() - t0) / 1000;
@@ -407,6 +423,7 @@ export async function searchVideos(retriever: Retriever, store: VectorStore, que
       path: s.c.path,
       itc: s.c.score,
       itm: s.itm,
+      itmLogit: s.itmLogit,
       score: s.score,
       duration: s.c.duration,
       frameIndices: s.c.frameIndices,
