@@ -208,7 +208,7 @@ if (!isMainThread) {
   for (const [k, o] of Object.entries(byKind).sort()) console.log(`  ${k.padEnd(36)} ${Object.entries(o).map(([a, n]) => `${a} ${n}`).join(', ')}`);
   console.log(`slowest case: ${maxMs.toFixed(0)} ms CPU (bound ${timeBound}): ${maxMsCase.slice(0, 140)}; longest wall time ${maxWallMs.toFixed(0)} ms`);
   console.log(`largest RSS growth in one case: ${(maxMem / 2 ** 20).toFixed(0)} MB (bound ${rssBound / 2 ** 20}): ${maxMemCase.slice(0, 140)}`);
-  console.log(`main thread RSS growth over the run: ${((process.memoryUsage().rss - rssStart) / 2 ** 20).toFixed(0)} MB`);
+  console.log(`process RSS growth over the whole run: ${((process.memoryUsage().rss - rssStart) / 2 ** 20).toFixed(0)} MB`);
   console.log(`violations (untyped errors, policy misses, hangs, crashes, unhandled rejections, bounds): ${violations.length}`);
   for (const v of violations.slice(0, 30)) console.log(`  ${JSON.stringify(v).slice(0, 300)}`);
   if (values.json) console.log(JSON.stringify({ cases, seconds, outcomes, byKind, maxCpuMs: maxMs, maxWallMs, maxMsCase, maxRssGrowthMb: maxMem / 2 ** 20, maxMemCase, violations }));

@@ -66,14 +66,12 @@ function documentOrThrow(what: string): Doc {
   return doc;
 }
 
-function byteReader(src: VideoSource): Promise<{ read: (s: number, e: number) => Promise<Uint8Array>; size: number }> {
-  if (typeof src !== 'string') return Promise.resolve({ size: src.size, read: async (s, e) => new Uint8Array(await src.slice(s, e).arrayBuffer()) });
-  return (async () => {
-    const res = await fetch(src);
-    if (!res.ok) throw new VideoDecodeError(src, `HTTP ${res.status} ${res.statusText}`);
-    const blob = await res.blob();
-    return { size: blob.size, read: async (s: number, e: number) => new Uint8Array(await blob.slice(s, e).arrayBuffer()) };
-  })();
+/** The video as a Blob (a URL is fetched once: its bytes serve both the frame table and the video element). */
+async function asBlob(src: VideoSource): Promise<Blob> {
+  if (typeof src !== 'string') return src;
+  const res = await fetch(src);
+  if (!res.ok) throw new VideoDecodeError(src, `HTTP ${res.status} ${res.statusText}`);
+  return res.blob();
 }
 
 function waitFor(el: HTMLVideoElement, event: string, what: string, timeoutMs: number): Promise<void> {
@@ -120,7 +118,7 @@ export class BrowserVideo {
     readonly info: BrowserVideoInfo,
     private readonly el: HTMLVideoElement,
     private readonly table: Mp4FrameTable | null,
-    private readonly objectUrl: string | null,
+    private readonly objectUrl: string,
     private readonly timeoutMs: number,
     private readonly name: string,
   ) {}
@@ -129,20 +127,19 @@ export class BrowserVideo {
     const name = typeof src === 'string' ? src : (src as File).name ?? 'video';
     const doc = documentOrThrow(name);
     const timeoutMs = options.timeoutMs ?? 10_000;
-    const reader = await byteReader(src);
-    const table = await readMp4FrameTable(reader.read, reader.size).catch(() => null);
-    const objectUrl = typeof src === 'string' ? null : URL.createObjectURL(src);
+    const blob = await asBlob(src);
+    const table = await readMp4FrameTable(async (s, e) => new Uint8Array(await blob.slice(s, e).arrayBuffer()), blob.size).catch(() => null);
+    const objectUrl = URL.createObjectURL(blob);
     const el = doc.createElement('video');
     el.muted = true;
     el.playsInline = true;
     el.preload = 'auto';
-    el.crossOrigin = 'anonymous';
     const loaded = waitFor(el, 'loadeddata', name, timeoutMs);
-    el.src = objectUrl ?? (src as string);
+    el.src = objectUrl;
     try {
       await loaded;
     } catch (e) {
-      if (objectUrl) URL.revokeObjectURL(objectUrl);
+      URL.revokeObjectURL(objectUrl);
       throw e;
     }
     let frameCount = options.frameCount ?? table?.frameCount ?? 0;
@@ -161,7 +158,7 @@ export class BrowserVideo {
       height: el.videoHeight,
       durationS,
       codec: table?.codec ?? '',
-      format: table ? 'mp4' : typeof src === 'string' ? '' : src.type,
+      format: table ? 'mp4' : blob.type,
     };
     if (!info.width || !info.height) throw new VideoDecodeError(name, 'no video track (width/height 0)');
     return new BrowserVideo(info, el, table, objectUrl, timeoutMs, name);
@@ -196,7 +193,7 @@ export class BrowserVideo {
   close(): void {
     this.el.removeAttribute('src');
     this.el.load();
-    if (this.objectUrl) URL.revokeObjectURL(this.objectUrl);
+    URL.revokeObjectURL(this.objectUrl);
   }
 }
 
