@@ -14,6 +14,7 @@ export * from './model-source.js';
 export * from './module.js';
 export * from './composer.js';
 export * from './dims.js';
+export * from './util.js';
 export * from './checkpoint/readers.js';
 export * from './safetensors-write.js';
 export * from './probe.js';

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ConfigError, InvalidOptionError } from './errors.js';
+import { prng } from './util.js';
 
 /**
  * A linear probe: multinomial logistic (softmax) regression with L2 on frozen embeddings, in plain
@@ -61,23 +62,12 @@ export interface ProbePrediction {
   readonly probs: number[];
 }
 
-/** Small deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Stratified, seeded split: indices of the training and held-out examples. */
 export function splitIndices(labels: readonly string[], heldOut: number, seed: number): { train: number[]; test: number[] } {
   const byLabel = new Map<string, number[]>();
   labels.forEach((l, i) => byLabel.set(l, [...(byLabel.get(l) ?? []), i]));
-  const rand = rng(seed);
+  const rand = prng(seed);
   const train: number[] = [];
   const test: number[] = [];
   for (const key of [...byLabel.keys()].sort()) {

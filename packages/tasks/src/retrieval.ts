@@ -20,6 +20,7 @@ import { loadVideo, type LoadedVideo } from '@mplug2/vision-encoder';
 import { VisualPath, now, ones, openModelInput, type ModelInput, type TaskLoadOptions, type Timings, type VideoFeatures, type VideoInput } from './common.js';
 import { RETRIEVAL_HEAD_TENSORS } from './convert.js';
 import { compareHits, type StoreHit, type VectorStore } from './store.js';
+import { mapLimit } from '@mplug2/core';
 
 /** File extensions `collectVideos` picks up from a folder. */
 export const MEDIA_EXTENSIONS = ['.mp4', '.mkv', '.webm', '.mov', '.avi', '.m4v', '.mpg', '.mpeg', '.gif', '.png', '.jpg', '.jpeg', '.webp', '.bmp'];
@@ -153,25 +154,6 @@ export class Retriever {
   }
 }
 
-/** `fn` over `items` with at most `limit` calls in flight; results in input order. */
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  let failed = false;
-  const worker = async () => {
-    while (next < items.length && !failed) {
-      const i = next++;
-      try {
-        out[i] = await fn(items[i]);
-      } catch (e) {
-        failed = true; // the others finish the call they are in and start no more
-        throw e;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
-}
 
 function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let s = 0;

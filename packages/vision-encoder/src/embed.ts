@@ -16,6 +16,7 @@ import {
 import { loadVisionEncoder } from './module.js';
 import { stackVideos } from './video/index.js';
 import { loadVideo, type LoadedVideo } from './video/load.js';
+import { mapLimit } from '@mplug2/core';
 
 /** A video for the embedder: a file path (video or image, decoded with ffmpeg), a decoded video, or pixel values `[3,T,H,W]`. */
 export type EmbedInput = string | LoadedVideo | Tensor<'float32'>;
@@ -44,25 +45,6 @@ export interface EmbedOptions {
   readonly onProgress?: (done: number, total: number) => void;
 }
 
-/** `fn` over `items` with at most `limit` calls in flight; results in input order. */
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  let failed = false;
-  const worker = async () => {
-    while (next < items.length && !failed) {
-      const i = next++;
-      try {
-        out[i] = await fn(items[i]);
-      } catch (e) {
-        failed = true; // the others finish the call they are in and start no more
-        throw e;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
-}
 
 /**
  * Video → embedding with the vision encoder alone (no text or universal modules needed):

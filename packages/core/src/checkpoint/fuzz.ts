@@ -7,6 +7,7 @@
  * that) and a third uniformly, so structural bytes are hit often.
  */
 
+import { prng } from '../util.js';
 import { crc32 } from './zip.js';
 
 export interface Mutation {
@@ -15,17 +16,6 @@ export interface Mutation {
   readonly bytes: Uint8Array;
 }
 
-/** mulberry32: small, fast, good enough for fuzzing, identical on every platform. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const INTERESTING_U32 = [0, 1, 0x7f, 0x80, 0xff, 0xffff, 0x7fffffff, 0x80000000, 0xfffffffe, 0xffffffff];
 
