@@ -148,11 +148,14 @@ describe('corpus index and search (LanceDB)', () => {
     const store = await LanceVectorStore.open(path.join(tmp, 'db-states'));
     await indexVideos(retriever, store, files.slice(0, 6), { batchSize: 3, storeStates: true });
     const rows = await store.search(retriever.modelId, new Float32Array(32), 100);
-    expect(rows.every((r) => r.states!.length === (1 + 4 * 16) * 64)).toBe(true);
+    expect(rows.some((r) => 'states' in r)).toBe(false); // search does not read the (large) states
+    const states = await store.states(retriever.modelId, rows.map((r) => r.path));
+    expect([...states.values()].map((v) => v.length)).toEqual(rows.map(() => (1 + 4 * 16) * 64));
     const a = await searchVideos(retriever, store, 'blue sky', { k: 6, rerank: 6 });
     // The same rows without states: re-ranking decodes and encodes the videos again.
     const plain = new MemoryVectorStore();
-    await plain.add(rows.map((r) => ({ ...r, states: null })));
+    await plain.add(rows.map(({ score: _s, ...r }) => r));
+    expect((await plain.states(retriever.modelId, rows.map((r) => r.path))).size).toBe(0);
     const b = await searchVideos(retriever, plain, 'blue sky', { k: 6, rerank: 6 });
     expect(a.hits.map((h) => h.path)).toEqual(b.hits.map((h) => h.path));
     a.hits.forEach((h, i) => expect(h.itm!).toBeCloseTo(b.hits[i].itm!, 5));

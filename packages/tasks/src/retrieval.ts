@@ -7,6 +7,7 @@ import {
   VideoDecodeError,
   int64Tensor,
   manifestDims,
+  mapLimit,
   sha256File,
   tensor,
   type ModelSource,
@@ -20,7 +21,6 @@ import { loadVideo, type LoadedVideo } from '@mplug2/vision-encoder';
 import { VisualPath, now, ones, openModelInput, type ModelInput, type TaskLoadOptions, type Timings, type VideoFeatures, type VideoInput } from './common.js';
 import { RETRIEVAL_HEAD_TENSORS } from './convert.js';
 import { compareHits, type StoreHit, type VectorStore } from './store.js';
-import { mapLimit } from '@mplug2/core';
 
 /** File extensions `collectVideos` picks up from a folder. */
 export const MEDIA_EXTENSIONS = ['.mp4', '.mkv', '.webm', '.mov', '.avi', '.m4v', '.mpg', '.mpeg', '.gif', '.png', '.jpg', '.jpeg', '.webp', '.bmp'];
@@ -352,17 +352,21 @@ export async function searchVideos(retriever: Retriever, store: VectorStore, que
   const warnings: string[] = [];
   if (top.length) {
     t = now();
-    const withStates = top.filter((c) => c.states && c.states.length);
-    const without = top.filter((c) => !(c.states && c.states.length));
     const dims = manifestDims(retriever.model.manifest);
     const batch = 8;
-    for (let s = 0; s < withStates.length; s += batch) {
-      const part = withStates.slice(s, s + batch);
-      const n = part[0].states!.length / dims.text.hidden;
-      const data = new Float32Array(part.length * n * dims.text.hidden);
-      part.forEach((c, i) => data.set(c.states!, i * n * dims.text.hidden));
-      const scores = await retriever.itmScores(query, tensor('float32', ['batch', 'video_tokens', 'hidden'], [part.length, n, dims.text.hidden], data), timings);
-      part.forEach((c, i) => itm.set(c.path, scores[i]));
+    // Stored states, fetched one batch at a time (16.8 MB per video at the large size).
+    const without: StoreHit[] = [];
+    for (let s = 0; s < top.length; s += batch) {
+      const part = top.slice(s, s + batch);
+      const stored = await store.states(retriever.modelId, part.map((c) => c.path));
+      const have = part.filter((c) => stored.has(c.path));
+      without.push(...part.filter((c) => !stored.has(c.path)));
+      if (!have.length) continue;
+      const n = stored.get(have[0].path)!.length / dims.text.hidden;
+      const data = new Float32Array(have.length * n * dims.text.hidden);
+      have.forEach((c, i) => data.set(stored.get(c.path)!, i * n * dims.text.hidden));
+      const scores = await retriever.itmScores(query, tensor('float32', ['batch', 'video_tokens', 'hidden'], [have.length, n, dims.text.hidden], data), timings);
+      have.forEach((c, i) => itm.set(c.path, scores[i]));
     }
     // Recompute: decode the candidates again; one that is gone or changed since indexing keeps its
     // ITC score only (no ITM) and is reported in `warnings`.

@@ -30,6 +30,18 @@ describe('vector stores', () => {
       expect(a.every((h) => h.modelId === 'm1')).toBe(true);
     }
     expect((await lance.indexed('m2')).size).toBe(5);
+    // States: only for rows added with them; search never returns them.
+    const withStates = { ...rows[0], path: '/v/s.mp4', states: Float32Array.from([1.5, -2, 3.25]) };
+    await lance.add([withStates]);
+    await mem.add([withStates]);
+    for (const s of [lance, mem]) {
+      const got = await s.states('m1', ['/v/s.mp4', '/v/2.mp4', '/v/none.mp4']);
+      expect([...got.keys()]).toEqual(['/v/s.mp4']);
+      expect(Array.from(got.get('/v/s.mp4')!)).toEqual([1.5, -2, 3.25]);
+      expect((await s.search('m1', unit(0), 3)).some((h) => 'states' in h)).toBe(false);
+      expect((await s.states('m2', ['/v/s.mp4'])).size).toBe(0);
+    }
+    await lance.remove('m1', ['/v/s.mp4']);
     await lance.remove('m1', ['/v/1.mp4', "/v/it's.mp4"]);
     expect(await lance.count('m1')).toBe(34);
     await lance.close();

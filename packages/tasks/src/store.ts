@@ -15,7 +15,7 @@ export interface IndexedVideo {
   readonly states?: Float32Array | null;
 }
 
-export interface StoreHit extends IndexedVideo {
+export interface StoreHit extends Omit<IndexedVideo, 'states'> {
   /** Dot product of the query with `embedding` (= cosine: both are unit vectors). */
   readonly score: number;
 }
@@ -30,8 +30,10 @@ export interface VectorStore {
   add(rows: readonly IndexedVideo[]): Promise<void>;
   /** Removes the rows of these paths for `modelId` (re-indexing changed files). */
   remove(modelId: string, paths: readonly string[]): Promise<void>;
-  /** Exact (brute-force) top-k by dot product among the rows of `modelId`, best first. */
+  /** Exact (brute-force) top-k by dot product among the rows of `modelId`, best first (without the stored states). */
   search(modelId: string, query: Float32Array, k: number): Promise<StoreHit[]>;
+  /** The stored ITM visual states of these paths (only rows indexed with `storeStates`). */
+  states(modelId: string, paths: readonly string[]): Promise<Map<string, Float32Array>>;
   count(modelId?: string): Promise<number>;
   close(): Promise<void>;
 }
@@ -63,9 +65,13 @@ export class MemoryVectorStore implements VectorStore {
   async search(modelId: string, query: Float32Array, k: number): Promise<StoreHit[]> {
     return this.rows
       .filter((r) => r.modelId === modelId)
-      .map((r) => ({ ...r, score: dot(query, r.embedding) }))
+      .map(({ states: _states, ...r }) => ({ ...r, score: dot(query, r.embedding) }))
       .sort(compareHits)
       .slice(0, k);
+  }
+  async states(modelId: string, paths: readonly string[]): Promise<Map<string, Float32Array>> {
+    const want = new Set(paths);
+    return new Map(this.rows.filter((r) => r.modelId === modelId && want.has(r.path) && r.states?.length).map((r) => [r.path, r.states!]));
   }
   async count(modelId?: string): Promise<number> {
     return modelId === undefined ? this.rows.length : this.rows.filter((r) => r.modelId === modelId).length;
@@ -138,12 +144,12 @@ export class LanceVectorStore implements VectorStore {
       .vectorSearch(Array.from(query))
       .distanceType('dot')
       .where(`modelId = ${sqlString(modelId)}`)
+      .select(['path', 'sha256', 'duration', 'frameIndices', 'vector', 'modelId', '_distance']) // not the (large) states
       .limit(k + Math.max(16, k))
       .toArray();
     return rows
       .map((r) => {
         const embedding = Float32Array.from(r.vector as ArrayLike<number>);
-        const s = r.states as Uint8Array;
         return {
           path: String(r.path),
           sha256: String(r.sha256),
@@ -151,12 +157,26 @@ export class LanceVectorStore implements VectorStore {
           frameIndices: Array.from(r.frameIndices as ArrayLike<number>, Number),
           embedding,
           modelId: String(r.modelId),
-          states: s && s.byteLength ? new Float32Array(s.slice().buffer) : null,
           score: dot(query, embedding),
         };
       })
       .sort(compareHits)
       .slice(0, k);
+  }
+
+  async states(modelId: string, paths: readonly string[]): Promise<Map<string, Float32Array>> {
+    const out = new Map<string, Float32Array>();
+    if (!this.table || paths.length === 0) return out;
+    const rows = await this.table
+      .query()
+      .where(`modelId = ${sqlString(modelId)} AND path IN (${paths.map(sqlString).join(', ')})`)
+      .select(['path', 'states'])
+      .toArray();
+    for (const r of rows) {
+      const bytes = r.states as Uint8Array | null;
+      if (bytes && bytes.byteLength) out.set(String(r.path), new Float32Array(bytes.slice().buffer));
+    }
+    return out;
   }
 
   async count(modelId?: string): Promise<number> {
