@@ -108,6 +108,17 @@ export class InvalidOptionError extends Mplug2Error {
   }
 }
 
+/** One converted tensor is larger than the data-file size limit (a tensor never spans two files). */
+export class TensorTooLargeError extends Mplug2Error {
+  constructor(
+    readonly tensor: string,
+    readonly bytes: number,
+    readonly limit: number,
+  ) {
+    super('TENSOR_TOO_LARGE', `tensor ${tensor} is ${bytes} bytes, more than the ${limit}-byte data-file limit (maxDataFileBytes / --max-file-bytes); raise the limit or store the weights as fp16/int8`);
+  }
+}
+
 /** A video (or image) could not be probed or decoded. `remedy` says what to do. */
 export class VideoDecodeError extends Mplug2Error {
   constructor(

@@ -1,31 +1,39 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import type { WeightSink } from './onnx/weights.js';
+import { DEFAULT_MAX_DATA_FILE_BYTES, DataFileLayout, type WeightSink } from './onnx/weights.js';
 
 /** Offsets are 64-byte aligned so a data file can be memory-mapped tensor by tensor. */
 const ALIGN = 64;
 
-/** Streams weight bytes into data files inside a model directory (one tensor in memory at a time). */
+/**
+ * Streams weight bytes into data files inside a model directory (one tensor in memory at a time); a
+ * family rolls over into numbered chunk files so none exceeds `maxFileBytes`.
+ */
 export class FileWeightSink implements WeightSink {
-  private readonly handles = new Map<string, { fh: FileHandle; size: number }>();
+  private readonly handles = new Map<string, FileHandle>();
+  private readonly layout: DataFileLayout;
 
-  constructor(readonly dir: string) {}
+  constructor(
+    readonly dir: string,
+    readonly maxFileBytes = DEFAULT_MAX_DATA_FILE_BYTES,
+  ) {
+    this.layout = new DataFileLayout(maxFileBytes, ALIGN);
+  }
 
-  async append(file: string, bytes: Uint8Array): Promise<number> {
-    let h = this.handles.get(file);
-    if (!h) {
-      h = { fh: await open(path.join(this.dir, file), 'w'), size: 0 };
-      this.handles.set(file, h);
+  async append(family: string, bytes: Uint8Array, tensor: string): Promise<{ file: string; offset: number }> {
+    const { file, offset, size } = this.layout.place(family, bytes.byteLength, tensor);
+    let fh = this.handles.get(file);
+    if (!fh) {
+      fh = await open(path.join(this.dir, file), 'w');
+      this.handles.set(file, fh);
     }
-    const offset = Math.ceil(h.size / ALIGN) * ALIGN;
-    if (offset > h.size) await h.fh.write(new Uint8Array(offset - h.size), 0, offset - h.size, h.size);
+    if (offset > size) await fh.write(new Uint8Array(offset - size), 0, offset - size, size);
     let written = 0;
     while (written < bytes.byteLength) {
-      const { bytesWritten } = await h.fh.write(bytes, written, Math.min(bytes.byteLength - written, 1 << 30), offset + written);
+      const { bytesWritten } = await fh.write(bytes, written, Math.min(bytes.byteLength - written, 1 << 30), offset + written);
       written += bytesWritten;
     }
-    h.size = offset + bytes.byteLength;
-    return offset;
+    return { file, offset };
   }
 
   files(): string[] {
@@ -33,7 +41,7 @@ export class FileWeightSink implements WeightSink {
   }
 
   async close(): Promise<void> {
-    for (const h of this.handles.values()) await h.fh.close();
+    for (const fh of this.handles.values()) await fh.close();
     this.handles.clear();
   }
 }

@@ -3,6 +3,7 @@ import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import {
   ConfigError,
+  DEFAULT_MAX_DATA_FILE_BYTES,
   FileWeightSink,
   InvalidOptionError,
   MANIFEST_FILE,
@@ -55,6 +56,12 @@ export interface ConvertOptions {
    * stored as float16 and cast back to float32 in the graph (half the size, fp32 compute on CPU).
    */
   readonly dtype?: WeightStorage;
+  /**
+   * Largest data file written, in bytes (default `DEFAULT_MAX_DATA_FILE_BYTES`, 1 GiB): a module
+   * family's weights roll over into numbered chunks (`vision.weights`, `vision.1.weights`, …) so that
+   * onnxruntime-web, which takes each external-data file as one ArrayBuffer, can load every file.
+   */
+  readonly maxDataFileBytes?: number;
   readonly onProgress?: (event: { stage: string; done: number; total: number; detail?: string }) => void;
 }
 
@@ -161,9 +168,10 @@ function modulesFor(task: Task, source: WeightSource): ModuleName[] {
 
 /**
  * Converts an official mPLUG-2 `.pth` (or safetensors) into a model directory: one ONNX graph per
- * module (decoder: memory K/V, prefill, cached step), weights streamed into one data file per
- * module family, and a zod-validated manifest with sha256 of every file. Every tensor a module
- * needs is validated up front; all missing or mis-shaped ones are reported together.
+ * module (decoder: memory K/V, prefill, cached step), weights streamed into data files per module
+ * family (split into chunks of at most `maxDataFileBytes`), and a zod-validated manifest with sha256
+ * of every file. Every tensor a module needs is validated up front; all missing or mis-shaped ones
+ * are reported together.
  */
 export async function convertCheckpoint(options: ConvertOptions): Promise<ConvertResult> {
   const config = await loadConfig(options.config);
@@ -183,6 +191,9 @@ export async function convertCheckpoint(options: ConvertOptions): Promise<Conver
       ckpt.sharesStorage(`${LM_HEAD_PREFIX}decoder.weight`, `${DECODER_PREFIX}embeddings.word_embeddings.weight`);
     const dtype = options.dtype ?? 'fp32';
     if (!['fp32', 'fp16', 'int8'].includes(dtype)) throw new InvalidOptionError('dtype', `'${dtype}' is not one of fp32, fp16, int8`);
+    const maxDataFileBytes = options.maxDataFileBytes ?? DEFAULT_MAX_DATA_FILE_BYTES;
+    if (!Number.isSafeInteger(maxDataFileBytes) || maxDataFileBytes <= 0)
+      throw new InvalidOptionError('maxDataFileBytes', `${maxDataFileBytes} is not a positive whole number of bytes`);
     const graphOptions = { fusedAttention: options.fusedAttention ?? true };
     const build = { ...graphOptions, fusedOps: options.fusedOps ?? graphOptions.fusedAttention, weights: dtype };
     const graphs: Partial<Record<ModuleName, Record<string, GraphBuilder>>> = {};
@@ -210,7 +221,7 @@ export async function convertCheckpoint(options: ConvertOptions): Promise<Conver
     plan.validate();
 
     await mkdir(options.out, { recursive: true });
-    const sink = new FileWeightSink(options.out);
+    const sink = new FileWeightSink(options.out, maxDataFileBytes);
     let dataFiles: string[];
     try {
       await plan.write(sink, (done, total, name) => options.onProgress?.({ stage: 'weights', done, total, detail: name }));
@@ -234,9 +245,10 @@ export async function convertCheckpoint(options: ConvertOptions): Promise<Conver
         }
         entry.graphs[role] = file;
       }
-      const dataFile = { vision_encoder: 'vision.weights', universal: 'text.weights', text_encoder: 'text.weights', fusion: 'fusion.weights', decoder: 'decoder.weights', retrieval_heads: 'heads.weights' }[m];
-      entry.data = [dataFile];
-      entry.parameterBytes = bytesPerFile.get(dataFile) ?? 0;
+      // Only the chunks this module's graphs point into (text.weights chunks are shared by universal and text_encoder).
+      const referenced = new Set(Object.values(roles).flatMap((g) => plan.dataFilesOf(g)));
+      entry.data = dataFiles.filter((f) => referenced.has(f));
+      entry.parameterBytes = entry.data.reduce((sum, f) => sum + (bytesPerFile.get(f) ?? 0), 0);
       moduleEntries[m] = entry;
       options.onProgress?.({ stage: 'graphs', done: Object.keys(moduleEntries).length, total: modules.length, detail: m });
     }

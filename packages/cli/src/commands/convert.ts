@@ -2,11 +2,21 @@ import { convertCheckpoint, PRESETS, type Task } from '@mplug2/tasks';
 import { InvalidOptionError } from '@mplug2/core';
 import { progressBar, requirePositional, type Command } from '../cli.js';
 
+const SIZE_UNITS: Record<string, number> = { '': 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30 };
+
+/** `--max-file-bytes` value: plain bytes or a binary suffix (`64K`, `512M`, `1G` = KiB, MiB, GiB). */
+function parseByteSize(text: string, option: string): number {
+  const m = /^(\d+(?:\.\d+)?)([KMG]?)$/i.exec(text.trim());
+  const bytes = m ? Math.floor(Number(m[1]) * SIZE_UNITS[m[2].toUpperCase()]) : NaN;
+  if (!(bytes > 0) || !Number.isSafeInteger(bytes)) throw new InvalidOptionError(option, `'${text}' is not a positive size (bytes, or with a K/M/G suffix: 64K, 512M, 1G)`);
+  return bytes;
+}
+
 export const convertCommand: Command = {
   name: 'convert',
   summary: 'convert an official mPLUG-2 checkpoint into an ONNX model directory',
-  usage: `mplug2 convert <checkpoint.pth> (--config <config.json> | --preset <${Object.keys(PRESETS).join('|')}>) --out <model-dir> [--task qa|caption|pretrain] [--primitive-attention] [--json]`,
-  options: { config: { type: 'string' }, preset: { type: 'string' }, out: { type: 'string' }, task: { type: 'string' }, json: { type: 'boolean' }, 'primitive-attention': { type: 'boolean' } },
+  usage: `mplug2 convert <checkpoint.pth> (--config <config.json> | --preset <${Object.keys(PRESETS).join('|')}>) --out <model-dir> [--task qa|caption|pretrain] [--max-file-bytes <n|512M|1G>] [--primitive-attention] [--json]`,
+  options: { config: { type: 'string' }, preset: { type: 'string' }, out: { type: 'string' }, task: { type: 'string' }, json: { type: 'boolean' }, 'primitive-attention': { type: 'boolean' }, 'max-file-bytes': { type: 'string' } },
   async run({ positionals, values }, ctx) {
     const checkpoint = requirePositional(this, positionals, 0, 'checkpoint');
     const out = values.out as string | undefined;
@@ -17,9 +27,11 @@ export const convertCommand: Command = {
       throw new InvalidOptionError('--preset', `'${String(values.preset)}' is not one of ${Object.keys(PRESETS).join(', ')}`);
     const task = values.task as Task | undefined;
     if (task && !['qa', 'caption', 'pretrain'].includes(task)) throw new InvalidOptionError('--task', `'${task}' is not one of qa, caption, pretrain`);
+    const maxFileBytes = values['max-file-bytes'] as string | undefined;
+    const maxDataFileBytes = maxFileBytes === undefined ? undefined : parseByteSize(maxFileBytes, '--max-file-bytes');
     const bar = progressBar(ctx.stderr, 'converting');
     const start = Date.now();
-    const result = await convertCheckpoint({ checkpoint, config, out, task, fusedAttention: !values['primitive-attention'], onProgress: (e) => e.stage === 'weights' && bar(e.done, e.total) });
+    const result = await convertCheckpoint({ checkpoint, config, out, task, fusedAttention: !values['primitive-attention'], maxDataFileBytes, onProgress: (e) => e.stage === 'weights' && bar(e.done, e.total) });
     const seconds = (Date.now() - start) / 1000;
     if (values.json) {
       ctx.stdout.write(JSON.stringify({ out, task: result.manifest.task, modules: Object.keys(result.manifest.modules), files: result.manifest.files, unused: result.unused, seconds }) + '\n');

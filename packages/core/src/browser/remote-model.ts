@@ -13,8 +13,8 @@ import { ModuleSession, type SessionOptions } from '../runtime/session.js';
 /**
  * The largest single file onnxruntime-web can take: its wasm build is 32-bit (4 GiB address space for
  * the graph, the weights and the activations), and an external-data file is handed over as one
- * ArrayBuffer. Converted models keep each data file per module family (the released large models'
- * largest, the ViT-L video encoder, is about 1.2 GB in fp32 and 0.6 GB in fp16).
+ * ArrayBuffer. The converter splits each module family's data into chunks of at most
+ * `DEFAULT_MAX_DATA_FILE_BYTES` (1 GiB) by default; a module's session gets all its chunks.
  */
 export const MAX_WEB_FILE_BYTES = 2 ** 31 - 1;
 
@@ -237,7 +237,7 @@ export class RemoteModel implements ModelSource {
     if (f.bytes > MAX_WEB_FILE_BYTES)
       throw new Mplug2Error(
         'MODEL_TOO_LARGE',
-        `${this.baseUrl + path}: ${f.bytes} bytes; onnxruntime-web (32-bit wasm) takes at most ${MAX_WEB_FILE_BYTES} bytes per file — convert with fp16 weights (halves the files) or use onnxruntime-node`,
+        `${this.baseUrl + path}: ${f.bytes} bytes; onnxruntime-web (32-bit wasm) takes at most ${MAX_WEB_FILE_BYTES} bytes per file — re-convert the model with \`mplug2 convert --max-file-bytes 1G\` (splits data files into chunks) or use onnxruntime-node`,
       );
     return f;
   }

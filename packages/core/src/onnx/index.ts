@@ -2,6 +2,9 @@ export { GraphBuilder, OPSET, type AttrValue, type GraphDType, type InitializerD
 export {
   WeightPlan,
   MemoryWeightSink,
+  DataFileLayout,
+  DEFAULT_MAX_DATA_FILE_BYTES,
+  chunkFileName,
   identity,
   transpose2d,
   reshapeTo,

@@ -1,4 +1,4 @@
-import { ConfigError, MissingTensorError } from '../errors.js';
+import { ConfigError, MissingTensorError, TensorTooLargeError } from '../errors.js';
 import { numel } from '../tensor.js';
 import type { GraphBuilder, GraphDType, InitializerData, Value } from './graph.js';
 
@@ -10,9 +10,58 @@ export interface WeightSource {
   readFloat32(name: string): Promise<Float32Array>;
 }
 
-/** Where converted weight bytes go: appends to a named data file, returns the byte offset. */
+/** Where converted weight bytes go. */
 export interface WeightSink {
-  append(file: string, bytes: Uint8Array): Promise<number>;
+  /** No data file grows past this many bytes (the plan checks every tensor fits before writing any). */
+  readonly maxFileBytes: number;
+  /**
+   * Appends one tensor's bytes to data-file family `family` (e.g. `vision.weights`); returns the file
+   * they landed in — the family's current chunk, see `DataFileLayout` — and their offset there.
+   */
+  append(family: string, bytes: Uint8Array, tensor: string): Promise<{ file: string; offset: number }>;
+}
+
+/**
+ * Default data-file size limit of the converter: 1 GiB keeps every file well under what
+ * onnxruntime-web takes as one external-data ArrayBuffer (2 GiB − 1) and what browsers cache
+ * comfortably as one entry.
+ */
+export const DEFAULT_MAX_DATA_FILE_BYTES = 2 ** 30;
+
+/** Chunk `index` of a data-file family: chunk 0 keeps the family name, chunk 2 of `vision.weights` is `vision.2.weights`. */
+export function chunkFileName(family: string, index: number): string {
+  if (index === 0) return family;
+  const dot = family.lastIndexOf('.');
+  return dot < 0 ? `${family}.${index}` : `${family.slice(0, dot)}.${index}${family.slice(dot)}`;
+}
+
+/**
+ * Placement of tensors in size-limited data files: each family fills its current chunk and rolls
+ * over to the next numbered chunk when a tensor would pass the limit, so a tensor never spans two
+ * files (an ONNX initializer's external data names exactly one location).
+ */
+export class DataFileLayout {
+  private readonly current = new Map<string, { file: string; index: number; size: number }>();
+
+  constructor(
+    readonly maxFileBytes: number,
+    /** Offsets are rounded up to a multiple of this. */
+    readonly align: number,
+  ) {}
+
+  /** Where `length` more bytes of `family` go; `size` is that file's size before them (padding runs from there to `offset`). */
+  place(family: string, length: number, tensor: string): { file: string; offset: number; size: number } {
+    if (length > this.maxFileBytes) throw new TensorTooLargeError(tensor, length, this.maxFileBytes);
+    let chunk = this.current.get(family) ?? { file: family, index: 0, size: 0 };
+    let offset = Math.ceil(chunk.size / this.align) * this.align;
+    if (offset + length > this.maxFileBytes) {
+      chunk = { file: chunkFileName(family, chunk.index + 1), index: chunk.index + 1, size: 0 };
+      offset = 0;
+    }
+    const size = chunk.size;
+    this.current.set(family, { ...chunk, size: offset + length });
+    return { file: chunk.file, offset, size };
+  }
 }
 
 /** A re-layout applied to a checkpoint tensor at conversion time, so the graph needs no runtime transpose. */
@@ -75,7 +124,8 @@ interface Pending {
   encoding: Encoding;
   /** For `q8`: the per-column float32 scales, written right after the int8 matrix. */
   scale?: Pending;
-  location?: { offset: number; length: number };
+  /** Set when written: the chunk of `file` holding the bytes. */
+  location?: { file: string; offset: number; length: number };
 }
 
 const ELEMENT_BYTES: Record<GraphDType, number> = { float32: 4, float16: 2, int8: 1, uint8: 1, bool: 1, int32: 4, int64: 8 };
@@ -148,6 +198,9 @@ export class WeightPlan {
   private readonly pending = new Map<string, Pending>();
   private readonly missing = new Set<string>();
   private readonly wrong = new Map<string, { name: string; expected: number[]; actual: number[] }>();
+  private readonly graphEntries = new WeakMap<GraphBuilder, Set<Pending>>();
+  /** Data files in the order writing first touched them (a family's chunks in index order). */
+  private readonly writtenFiles: string[] = [];
   readonly used = new Set<string>();
 
   constructor(readonly source: WeightSource) {}
@@ -176,11 +229,15 @@ export class WeightPlan {
   }
 
   private initializerOf(g: GraphBuilder, entry: Pending): Value {
+    let entries = this.graphEntries.get(g);
+    if (!entries) this.graphEntries.set(g, (entries = new Set()));
+    entries.add(entry);
     const data: InitializerData = {
       kind: 'deferred',
       resolve: () => {
         if (!entry.location) throw new ConfigError(this.source.file, `weight ${entry.key} was not written before serialization`);
-        return { kind: 'external', location: entry.file, ...entry.location };
+        const { file, offset, length } = entry.location;
+        return { kind: 'external', location: file, offset, length };
       },
     };
     return g.initializer(entry.key, entry.dtype, entry.shape, data);
@@ -213,9 +270,12 @@ export class WeightPlan {
       throw new MissingTensorError(this.source.file, [...this.missing], [...this.wrong.values()]);
   }
 
-  /** Validates, then reads, transforms and writes every pending tensor. */
+  /** Validates (tensors and their size against `sink.maxFileBytes`), then reads, transforms and writes every pending tensor. */
   async write(sink: WeightSink, onProgress?: (done: number, total: number, name: string) => void): Promise<void> {
     this.validate();
+    for (const p of this.pending.values())
+      for (const e of p.scale ? [p, p.scale] : [p])
+        if (byteSize(e) > sink.maxFileBytes) throw new TensorTooLargeError(e.source + (e === p.scale ? ' (int8 scales)' : ''), byteSize(e), sink.maxFileBytes);
     const todo = [...this.pending.values()].filter((p) => !p.location);
     let done = 0;
     for (const p of todo) {
@@ -224,7 +284,9 @@ export class WeightPlan {
       const data = p.transform.apply(raw, this.source.info(p.source).shape);
       const put = async (entry: Pending, v: ArrayBufferView) => {
         const bytes = new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
-        entry.location = { offset: await sink.append(entry.file, bytes), length: bytes.byteLength };
+        const { file, offset } = await sink.append(entry.file, bytes, entry.source);
+        if (!this.writtenFiles.includes(file)) this.writtenFiles.push(file);
+        entry.location = { file, offset, length: bytes.byteLength };
       };
       if (p.encoding === 'q8') {
         const { q, scale } = quantizeColumns(data, p.shape[0], p.shape[1]);
@@ -237,25 +299,41 @@ export class WeightPlan {
     }
   }
 
-  /** Total bytes of converted weights per data file. */
+  /** After `write`: bytes of converted weights (alignment padding excluded) per data file written. */
   bytesPerFile(): Map<string, number> {
     const m = new Map<string, number>();
     for (const p of this.pending.values())
-      for (const e of p.scale ? [p, p.scale] : [p]) m.set(e.file, (m.get(e.file) ?? 0) + numel(e.shape) * ELEMENT_BYTES[e.dtype]);
+      for (const e of p.scale ? [p, p.scale] : [p]) if (e.location) m.set(e.location.file, (m.get(e.location.file) ?? 0) + e.location.length);
     return m;
+  }
+
+  /** After `write`: the data files graph `g`'s initializers point into, in chunk order. */
+  dataFilesOf(g: GraphBuilder): string[] {
+    const files = new Set([...(this.graphEntries.get(g) ?? [])].map((e) => e.location?.file));
+    return this.writtenFiles.filter((f) => files.has(f));
   }
 }
 
-/** An in-memory sink (tests, browser-side conversion). */
+function byteSize(e: Pending): number {
+  return numel(e.shape) * ELEMENT_BYTES[e.dtype];
+}
+
+/** An in-memory sink (tests, browser-side conversion); tensors are packed without padding. */
 export class MemoryWeightSink implements WeightSink {
   readonly files = new Map<string, Uint8Array[]>();
   private readonly sizes = new Map<string, number>();
-  async append(file: string, bytes: Uint8Array): Promise<number> {
-    const offset = this.sizes.get(file) ?? 0;
+  private readonly layout: DataFileLayout;
+
+  constructor(readonly maxFileBytes = DEFAULT_MAX_DATA_FILE_BYTES) {
+    this.layout = new DataFileLayout(maxFileBytes, 1);
+  }
+
+  async append(family: string, bytes: Uint8Array, tensor: string): Promise<{ file: string; offset: number }> {
+    const { file, offset } = this.layout.place(family, bytes.byteLength, tensor);
     if (!this.files.has(file)) this.files.set(file, []);
     this.files.get(file)!.push(bytes.slice());
     this.sizes.set(file, offset + bytes.byteLength);
-    return offset;
+    return { file, offset };
   }
   bytes(file: string): Uint8Array {
     const parts = this.files.get(file) ?? [];
