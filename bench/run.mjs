@@ -8,8 +8,9 @@
 // Each task's pipeline runs `--repeat` times in one process (sessions loaded once); the table
 // shows the fastest run (least disturbed by other processes on the machine: the 1-minute load
 // average before and after each task is recorded) and the JSON keeps every run's end-to-end time.
-// `--dtype all` runs fp32 then int8; shares of peak are against the matmul of the same dtype. Prints a table; with --json the last line is one JSON object
-// (for several dtypes: `{dtype, ...fp32 result, by_dtype: {fp32, int8}}`). Needs the packages built.
+// `--dtype all` (the default) runs fp32 then int8; shares of peak are against the matmul of the same
+// dtype. Prints a table per dtype and the issue-7 targets; with --json the last line is one JSON
+// object (for several dtypes: `{dtype, ...fp32 result, by_dtype: {fp32, int8}}`). Needs the packages built.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
@@ -24,7 +25,7 @@ const SAMPLE = path.join(HERE, '../packages/cli/assets/sample.mp4');
 const { values } = parseArgs({
   options: {
     size: { type: 'string', default: 'tiny' },
-    dtype: { type: 'string', default: 'fp32' },
+    dtype: { type: 'string', default: 'all' },
     repeat: { type: 'string' },
     primitive: { type: 'boolean', default: false },
     threads: { type: 'string' },
