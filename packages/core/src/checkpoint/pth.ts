@@ -7,11 +7,12 @@
  * ZIP entry, before anything is exposed.
  */
 import { CheckpointFormatError } from '../errors.js';
-import { type CheckpointArray, checkpointArrayToFloat32, DTYPE_BYTES } from './dtype.js';
+import { type CheckpointArray, DTYPE_BYTES } from './dtype.js';
 import { checkView, isRowMajor, LITTLE_ENDIAN_HOST, materialize, type TensorLayout } from './materialize.js';
 import { PyDict, TensorRef, unpickle, type PyValue } from './pickle.js';
 import type { ByteSource } from './source.js';
-import { type Checkpoint, type CheckpointTensorInfo, DEFAULT_OPTIONS, type OpenCheckpointOptions } from './types.js';
+import { TensorTableCheckpoint } from './tensor-table.js';
+import { type Checkpoint, DEFAULT_OPTIONS, type OpenCheckpointOptions } from './types.js';
 import { crc32Fast, METHOD_STORED, ZipArchive, type ZipEntry } from './zip.js';
 
 /** Top-level keys that may hold the state dict, in the order the mPLUG-2 scripts try them. */
@@ -131,40 +132,21 @@ function topKeys(d: PyDict): string {
   return keys.join(', ') + (d.map.size > 8 ? ', …' : '') || 'none';
 }
 
-class PthCheckpoint implements Checkpoint {
+class PthCheckpoint extends TensorTableCheckpoint<PthTensor> {
   readonly format = 'pth' as const;
-  private closed = false;
 
   constructor(
-    private readonly source: ByteSource,
-    readonly file: string,
+    source: ByteSource,
+    file: string,
     readonly wrapper: string | null,
-    private readonly tensors: ReadonlyMap<string, PthTensor>,
-    private readonly opts: Required<OpenCheckpointOptions>,
-  ) {}
-
-  list(): CheckpointTensorInfo[] {
-    return [...this.tensors.values()].map((t) => ({ name: t.name, dtype: t.dtype, shape: [...t.shape] }));
-  }
-
-  has(name: string): boolean {
-    return this.tensors.has(name);
-  }
-
-  private get(name: string): PthTensor {
-    const t = this.tensors.get(name);
-    if (!t) throw new CheckpointFormatError(this.file, undefined, `no tensor named '${name}' in the checkpoint`);
-    return t;
-  }
-
-  info(name: string): CheckpointTensorInfo {
-    const t = this.get(name);
-    return { name: t.name, dtype: t.dtype, shape: [...t.shape] };
+    tensors: ReadonlyMap<string, PthTensor>,
+    opts: Required<OpenCheckpointOptions>,
+  ) {
+    super(source, file, tensors, opts);
   }
 
   async read(name: string): Promise<CheckpointArray> {
-    const t = this.get(name);
-    if (this.closed) throw new CheckpointFormatError(this.file, undefined, `cannot read '${name}': the checkpoint is closed`);
+    const t = this.getReadable(name);
     const ctx = { file: this.file, entry: t.entry.name };
     const { array, bytes } = await materialize(this.source, t, ctx, this.opts);
     // A read that covers the whole storage can be checked against the ZIP CRC at little cost.
@@ -178,10 +160,6 @@ class PthCheckpoint implements Checkpoint {
         );
     }
     return array;
-  }
-
-  async readFloat32(name: string): Promise<Float32Array> {
-    return checkpointArrayToFloat32(this.get(name).dtype, await this.read(name));
   }
 
   sharesStorage(a: string, b: string): boolean {
@@ -201,11 +179,5 @@ class PthCheckpoint implements Checkpoint {
     if (!t.contiguous) return null;
     const es = DTYPE_BYTES[t.dtype];
     return { offset: t.base + t.storageOffset * es, byteLength: t.numel * es };
-  }
-
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    await this.source.close();
   }
 }

@@ -5,10 +5,11 @@
  * validated (dtype, shape, byte size, offsets within the data, no overlap) when the file is opened.
  */
 import { CheckpointFormatError } from '../errors.js';
-import { type CheckpointArray, type CheckpointDType, checkpointArrayToFloat32, DTYPE_BYTES } from './dtype.js';
+import { type CheckpointArray, type CheckpointDType, DTYPE_BYTES } from './dtype.js';
 import { checkView, materialize, type TensorLayout } from './materialize.js';
 import { type ByteSource, readExact } from './source.js';
-import { type Checkpoint, type CheckpointTensorInfo, DEFAULT_OPTIONS, type OpenCheckpointOptions } from './types.js';
+import { TensorTableCheckpoint } from './tensor-table.js';
+import { type Checkpoint, DEFAULT_OPTIONS, type OpenCheckpointOptions } from './types.js';
 
 /** Largest JSON header accepted (the reference implementation uses the same 100 MB bound). */
 export const MAX_SAFETENSORS_HEADER = 100_000_000;
@@ -147,45 +148,13 @@ export async function openSafetensors(
   return new SafetensorsCheckpoint(source, file, new Map(list.map((t) => [t.name, t])), opts);
 }
 
-class SafetensorsCheckpoint implements Checkpoint {
+class SafetensorsCheckpoint extends TensorTableCheckpoint<StTensor> {
   readonly format = 'safetensors' as const;
   readonly wrapper = null;
-  private closed = false;
-
-  constructor(
-    private readonly source: ByteSource,
-    readonly file: string,
-    private readonly tensors: ReadonlyMap<string, StTensor>,
-    private readonly opts: Required<OpenCheckpointOptions>,
-  ) {}
-
-  list(): CheckpointTensorInfo[] {
-    return [...this.tensors.values()].map((t) => ({ name: t.name, dtype: t.dtype, shape: [...t.shape] }));
-  }
-
-  has(name: string): boolean {
-    return this.tensors.has(name);
-  }
-
-  private get(name: string): StTensor {
-    const t = this.tensors.get(name);
-    if (!t) throw new CheckpointFormatError(this.file, undefined, `no tensor named '${name}' in the checkpoint`);
-    return t;
-  }
-
-  info(name: string): CheckpointTensorInfo {
-    const t = this.get(name);
-    return { name: t.name, dtype: t.dtype, shape: [...t.shape] };
-  }
 
   async read(name: string): Promise<CheckpointArray> {
-    const t = this.get(name);
-    if (this.closed) throw new CheckpointFormatError(this.file, undefined, `cannot read '${name}': the checkpoint is closed`);
+    const t = this.getReadable(name);
     return (await materialize(this.source, t, { file: this.file, entry: name }, this.opts)).array;
-  }
-
-  async readFloat32(name: string): Promise<Float32Array> {
-    return checkpointArrayToFloat32(this.get(name).dtype, await this.read(name));
   }
 
   sharesStorage(a: string, b: string): boolean {
@@ -197,11 +166,5 @@ class SafetensorsCheckpoint implements Checkpoint {
   rawLocation(name: string): { offset: number; byteLength: number } | null {
     const t = this.get(name);
     return { offset: t.base, byteLength: t.end - t.begin };
-  }
-
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    await this.source.close();
   }
 }
