@@ -3,13 +3,13 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InvalidOptionError, maxAbsDiff, tensor, type ModelDims, type Tensor } from '@mplug2/core';
 import { TextDecoder, type DecoderCache, type DecoderMemory } from '@mplug2/decoder';
+import { flattenHypotheses } from '@mplug2/tasks';
 import {
   beamSearch,
   greedySearch,
   rankAnswers,
   selectMemorySamples,
   teacherForcedLoss,
-  type BeamSearchResult,
   type BeamStepEvent,
   type GenerationDecoder,
 } from '../packages/decoder/src/generation/index.js';
@@ -20,22 +20,6 @@ const TOL = 1e-4;
 interface GoldenConfig {
   model_config: { beam_size: number; min_length: number; max_length: number; k_test: number };
   beam_margins: { early_sample: number };
-}
-
-/** `[rows, n, width]` layout of the fixtures' ids / lengths / scores from search results. */
-function flatten(results: BeamSearchResult[], n: number, width: number) {
-  const ids: number[] = [];
-  const lengths: number[] = [];
-  const scores: number[] = [];
-  for (const r of results)
-    for (let j = 0; j < n; j++) {
-      const h = r.hypotheses[j];
-      const row = h ? h.ids : [];
-      ids.push(...row, ...new Array(Math.max(width - row.length, 0)).fill(0));
-      lengths.push(row.length);
-      scores.push(h ? h.score : -Infinity);
-    }
-  return { ids, lengths, scores };
 }
 
 /** Like maxAbsDiff, but equal infinities (length-0 n-best rows score −inf) count as 0. */
@@ -90,7 +74,7 @@ describe.each<GoldenName>(['videoqa_tiny', 'videocaption_tiny'])('generation par
 
   it('beam search (out_size 1) matches beam.ids / lengths / scores', async () => {
     const width = fx.shape('beam.ids')[1];
-    const got = flatten(await beamSearch(decoder, memory, { ...search, numReturn: 1 }), 1, width);
+    const got = flattenHypotheses(await beamSearch(decoder, memory, { ...search, numReturn: 1 }), 1, width);
     expect(got.ids).toEqual(ints(await fx.int64('beam.ids')));
     expect(got.lengths).toEqual(ints(await fx.int64('beam.lengths')));
     expect(scoreDiff(got.scores, (await fx.float('beam.scores')).data)).toBeLessThanOrEqual(TOL);
@@ -98,7 +82,7 @@ describe.each<GoldenName>(['videoqa_tiny', 'videocaption_tiny'])('generation par
 
   it('beam search n-best matches beam_nbest.ids / lengths / scores', async () => {
     const width = fx.shape('beam_nbest.ids')[2];
-    const got = flatten(await beamSearch(decoder, memory, { ...search, numReturn: search.beamSize }), search.beamSize, width);
+    const got = flattenHypotheses(await beamSearch(decoder, memory, { ...search, numReturn: search.beamSize }), search.beamSize, width);
     expect(got.ids).toEqual(ints(await fx.int64('beam_nbest.ids')));
     expect(got.lengths).toEqual(ints(await fx.int64('beam_nbest.lengths')));
     expect(scoreDiff(got.scores, (await fx.float('beam_nbest.scores')).data)).toBeLessThanOrEqual(TOL);

@@ -9,7 +9,7 @@ import {
   type SessionOptions,
   type Tensor,
 } from '@mplug2/core';
-import { TextDecoder, beamSearch, rankAnswers, type DecoderMemory } from '@mplug2/decoder';
+import { TextDecoder, beamSearch, rankAnswers, type BeamSearchResult, type DecoderMemory } from '@mplug2/decoder';
 import { loadFusion } from '@mplug2/fusion';
 import { loadTextEncoder } from '@mplug2/text-encoder';
 import { loadUniversal } from '@mplug2/universal';
@@ -170,34 +170,40 @@ export async function runParity(model: string | ModelSource, fixturesFile: strin
   }
 }
 
+/**
+ * Search results in the golden fixtures' `[rows, n, width]` layout (`beam*` / `beam_nbest*`):
+ * the first `n` hypotheses of each row, ids zero-padded to `width`; a missing hypothesis is an
+ * empty row with length 0 and score −∞.
+ */
+export function flattenHypotheses(results: readonly BeamSearchResult[], n: number, width: number): { ids: number[]; lengths: number[]; scores: number[] } {
+  const ids: number[] = [];
+  const lengths: number[] = [];
+  const scores: number[] = [];
+  for (const r of results)
+    for (let j = 0; j < n; j++) {
+      const h = r.hypotheses[j];
+      const row = h ? h.ids : [];
+      ids.push(...row, ...new Array(Math.max(width - row.length, 0)).fill(0));
+      lengths.push(row.length);
+      scores.push(h ? h.score : -Infinity);
+    }
+  return { ids, lengths, scores };
+}
+
 /** Beam search (best and n-best) and answer ranking against the fixtures' `beam*` / `rank*` tensors. */
 async function compareGeneration(dir: ModelSource, decoder: TextDecoder, memory: DecoderMemory, fixtures: FixtureFile, rec: ParityRecorder): Promise<void> {
   const cfg = dir.manifest.config.model_config;
   const search = { beamSize: cfg.beam_size, minLength: cfg.min_length ?? 1, maxLength: cfg.max_length ?? 10 };
-  const flatten = (results: { hypotheses: { ids: number[]; score: number }[] }[], n: number, width: number) => {
-    const ids: number[] = [];
-    const lengths: number[] = [];
-    const scores: number[] = [];
-    for (const r of results)
-      for (let j = 0; j < n; j++) {
-        const h = r.hypotheses[j];
-        const row = h ? h.ids : [];
-        ids.push(...row, ...new Array(Math.max(width - row.length, 0)).fill(0));
-        lengths.push(row.length);
-        scores.push(h ? h.score : -Infinity);
-      }
-    return { ids, lengths, scores };
-  };
   if (fixtures.has('beam.ids')) {
     const width = (await fixtures.get('beam.ids')).shape[1];
-    const best = flatten(await beamSearch(decoder, memory, { ...search, numReturn: 1 }), 1, width);
+    const best = flattenHypotheses(await beamSearch(decoder, memory, { ...search, numReturn: 1 }), 1, width);
     await rec.compare('beam.ids', best.ids);
     await rec.compare('beam.lengths', best.lengths);
     await rec.compare('beam.scores', best.scores);
   }
   if (fixtures.has('beam_nbest.ids')) {
     const width = (await fixtures.get('beam_nbest.ids')).shape[2];
-    const nbest = flatten(await beamSearch(decoder, memory, { ...search, numReturn: search.beamSize }), search.beamSize, width);
+    const nbest = flattenHypotheses(await beamSearch(decoder, memory, { ...search, numReturn: search.beamSize }), search.beamSize, width);
     await rec.compare('beam_nbest.ids', nbest.ids);
     await rec.compare('beam_nbest.lengths', nbest.lengths);
     await rec.compare('beam_nbest.scores', nbest.scores);
