@@ -1,6 +1,9 @@
+import { createHash } from 'node:crypto';
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BackendUnavailableError, isDeviceTensor, maxAbsDiff, probeBackend, tensor, type Tensor } from '@mplug2/core';
+import { BackendUnavailableError, MANIFEST_FILE, MANIFEST_HASH_FILE, ModelDirectory, isDeviceTensor, maxAbsDiff, probeBackend, tensor, type Tensor } from '@mplug2/core';
 import { TextDecoder } from '@mplug2/decoder';
 import { FixtureFile } from '@mplug2/tasks';
 import { GOLDENS, goldenModel } from '../helpers/golden';
@@ -48,10 +51,25 @@ describe.skipIf(webgpuError !== null)('TextDecoder on webgpu', () => {
 });
 
 describe('fused-attention models on webgpu', () => {
-  it('are refused with BackendUnavailableError naming --primitive-attention', async () => {
+  it('run their portable (primitive-op) graphs, converted alongside', async () => {
     const model = await goldenModel('videoqa_tiny', { fusedAttention: true });
-    const err = await model.session('universal', 'main', { backend: 'webgpu' }).catch((e) => e);
+    const entry = model.manifest.modules.universal!;
+    expect(entry.portableGraphs?.main).toBe('universal.portable.onnx');
+    // Same weights: both graph forms reference the same data files.
+    expect(entry.data).toEqual(['text.weights']);
+  });
+
+  it('without portable graphs (converted before they existed) are refused naming the fix', async () => {
+    const model = await goldenModel('videoqa_tiny', { fusedAttention: true });
+    const old = mkdtempSync(path.join(tmpdir(), 'mplug2-old-fused-'));
+    cpSync(model.location, old, { recursive: true });
+    const manifest = JSON.parse(readFileSync(path.join(old, MANIFEST_FILE), 'utf8'));
+    for (const m of Object.values(manifest.modules) as { portableGraphs?: unknown }[]) delete m.portableGraphs;
+    const json = JSON.stringify(manifest);
+    writeFileSync(path.join(old, MANIFEST_FILE), json);
+    writeFileSync(path.join(old, MANIFEST_HASH_FILE), createHash('sha256').update(json).digest('hex'));
+    const err = await (await ModelDirectory.open(old)).session('universal', 'main', { backend: 'webgpu' }).catch((e) => e);
     expect(err).toBeInstanceOf(BackendUnavailableError);
-    expect(err.message).toMatch(/converted with fused attention.*--primitive-attention/);
+    expect(err.message).toMatch(/only fused-attention graphs.*convert it again.*--primitive-attention/);
   });
 });

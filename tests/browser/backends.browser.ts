@@ -49,8 +49,8 @@ defineBackendSuite({
   name: 'browser',
   backends: [
     { backend: 'wasm', fusedAttention: [true] },
-    // Fused-attention graphs are not run on webgpu (see tests/backends/node.test.ts).
-    { backend: 'webgpu', fusedAttention: [false] },
+    // The default (fused-attention) conversion: webgpu runs its portable graphs (see tests/backends/node.test.ts).
+    { backend: 'webgpu', fusedAttention: [true] },
   ],
   async run(c: BackendCase): Promise<ParityReport> {
     const model = models.get(`${c.name}-${c.fusedAttention ? 'fused' : 'primitive'}`)!;

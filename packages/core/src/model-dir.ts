@@ -4,7 +4,7 @@ import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ModelIntegrityError } from './errors.js';
 import { parseManifest, type Manifest, type ModuleName } from './manifest.js';
-import { MANIFEST_FILE, MANIFEST_HASH_FILE, backendForModel, graphEntry, type ModelSource, type OpenModelOptions } from './model-source.js';
+import { MANIFEST_FILE, MANIFEST_HASH_FILE, resolveGraph, type ModelSource, type OpenModelOptions } from './model-source.js';
 import { ModuleSession, type SessionOptions } from './runtime/session.js';
 
 export { MANIFEST_FILE, MANIFEST_HASH_FILE, type ModelSource, type OpenModelOptions, type VerifyLevel } from './model-source.js';
@@ -69,8 +69,7 @@ export class ModelDirectory implements ModelSource {
 
   /** A session for one graph of one module. */
   async session(module: ModuleName, role: string, options: SessionOptions = {}): Promise<ModuleSession> {
-    const entry = graphEntry(this.manifest, this.dir, module, role);
-    const backend = await backendForModel(this.manifest, this.dir, options.backend);
+    const { backend, ...entry } = await resolveGraph(this.manifest, this.dir, module, role, options.backend);
     // onnxruntime-web does not resolve external data next to the model by itself.
     const externalData = backend === 'wasm' ? entry.data.map((d) => ({ path: d, data: path.join(this.dir, d) })) : undefined;
     return ModuleSession.create(path.join(this.dir, entry.file), { ...options, backend, externalData, label: `${module}.${role}` });

@@ -26,31 +26,35 @@ export interface ModelSource {
   session(module: ModuleName, role: string, options?: SessionOptions): Promise<ModuleSession>;
 }
 
-/** The graph file of `module`/`role` and the data files it references; `MODULE_MISSING` when absent. */
-export function graphEntry(manifest: Manifest, location: string, module: ModuleName, role: string): { file: string; data: readonly string[] } {
+/**
+ * The graph of `module`/`role` to run, the backend it runs on and the data files it references
+ * (`MODULE_MISSING` when the model lacks it). onnxruntime's WebGPU kernels for the fused attention op
+ * (`com.microsoft.MultiHeadAttention`) compute wrong results (onnxruntime-node 1.30: from 32 key
+ * tokens on; onnxruntime-web 1.30: "Mask not supported" for the decoder's masked attention; see
+ * microsoft/onnxruntime#26064 and #27791), so on webgpu a model converted with fused attention runs
+ * its `portableGraphs` (primitive ops, same weights). A model without them (converted before they
+ * existed): `auto` falls back to another backend, an explicit `webgpu` is a `BackendUnavailableError`.
+ */
+export async function resolveGraph(
+  manifest: Manifest,
+  location: string,
+  module: ModuleName,
+  role: string,
+  requested: SessionOptions['backend'],
+): Promise<{ backend: Backend; file: string; data: readonly string[] }> {
   const entry = manifest.modules[module];
   const file = entry?.graphs[role];
   if (!entry || !file)
     throw new Mplug2Error('MODULE_MISSING', `${location}: the model has no ${module}${entry ? ` graph '${role}'` : ''} (modules: ${Object.keys(manifest.modules).join(', ')})`);
-  return { file, data: entry.data };
-}
-
-/**
- * The backend a model's graphs run on. Graphs converted with fused attention
- * (`com.microsoft.MultiHeadAttention`) are not run on WebGPU: onnxruntime's WebGPU kernels compute
- * them wrongly (onnxruntime-node 1.30: wrong results from 32 key tokens on; onnxruntime-web 1.30:
- * "Mask not supported" for the decoder's masked attention). `auto` then falls back to the default
- * CPU backend; an explicit `webgpu` is a `BackendUnavailableError` naming the fix
- * (`mplug2 convert --primitive-attention`).
- */
-export async function backendForModel(manifest: Manifest, location: string, requested: SessionOptions['backend']): Promise<Backend> {
   const backend = await resolveBackend(requested);
-  if (backend !== 'webgpu' || !manifest.graphOptions.fusedAttention) return backend;
+  if (backend !== 'webgpu' || !manifest.graphOptions.fusedAttention) return { backend, file, data: entry.data };
+  const portable = entry.portableGraphs?.[role];
+  if (portable) return { backend, file: portable, data: entry.data };
   const fallback = (await availableBackends()).filter((b) => b !== 'webgpu');
-  if ((requested ?? 'auto') === 'auto') return fallback[0] ?? 'wasm';
+  if ((requested ?? 'auto') === 'auto') return { backend: fallback[0] ?? 'wasm', file, data: entry.data };
   throw new BackendUnavailableError(
     'webgpu',
-    [{ backend: 'webgpu', error: `${location} was converted with fused attention, which onnxruntime's WebGPU kernels get wrong; convert it with --primitive-attention to run on webgpu` }],
+    [{ backend: 'webgpu', error: `${location} has only fused-attention graphs, which onnxruntime's WebGPU kernels get wrong; convert it again (the converter now also writes primitive-op graphs) or with --primitive-attention` }],
     fallback,
   );
 }

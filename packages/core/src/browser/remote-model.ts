@@ -7,7 +7,7 @@
  */
 import { ModelIntegrityError, Mplug2Error } from '../errors.js';
 import { parseManifest, type Manifest, type ModuleName } from '../manifest.js';
-import { MANIFEST_FILE, MANIFEST_HASH_FILE, backendForModel, graphEntry, type ModelSource, type OpenModelOptions } from '../model-source.js';
+import { MANIFEST_FILE, MANIFEST_HASH_FILE, resolveGraph, type ModelSource, type OpenModelOptions } from '../model-source.js';
 import { ModuleSession, type SessionOptions } from '../runtime/session.js';
 
 /**
@@ -188,8 +188,8 @@ export class RemoteModel implements ModelSource {
     for (const m of modules) {
       const e = this.manifest.modules[m];
       if (!e) continue;
-      Object.values(e.graphs).forEach((g) => names.add(g));
-      e.data.forEach((d) => names.add(d));
+      // Both graph forms: they are small next to the weights, and which one runs depends on the backend.
+      [...Object.values(e.graphs), ...Object.values(e.portableGraphs ?? {}), ...e.data].forEach((f) => names.add(f));
     }
     return [...names].map((n) => this.fileInfo(n));
   }
@@ -204,8 +204,7 @@ export class RemoteModel implements ModelSource {
 
   /** A session for one graph of one module: graph and weights come from the cache or the network. */
   async session(module: ModuleName, role: string, options: SessionOptions = {}): Promise<ModuleSession> {
-    const entry = graphEntry(this.manifest, this.baseUrl, module, role);
-    const backend = await backendForModel(this.manifest, this.baseUrl, options.backend);
+    const { backend, ...entry } = await resolveGraph(this.manifest, this.baseUrl, module, role, options.backend);
     const infos = [entry.file, ...entry.data].map((p) => this.fileInfo(p));
     const [graph, ...data] = await this.load(infos, true);
     return ModuleSession.create(graph, {
