@@ -3,6 +3,7 @@ import { Pipeline } from './composer.js';
 import { PortMismatchError } from './errors.js';
 import { MODULE_SPEC_VERSION, type PipelineModule } from './module.js';
 import { port, type PortSpec } from './ports.js';
+import { isDeviceTensor, wrapDeviceTensor } from './runtime/device.js';
 import { tensor, type Tensor } from './tensor.js';
 
 /** A module whose run adds `delta` to its float input and counts calls. */
@@ -71,5 +72,55 @@ describe('Pipeline.compose', () => {
     expect(Array.from(again['second.video'].data as Float32Array)).toEqual([11, 12, 13, 14]);
     expect(first.calls).toBe(1);
     expect(second.calls).toBe(2);
+  });
+});
+
+describe('Pipeline.run with kept outputs', () => {
+  /** A module whose outputs are device tensors (a stand-in onnxruntime GPU tensor that records its release). */
+  function onDevice(name: string, inputs: PortSpec[], outputs: PortSpec[], released: string[]): PipelineModule {
+    return {
+      specVersion: MODULE_SPEC_VERSION,
+      name,
+      inputs,
+      outputs,
+      async run(feeds: Record<string, Tensor>) {
+        for (const [k, t] of Object.entries(feeds)) if (isDeviceTensor(t) && t.disposed) throw new Error(`${name}.${k} was released before it was read`);
+        return Object.fromEntries(
+          outputs.map((o) => [o.name, wrapDeviceTensor('float32', o.dims.map((d) => d.name), { dims: [1, 1, 4], type: 'float32', dispose: () => released.push(`${name}.${o.name}`) }, `${name}.${o.name}`)]),
+        );
+      },
+      async dispose() {},
+    };
+  }
+  const states = port('states', 'float32', ['batch', 'tokens', { name: 'width', size: 4 }]);
+  const extra = port('extra', 'float32', ['batch', 'tokens', { name: 'width', size: 4 }]);
+
+  it('returns only the kept outputs and releases device intermediates once their last reader has run', async () => {
+    const released: string[] = [];
+    const a = onDevice('a', [video], [states, extra], released);
+    const b = onDevice('b', [states], [video], released);
+    const c = onDevice('c', [states, video], [video], released);
+    const p = Pipeline.compose({
+      modules: { a, b, c },
+      inputs: { video },
+      connections: [['input.video', 'a.video'], ['a.states', 'b.states'], ['a.states', 'c.states'], ['b.video', 'c.video']],
+    });
+    const x = tensor('float32', ['batch', 'tokens', 'width'], [1, 1, 4], new Float32Array(4));
+    const out = await p.run({ video: x }, {}, { outputs: ['c.video'] });
+    expect(Object.keys(out)).toEqual(['c.video']);
+    expect(isDeviceTensor(out['c.video']) && out['c.video'].disposed).toBe(false);
+    // a.extra is read by nobody (released after a); a.states is read last by c; b.video by c.
+    expect(released).toEqual(['a.extra', 'a.states', 'b.video']);
+    await expect(p.run({ video: x }, {}, { outputs: ['c.nope' as const] })).rejects.toThrow(PortMismatchError);
+  });
+
+  it('without kept outputs returns everything and releases nothing', async () => {
+    const released: string[] = [];
+    const a = onDevice('a', [video], [states, extra], released);
+    const b = onDevice('b', [states], [video], released);
+    const p = Pipeline.compose({ modules: { a, b }, inputs: { video }, connections: [['input.video', 'a.video'], ['a.states', 'b.states']] });
+    const out = await p.run({ video: tensor('float32', ['batch', 'tokens', 'width'], [1, 1, 4], new Float32Array(4)) });
+    expect(Object.keys(out).sort()).toEqual(['a.extra', 'a.states', 'b.video', 'input.video']);
+    expect(released).toEqual([]);
   });
 });

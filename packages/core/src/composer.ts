@@ -1,6 +1,7 @@
 import { Mplug2Error, PortMismatchError } from './errors.js';
 import type { PipelineModule } from './module.js';
 import { checkConnection, type PortSpec } from './ports.js';
+import { isDeviceTensor } from './runtime/device.js';
 import type { Tensor } from './tensor.js';
 
 /** `module.port` */
@@ -13,6 +14,16 @@ export interface PipelineSpec {
   readonly connections: readonly (readonly [from: PortRef, to: PortRef])[];
   /** Pipeline inputs by name, each with the port spec callers must satisfy. */
   readonly inputs?: Record<string, PortSpec>;
+}
+
+export interface PipelineRunOptions {
+  /**
+   * The step outputs (`module.port`) the caller keeps. When given, `run` returns only these and
+   * releases every other device tensor (`DeviceTensor`, GPU memory) a step of this run produced as
+   * soon as the last step reading it has run; without it every output is returned and GPU
+   * intermediates live until they are garbage-collected. Inputs and `cached` tensors are never released.
+   */
+  readonly outputs?: readonly PortRef[];
 }
 
 interface Step {
@@ -92,25 +103,57 @@ export class Pipeline {
 
   /**
    * Runs the pipeline. `cached` holds outputs by `module.port` from an earlier run; a step whose
-   * outputs are all cached is skipped. Returns every output of every step by `module.port`.
+   * outputs are all cached is skipped. Returns every output of every step by `module.port`, or
+   * only `options.outputs` (see `PipelineRunOptions`). Tensors pass between steps as they are: a
+   * device tensor feeds the next step without leaving the GPU.
    */
-  async run(inputs: Record<string, Tensor>, cached: Record<string, Tensor> = {}): Promise<Record<string, Tensor>> {
+  async run(inputs: Record<string, Tensor>, cached: Record<string, Tensor> = {}, options: PipelineRunOptions = {}): Promise<Record<string, Tensor>> {
+    const keep = options.outputs ? new Set<string>(options.outputs) : null;
+    for (const ref of keep ?? []) {
+      const [mod, port] = split(ref as PortRef);
+      if (!this.steps.some((s) => s.name === mod && s.module.outputs.some((o) => o.name === port)))
+        throw new PortMismatchError(ref, `is not a step output (steps: ${this.order.join(', ')})`);
+    }
     const values: Record<string, Tensor> = { ...cached };
     for (const [k, t] of Object.entries(inputs)) {
       if (!this.inputs[k]) throw new PortMismatchError(`input.${k}`, `is not a pipeline input (inputs: ${Object.keys(this.inputs).join(', ')})`);
       values[`input.${k}`] = t;
     }
-    for (const step of this.steps) {
-      if (step.module.outputs.every((o) => values[`${step.name}.${o.name}`])) continue;
-      const feeds: Record<string, Tensor> = {};
-      for (const f of step.feeds) {
-        const v = values[f.from];
-        if (!v) throw new Mplug2Error('PIPELINE_INPUT', `${step.name}.${f.port}: no value for ${f.from}`);
-        feeds[f.port] = v;
+    // Index of the last step reading each value: past it, an unkept intermediate can be released.
+    const lastRead = new Map<string, number>();
+    this.steps.forEach((s, i) => s.feeds.forEach((f) => lastRead.set(f.from, i)));
+    const produced = new Set<string>();
+    const release = (ref: string) => {
+      const t = values[ref];
+      if (isDeviceTensor(t)) t.dispose();
+      delete values[ref];
+    };
+    try {
+      for (const [i, step] of this.steps.entries()) {
+        if (step.module.outputs.every((o) => values[`${step.name}.${o.name}`])) continue;
+        const feeds: Record<string, Tensor> = {};
+        for (const f of step.feeds) {
+          const v = values[f.from];
+          if (!v) throw new Mplug2Error('PIPELINE_INPUT', `${step.name}.${f.port}: no value for ${f.from}`);
+          feeds[f.port] = v;
+        }
+        const out = await step.module.run(feeds);
+        for (const [k, t] of Object.entries(out)) {
+          values[`${step.name}.${k}`] = t;
+          produced.add(`${step.name}.${k}`);
+        }
+        if (!keep) continue;
+        for (const ref of produced)
+          if (!keep.has(ref) && (lastRead.get(ref) ?? -1) <= i) {
+            release(ref);
+            produced.delete(ref);
+          }
       }
-      const out = await step.module.run(feeds);
-      for (const [k, t] of Object.entries(out)) values[`${step.name}.${k}`] = t;
+    } catch (e) {
+      // The caller gets nothing from a failed run: release what it produced on the device.
+      for (const ref of produced) release(ref);
+      throw e;
     }
-    return values;
+    return keep ? Object.fromEntries([...keep].map((ref) => [ref, values[ref]])) : values;
   }
 }

@@ -1,12 +1,23 @@
 import { InvalidOptionError, type ModelSource } from '@mplug2/core';
-import { TextDecoder, beamSearch, type BeamSearchOptions } from '@mplug2/decoder';
+import { TextDecoder, beamSearch } from '@mplug2/decoder';
 import { Mplug2Tokenizer } from '@mplug2/text-encoder';
-import { VisualPath, isVideoFeatures, openModelInput, type ModelInput, now, type ProgressListener, type TaskLoadOptions, type Timings, type VideoFeatures, type VideoInput } from './common.js';
+import {
+  VisualPath,
+  beamSearchOptions,
+  disposeVideoFeatures,
+  isVideoFeatures,
+  moduleOptions,
+  openModelInput,
+  type GenerationOptions,
+  type ModelInput,
+  now,
+  type TaskLoadOptions,
+  type Timings,
+  type VideoFeatures,
+  type VideoInput,
+} from './common.js';
 
-
-export interface CaptionOptions extends Partial<Pick<BeamSearchOptions, 'beamSize' | 'minLength' | 'maxLength' | 'onStep'>> {
-  /** Stage progress (decode, encode, generate), e.g. for progress bars. */
-  readonly onProgress?: ProgressListener;}
+export type CaptionOptions = GenerationOptions;
 
 export interface CaptionResult {
   readonly caption: string;
@@ -30,7 +41,7 @@ export class Captioner {
   static async load(dir: ModelInput, options: TaskLoadOptions = {}): Promise<Captioner> {
     const model = await openModelInput(dir, options);
     if (!model.has('decoder')) throw new InvalidOptionError('model', `${model.location} has no decoder (modules: ${Object.keys(model.manifest.modules).join(', ')})`);
-    const [visual, decoder] = await Promise.all([VisualPath.load(model, options), TextDecoder.load(model, options)]);
+    const [visual, decoder] = await Promise.all([VisualPath.load(model, options), TextDecoder.load(model, moduleOptions(options))]);
     return new Captioner(model, visual, decoder, Mplug2Tokenizer.fromVocab());
   }
 
@@ -44,18 +55,14 @@ export class Captioner {
     const start = now();
     const features = isVideoFeatures(video) ? video : await this.visual.encode(video, timings, options.onProgress);
     let t = now();
-    const memory = await this.decoder.encodeMemory(features.imageEmbeds, features.imageMask);
+    // On webgpu image_embeds feeds the decoder's memory projection from GPU memory.
+    const memory = await this.decoder.encodeMemory(features.imageEmbeds, features.imageMask).finally(() => {
+      if (features !== video) disposeVideoFeatures(features);
+    });
     timings.memory_s = (now() - t) / 1000;
     t = now();
     const cfg = this.model.manifest.config.model_config;
-    const maxLength = options.maxLength ?? cfg.max_length ?? 20;
-    const search = await beamSearch(this.decoder, memory, {
-      beamSize: options.beamSize ?? cfg.beam_size,
-      minLength: options.minLength ?? cfg.min_length ?? 4,
-      maxLength,
-      numReturn: 1,
-      onStep: options.onStep,
-    });
+    const search = await beamSearch(this.decoder, memory, beamSearchOptions(cfg, options, { minLength: 4, maxLength: 20 }));
     timings.generation_s = (now() - t) / 1000;
     timings.total_s = (now() - start) / 1000;
     const prompt = cfg.prompt ?? '';

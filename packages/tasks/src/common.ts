@@ -1,18 +1,42 @@
 import {
+  GraphBuilder,
   InvalidOptionError,
+  ModuleSession,
   Pipeline,
+  disposeDeviceTensors,
+  isDeviceTensor,
   openModel,
   tensor,
+  type DType,
+  type Mplug2Config,
   type ModelSource,
   type OpenModelOptions,
   type PipelineModule,
   type SessionOptions,
   type Tensor,
 } from '@mplug2/core';
+import type { BeamSearchOptions } from '@mplug2/decoder';
 import { loadUniversal } from '@mplug2/universal';
 import { loadVideo, loadVisionEncoder, stackVideos, type LoadedVideo } from '@mplug2/vision-encoder';
 
-export interface TaskLoadOptions extends SessionOptions, OpenModelOptions {}
+export interface TaskLoadOptions extends Omit<SessionOptions, 'deviceOutputs'>, OpenModelOptions {
+  /**
+   * `webgpu` only (other backends have no device memory): keep module outputs that only feed other
+   * modules in GPU memory — vision `video_states` → universal, `image_embeds` → fusion / decoder
+   * memory, `text_states` → fusion, `merged_states` → decoder memory — and `VideoFeatures` as
+   * `DeviceTensor`s. Default true; false downloads every module output to JS (e.g. to inspect them).
+   */
+  readonly keepOnDevice?: boolean;
+}
+
+/**
+ * Session options for one module of a task: `deviceOutputs` are the outputs that stay in GPU memory
+ * on `webgpu`; left out, the module decides (`TextDecoder` keeps its cache there). With
+ * `keepOnDevice: false` every output is downloaded (`[]`, which also turns off the decoder's GPU cache).
+ */
+export function moduleOptions(options: TaskLoadOptions, deviceOutputs?: readonly string[]): SessionOptions {
+  return { ...options, deviceOutputs: options.keepOnDevice === false ? [] : deviceOutputs };
+}
 
 /** A model given to a task: a location (a directory in Node, a URL in a browser) or an open `ModelSource`. */
 export type ModelInput = string | ModelSource;
@@ -25,7 +49,12 @@ export async function openModelInput(model: ModelInput, options: OpenModelOption
 /** A video as a task accepts it: a file path (decoded with ffmpeg), a decoded video, or pixel values `[3,T,H,W]` / `[B,3,T,H,W]`. */
 export type VideoInput = string | LoadedVideo | Tensor<'float32'>;
 
-/** Visual states of a batch of videos, computed once and reusable for any number of questions. */
+/**
+ * Visual states of a batch of videos, computed once and reusable for any number of questions. On
+ * `webgpu` (unless `keepOnDevice: false`) `imageEmbeds` and `videoStates` are `DeviceTensor`s: they
+ * stay in GPU memory, so reusing them costs no upload. Read them with `downloadTensor`; release them
+ * with `disposeVideoFeatures` when done (they are also released with the task and when collected).
+ */
 export interface VideoFeatures {
   readonly imageEmbeds: Tensor<'float32'>;
   readonly imageMask: Tensor<'int64'>;
@@ -43,6 +72,39 @@ export function isVideoFeatures(v: unknown): v is VideoFeatures {
   return typeof v === 'object' && v !== null && 'imageEmbeds' in v;
 }
 
+/** Releases the GPU memory of features held on the device (a no-op for JS tensors). */
+export function disposeVideoFeatures(features: VideoFeatures): void {
+  disposeDeviceTensors([features.imageEmbeds, features.videoStates]);
+}
+
+/** Generation options `VideoQA.ask` and `Captioner.caption` share. */
+export interface GenerationOptions extends Partial<Pick<BeamSearchOptions, 'beamSize' | 'minLength' | 'maxLength' | 'onStep'>> {
+  /** Stage progress (decode, encode, generate), e.g. for progress bars. */
+  readonly onProgress?: ProgressListener;
+}
+
+/**
+ * Beam-search options of a task call: the caller's, else the model config's, else the task's
+ * defaults; every step is reported as `generate` progress (of `maxLength` steps) and to `onStep`.
+ */
+export function beamSearchOptions(
+  config: Mplug2Config['model_config'],
+  options: GenerationOptions,
+  defaults: { readonly minLength: number; readonly maxLength: number },
+): BeamSearchOptions {
+  const maxLength = options.maxLength ?? config.max_length ?? defaults.maxLength;
+  return {
+    beamSize: options.beamSize ?? config.beam_size,
+    minLength: options.minLength ?? config.min_length ?? defaults.minLength,
+    maxLength,
+    numReturn: 1,
+    onStep: (e) => {
+      options.onProgress?.({ stage: 'generate', done: e.step + 1, total: maxLength });
+      return options.onStep?.(e);
+    },
+  };
+}
+
 export function now(): number {
   return performance.now();
 }
@@ -51,7 +113,7 @@ export function ones(batch: number, n: number): Tensor<'int64'> {
   return tensor('int64', ['batch', 'video_tokens'], [batch, n], new BigInt64Array(batch * n).fill(1n));
 }
 
-/** Repeats rows of a `[B, ...]` tensor: row i of the result is row `rows[i]`. */
+/** Repeats rows of a JS `[B, ...]` tensor: row i of the result is row `rows[i]`. */
 export function selectRows<T extends Tensor>(t: T, rows: readonly number[]): T {
   const size = t.data.length / t.shape[0];
   const Ctor = t.data.constructor as new (n: number) => T['data'];
@@ -61,18 +123,60 @@ export function selectRows<T extends Tensor>(t: T, rows: readonly number[]): T {
 }
 
 /**
+ * Row selection (`Gather` on axis 0) of device tensors, on the GPU: one session per dtype and rank,
+ * created on first use. Its outputs stay on the GPU and are released with it.
+ */
+class DeviceRowGather {
+  private readonly sessions = new Map<string, Promise<ModuleSession>>();
+
+  async select<T extends Tensor>(t: T, rows: readonly number[]): Promise<T> {
+    const key = `${t.dtype}:${t.shape.length}`;
+    let s = this.sessions.get(key);
+    if (!s) {
+      s = ModuleSession.create(gatherRowsModel(t.dtype, t.shape.length), { backend: 'webgpu', deviceOutputs: 'all', label: 'select_rows' });
+      this.sessions.set(key, s);
+      s.catch(() => this.sessions.delete(key));
+    }
+    const order = tensor('int64', ['rows'], [rows.length], BigInt64Array.from(rows, BigInt));
+    return (await (await s).run({ x: t, rows: order }, { y: t.dims })).y as T;
+  }
+
+  async dispose(): Promise<void> {
+    for (const s of this.sessions.values()) await (await s.catch(() => null))?.dispose();
+    this.sessions.clear();
+  }
+}
+
+function gatherRowsModel(dtype: DType, rank: number): Uint8Array {
+  const g = new GraphBuilder('mplug2_select_rows');
+  const dims = Array.from({ length: rank }, (_, i) => `d${i}`);
+  const x = g.input('x', dtype, dims);
+  const rows = g.input('rows', 'int64', ['rows']);
+  g.output(g.op('Gather', [x, rows], { axis: 0 }), 'y', dtype, ['rows', ...dims.slice(1)]);
+  return g.toBytes();
+}
+
+/**
  * The visual half every task shares: vision encoder → universal layers, composed with the
- * composer (ports are checked when the task is loaded, before anything runs).
+ * composer (ports are checked when the task is loaded, before anything runs). On `webgpu`
+ * `video_states` and `image_embeds` stay in GPU memory (see `TaskLoadOptions.keepOnDevice`).
  */
 export class VisualPath {
+  private readonly gather = new DeviceRowGather();
+
   private constructor(
     readonly model: ModelSource,
     readonly pipeline: Pipeline,
     private readonly modules: PipelineModule[],
   ) {}
 
-  static async load(model: ModelSource, options: SessionOptions): Promise<VisualPath> {
-    const [vision, universal] = await Promise.all([loadVisionEncoder(model, options), loadUniversal(model, options)]);
+  static async load(model: ModelSource, options: TaskLoadOptions): Promise<VisualPath> {
+    // `universal_out` (the last layer before visn_emb_norm) is read by no task: left on the GPU, it is
+    // released right after the run instead of being downloaded.
+    const [vision, universal] = await Promise.all([
+      loadVisionEncoder(model, moduleOptions(options, ['video_states'])),
+      loadUniversal(model, moduleOptions(options, ['image_embeds', 'universal_out'])),
+    ]);
     const pipeline = Pipeline.compose({
       modules: { vision, universal },
       inputs: { pixel_values: vision.inputs[0] },
@@ -126,7 +230,7 @@ export class VisualPath {
     onProgress?.({ stage: 'decode', done: list.length, total: list.length });
     onProgress?.({ stage: 'encode', done: 0, total: 1 });
     t = now();
-    const out = await this.pipeline.run({ pixel_values: batch });
+    const out = await this.pipeline.run({ pixel_values: batch }, {}, { outputs: ['vision.video_states', 'universal.image_embeds'] });
     timings.vision_universal_s = (timings.vision_universal_s ?? 0) + (now() - t) / 1000;
     onProgress?.({ stage: 'encode', done: 1, total: 1 });
     const imageEmbeds = out['universal.image_embeds'] as Tensor<'float32'>;
@@ -138,7 +242,17 @@ export class VisualPath {
     };
   }
 
+  /**
+   * Row `i` of the result is row `rows[i]` of `t` (`[B, ...]`). The identity selection returns `t`
+   * itself; a device tensor is gathered on the GPU (the result is a new device tensor), never downloaded.
+   */
+  async selectRows<T extends Tensor>(t: T, rows: readonly number[]): Promise<T> {
+    if (rows.length === t.shape[0] && rows.every((r, i) => r === i)) return t;
+    return isDeviceTensor(t) ? this.gather.select(t, rows) : selectRows(t, rows);
+  }
+
   async dispose(): Promise<void> {
+    await this.gather.dispose();
     for (const m of this.modules) await m.dispose();
   }
 }

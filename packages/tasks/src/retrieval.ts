@@ -5,6 +5,8 @@ import {
   InvalidOptionError,
   MissingTensorError,
   VideoDecodeError,
+  disposeDeviceTensors,
+  downloadTensor,
   int64Tensor,
   manifestDims,
   mapLimit,
@@ -18,7 +20,19 @@ import { itmHeadPorts, loadFusion } from '@mplug2/fusion';
 import { Mplug2Tokenizer, loadTextEncoder, preCaption, textProjPorts } from '@mplug2/text-encoder';
 import { visionProjPorts } from '@mplug2/universal';
 import { loadVideo, type LoadedVideo } from '@mplug2/vision-encoder';
-import { VisualPath, now, ones, openModelInput, type ModelInput, type TaskLoadOptions, type Timings, type VideoFeatures, type VideoInput } from './common.js';
+import {
+  VisualPath,
+  disposeVideoFeatures,
+  moduleOptions,
+  now,
+  ones,
+  openModelInput,
+  type ModelInput,
+  type TaskLoadOptions,
+  type Timings,
+  type VideoFeatures,
+  type VideoInput,
+} from './common.js';
 import { RETRIEVAL_HEAD_TENSORS } from './convert.js';
 import { compareHits, type StoreHit, type VectorStore } from './store.js';
 
@@ -61,10 +75,12 @@ export class Retriever {
     const embedDim = model.manifest.config.model_config.embed_dim ?? 256;
     const head = async (role: string, ports: { inputs: PortSpec[]; outputs: PortSpec[] }) =>
       new GraphModule(`retrieval_heads.${role}`, ports.inputs, ports.outputs, await model.session('retrieval_heads', role, options));
+    // On webgpu text_states (→ text_proj, fusion) and the fusion outputs (→ itm_head; the others are
+    // released unread) stay in GPU memory; the heads' outputs (embeddings, ITM scores) come to JS.
     const [visual, text, fusion, vp, tp, itm] = await Promise.all([
       VisualPath.load(model, options),
-      loadTextEncoder(model, options),
-      loadFusion(model, options),
+      loadTextEncoder(model, moduleOptions(options, ['text_states'])),
+      loadFusion(model, moduleOptions(options, ['fusion_text', 'fusion_image', 'merged_states'])),
       head('vision_proj', visionProjPorts(dims, embedDim)),
       head('text_proj', textProjPorts(dims, embedDim)),
       head('itm', itmHeadPorts(dims)),
@@ -86,7 +102,7 @@ export class Retriever {
     return typeof t === 'number' && t > 0 ? t : 0.07;
   }
 
-  /** Visual states + L2-normalised ITC embeddings of a batch of videos (or images). */
+  /** Visual states (on the GPU on `webgpu`, see `VideoFeatures`) + L2-normalised ITC embeddings of a batch of videos (or images). */
   async encodeVideos(videos: VideoInput | readonly VideoInput[], timings: Timings = {}): Promise<{ features: VideoFeatures; embeddings: Float32Array[] }> {
     const features = await this.visual.encode(videos, timings);
     const t = now();
@@ -102,7 +118,7 @@ export class Retriever {
     return { ids: int64Tensor(['batch', 'tokens'], enc.inputIds), mask: int64Tensor(['batch', 'tokens'], enc.attentionMask) };
   }
 
-  /** Text states (`norm` mode) and L2-normalised ITC embeddings. */
+  /** Text states (`norm` mode; a `DeviceTensor` on `webgpu`) and L2-normalised ITC embeddings. */
   async encodeTexts(texts: readonly string[], timings: Timings = {}): Promise<{ states: Tensor<'float32'>; mask: Tensor<'int64'>; ids: Tensor<'int64'>; embeddings: Float32Array[] }> {
     const t = now();
     const { ids, mask } = this.encodeText(texts);
@@ -140,8 +156,8 @@ export class Retriever {
     const n = imageEmbeds.shape[0];
     const enc = this.encodeText(Array.from({ length: n }, () => text));
     const states = (await this.text.run({ input_ids: enc.ids, attention_mask: enc.mask })).text_states as Tensor<'float32'>;
-    const fused = await this.fusion.run({ text_states: states, text_mask: enc.mask, image_embeds: imageEmbeds, image_mask: ones(n, imageEmbeds.shape[1]) });
-    const out = await this.itmHead.run({ fusion_text: fused.fusion_text });
+    const fused = await this.fusion.run({ text_states: states, text_mask: enc.mask, image_embeds: imageEmbeds, image_mask: ones(n, imageEmbeds.shape[1]) }).finally(() => disposeDeviceTensors([states]));
+    const out = await this.itmHead.run({ fusion_text: fused.fusion_text }).finally(() => disposeDeviceTensors(fused));
     const probs = out.itm_probs as Tensor<'float32'>;
     const logits = out.itm_logits as Tensor<'float32'>;
     timings.itm_s = (timings.itm_s ?? 0) + (now() - t0) / 1000;
@@ -273,6 +289,9 @@ export async function indexVideos(retriever: Retriever, store: VectorStore, file
     if (batch.length) {
       const { features, embeddings } = await retriever.encodeVideos(batch.map((b) => b.video));
       const [, n, h] = features.imageEmbeds.shape;
+      // Stored states are read back from the GPU once per batch (only then).
+      const states = options.storeStates ? (await downloadTensor(features.imageEmbeds)).data : null;
+      disposeVideoFeatures(features);
       await store.add(
         batch.map((b, i) => ({
           path: b.path,
@@ -281,7 +300,7 @@ export async function indexVideos(retriever: Retriever, store: VectorStore, file
           frameIndices: b.video.frameIndices,
           embedding: embeddings[i],
           modelId,
-          states: options.storeStates ? features.imageEmbeds.data.slice(i * n * h, (i + 1) * n * h) : null,
+          states: states ? states.slice(i * n * h, (i + 1) * n * h) : null,
         })),
       );
       batches++;
@@ -343,7 +362,8 @@ export async function searchVideos(retriever: Retriever, store: VectorStore, que
   if (!Number.isInteger(rerank) || rerank < 0) throw new InvalidOptionError('rerank', `must be an integer >= 0, got ${rerank}`);
   const itmScore = options.itmScore ?? 'probability';
   if (itmScore !== 'probability' && itmScore !== 'logit') throw new InvalidOptionError('itmScore', `must be 'probability' or 'logit', got '${String(itmScore)}'`);
-  const { embeddings } = await retriever.encodeTexts([query], timings);
+  const { states, embeddings } = await retriever.encodeTexts([query], timings);
+  disposeDeviceTensors([states]);
   let t = now();
   const candidates = await store.search(retriever.modelId, embeddings[0], Math.max(k, rerank));
   timings.itc_search_s = (now() - t) / 1000;
@@ -388,7 +408,7 @@ export async function searchVideos(retriever: Retriever, store: VectorStore, que
       }
       if (!part.length) continue;
       const { features } = await retriever.encodeVideos(part.map((p) => p.video), timings);
-      const scores = await retriever.itmScores(query, features.imageEmbeds, timings);
+      const scores = await retriever.itmScores(query, features.imageEmbeds, timings).finally(() => disposeVideoFeatures(features));
       part.forEach((p, i) => itm.set(p.c.path, scores[i]));
     }
     timings.rerank_s = (now() - t) / 1000;
@@ -429,7 +449,9 @@ export async function zeroShotClassify(
   const template = options.template ?? 'a video of {label}';
   if (!template.includes('{label}')) throw new InvalidOptionError('template', `must contain {label}, got '${template}'`);
   const text = await retriever.encodeTexts(labels.map((l) => template.replaceAll('{label}', l)));
-  const { embeddings } = await retriever.encodeVideos(videos);
+  disposeDeviceTensors([text.states]);
+  const { features, embeddings } = await retriever.encodeVideos(videos);
+  disposeVideoFeatures(features);
   return embeddings.map((v) => {
     const sims = text.embeddings.map((t) => dot(t, v));
     const probs = retriever.itcProbabilities(sims);

@@ -1,13 +1,24 @@
-import { InvalidOptionError, Pipeline, int64Tensor, type ModelSource, type Tensor } from '@mplug2/core';
-import { TextDecoder, beamSearch, rankAnswers, type BeamSearchOptions, type DecoderMemory } from '@mplug2/decoder';
+import { InvalidOptionError, Pipeline, disposeDeviceTensors, int64Tensor, type ModelSource, type PortRef, type Tensor } from '@mplug2/core';
+import { TextDecoder, beamSearch, rankAnswers, type DecoderMemory } from '@mplug2/decoder';
 import { loadFusion } from '@mplug2/fusion';
 import { Mplug2Tokenizer, loadTextEncoder } from '@mplug2/text-encoder';
-import { VisualPath, isVideoFeatures, openModelInput, type ModelInput, now, selectRows, type ProgressListener, type TaskLoadOptions, type Timings, type VideoFeatures, type VideoInput } from './common.js';
+import {
+  VisualPath,
+  beamSearchOptions,
+  disposeVideoFeatures,
+  isVideoFeatures,
+  moduleOptions,
+  openModelInput,
+  type GenerationOptions,
+  type ModelInput,
+  now,
+  type TaskLoadOptions,
+  type Timings,
+  type VideoFeatures,
+  type VideoInput,
+} from './common.js';
 
-
-export interface QAOptions extends Partial<Pick<BeamSearchOptions, 'beamSize' | 'minLength' | 'maxLength' | 'onStep'>> {
-  /** Stage progress (decode, encode, generate), e.g. for progress bars. */
-  readonly onProgress?: ProgressListener;
+export interface QAOptions extends GenerationOptions {
   /** Rank these candidate answers (closed vocabulary, `rank_answer`) instead of generating. */
   readonly answers?: readonly string[];
   /** Candidates kept after the first-token pass (released config: 128). */
@@ -45,11 +56,13 @@ export class VideoQA {
     const model = await openModelInput(dir, options);
     if (!model.has('text_encoder') || !model.has('fusion') || !model.has('decoder'))
       throw new InvalidOptionError('model', `${model.location} is a '${model.manifest.task}' model without the text encoder, fusion and decoder VideoQA needs (modules: ${Object.keys(model.manifest.modules).join(', ')})`);
+    // On webgpu text_states and merged_states feed the next module from GPU memory; fusion_text and
+    // fusion_image (read by no VideoQA step) stay there too and are released right after the run.
     const [visual, text, fusion, decoder] = await Promise.all([
       VisualPath.load(model, options),
-      loadTextEncoder(model, options),
-      loadFusion(model, options),
-      TextDecoder.load(model, options),
+      loadTextEncoder(model, moduleOptions(options, ['text_states'])),
+      loadFusion(model, moduleOptions(options, ['merged_states', 'fusion_text', 'fusion_image'])),
+      TextDecoder.load(model, moduleOptions(options)),
     ]);
     const question = Pipeline.compose({
       modules: { text, fusion, decoder },
@@ -95,16 +108,26 @@ export class VideoQA {
 
     let t = now();
     const enc = this.tokenizer.encodeQuestions(qs);
-    const out = await this.question.run({
-      input_ids: int64Tensor(['batch', 'tokens'], enc.inputIds),
-      attention_mask: int64Tensor(['batch', 'tokens'], enc.attentionMask),
-      image_embeds: selectRows(features.imageEmbeds, rows),
-      image_mask: selectRows(features.imageMask, rows),
-    });
+    const imageEmbeds = await this.visual.selectRows(features.imageEmbeds, rows);
+    const out = await this.question
+      .run(
+        {
+          input_ids: int64Tensor(['batch', 'tokens'], enc.inputIds),
+          attention_mask: int64Tensor(['batch', 'tokens'], enc.attentionMask),
+          image_embeds: imageEmbeds,
+          image_mask: await this.visual.selectRows(features.imageMask, rows),
+        },
+        {},
+        { outputs: this.decoder.outputs.map((o): PortRef => `decoder.${o.name}`) },
+      )
+      .finally(() => {
+        if (imageEmbeds !== features.imageEmbeds) disposeDeviceTensors([imageEmbeds]);
+        if (features !== video) disposeVideoFeatures(features);
+      });
     const memory: DecoderMemory = {
       batch: qs.length,
       cross: Object.fromEntries(Object.entries(out).filter(([k]) => k.startsWith('decoder.cross_')).map(([k, v]) => [k.slice('decoder.'.length), v as Tensor<'float32'>])),
-      mask: out['fusion.merged_mask'] as Tensor<'int64'>,
+      mask: out['decoder.memory_mask'] as Tensor<'int64'>,
     };
     timings.text_fusion_s = (now() - t) / 1000;
     t = now();
@@ -124,17 +147,7 @@ export class VideoQA {
         timings,
       }));
     } else {
-      const maxLength = options.maxLength ?? cfg.max_length ?? 10;
-      const search = await beamSearch(this.decoder, memory, {
-        beamSize: options.beamSize ?? cfg.beam_size,
-        minLength: options.minLength ?? cfg.min_length ?? 1,
-        maxLength,
-        numReturn: 1,
-        onStep: (e) => {
-          options.onProgress?.({ stage: 'generate', done: e.step + 1, total: maxLength });
-          return options.onStep?.(e);
-        },
-      });
+      const search = await beamSearch(this.decoder, memory, beamSearchOptions(cfg, options, { minLength: 1, maxLength: 10 }));
       results = search.map((s, i) => {
         const best = s.hypotheses[0];
         return { question: qs[i], answer: this.tokenizer.decode(best.ids), ids: best.ids, score: best.score, timings };

@@ -1,0 +1,153 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { ModuleSession, downloadTensor, isDeviceTensor, maxAbsDiff, probeBackend, type Tensor } from '@mplug2/core';
+import { Captioner, VideoQA, selectRows, type VideoFeatures } from '@mplug2/tasks';
+import { Fixtures, goldenModel } from '../helpers/golden';
+import { useSwiftShaderVulkan } from './webgpu-env';
+
+/**
+ * The task pipelines on webgpu keep module boundaries in GPU memory: vision `video_states` →
+ * universal, `image_embeds` → fusion / decoder memory, `text_states` → fusion, `merged_states` →
+ * decoder memory. Checked by recording every `ModuleSession.run` (which feeds came from JS memory,
+ * which outputs were downloaded to JS), with the answers / captions equal to cpu and the goldens.
+ */
+useSwiftShaderVulkan();
+const webgpuError = await probeBackend('webgpu');
+if (webgpuError) process.stderr.write(`[pipeline-device] node webgpu unavailable, these cases are skipped: ${webgpuError}\n`);
+
+interface SessionTrace {
+  /** `session.input` of every non-empty float tensor fed from JS memory (uploaded by onnxruntime). */
+  readonly floatFeedsFromJs: string[];
+  /** `session.output` of every float output downloaded to JS. */
+  readonly floatOutputsToJs: string[];
+  /** `session.input` of every tensor fed from GPU memory. */
+  readonly deviceFeeds: string[];
+}
+
+const runSession = ModuleSession.prototype.run;
+
+function traceSessions(): SessionTrace {
+  const trace: SessionTrace = { floatFeedsFromJs: [], floatOutputsToJs: [], deviceFeeds: [] };
+  vi.spyOn(ModuleSession.prototype, 'run').mockImplementation(async function (this: ModuleSession, feeds, ...rest) {
+    for (const [name, t] of Object.entries(feeds)) {
+      if (isDeviceTensor(t)) trace.deviceFeeds.push(`${this.label}.${name}`);
+      else if (t.dtype === 'float32' && t.data.length > 0) trace.floatFeedsFromJs.push(`${this.label}.${name}`);
+    }
+    const out = await runSession.call(this, feeds, ...rest);
+    for (const [name, t] of Object.entries(out)) if (!isDeviceTensor(t) && t.dtype === 'float32') trace.floatOutputsToJs.push(`${this.label}.${name}`);
+    return out;
+  });
+  return trace;
+}
+
+afterEach(() => vi.restoreAllMocks());
+
+/** Golden beam ids per sample, trimmed to their lengths (the leading [CLS] included). */
+async function goldenBeamIds(fx: Fixtures): Promise<number[][]> {
+  const lengths = (await fx.ids('beam.lengths')).flat();
+  return (await fx.ids('beam.ids')).map((row, i) => row.slice(0, lengths[i]));
+}
+
+/** Only the decoder's own outputs reach JS: cross K/V of the memory projection (uploaded once per memory by `TextDecoder`) and the logits of each step. */
+function expectOnlyDecoderDownloads(trace: SessionTrace): void {
+  const modules = new Set(trace.floatOutputsToJs.map((n) => n.split('.')[0]));
+  expect([...modules]).toEqual(['decoder']);
+  for (const n of trace.floatOutputsToJs) expect(n).toMatch(/^decoder\.(memory\.cross_|(step|prefill)\.logits$)/);
+}
+
+describe.skipIf(webgpuError !== null)('task pipelines keep module boundaries in GPU memory (webgpu)', () => {
+  it('VideoQA: same answers as cpu and the golden, with every module boundary on the GPU', async () => {
+    const model = await goldenModel('videoqa_tiny', { fusedAttention: false });
+    const fx = await Fixtures.open('videoqa_tiny');
+    const video = await fx.float('input.video');
+    const questionIds = await fx.ids('input.question_ids');
+    const questionMask = await fx.ids('input.question_mask');
+    const golden = await goldenBeamIds(fx);
+    const goldenEmbeds = await fx.float('image_embeds');
+    await fx.close();
+
+    const run = async (backend: 'cpu' | 'webgpu') => {
+      const qa = await VideoQA.load(model, { backend });
+      // The golden's question word ids are synthetic (ids of a small vocabulary no text maps to): feed them as the tokenizer's output.
+      vi.spyOn(qa.tokenizer, 'encodeQuestions').mockImplementation((qs) => {
+        const rows = qs.map((q) => Number(q.slice(1)));
+        return { inputIds: rows.map((r) => questionIds[r]), attentionMask: rows.map((r) => questionMask[r]), texts: [...qs] } as never;
+      });
+      const trace = traceSessions();
+      // Question i about video i: the identity row selection.
+      const paired = await qa.ask(video, ['q0', 'q1']);
+      vi.mocked(ModuleSession.prototype.run).mockRestore();
+      const features = await qa.encodeVideo(video);
+      const onDevice = isDeviceTensor(features.imageEmbeds) && isDeviceTensor(features.videoStates);
+      // Both questions about video 0 from reused features: its image_embeds row repeated (a GPU gather on webgpu).
+      const first: VideoFeatures = { ...features, imageEmbeds: await qa.visual.selectRows(features.imageEmbeds, [0]), imageMask: selectRows(features.imageMask, [0]) };
+      const gatherTrace = traceSessions();
+      const repeated = await qa.ask(first, ['q0', 'q1']);
+      vi.mocked(ModuleSession.prototype.run).mockRestore();
+      const embeds = (await downloadTensor(features.imageEmbeds)).data.slice();
+      await qa.dispose();
+      return { paired, repeated, trace, gatherTrace, onDevice, embeds };
+    };
+    const cpu = await run('cpu');
+    const gpu = await run('webgpu');
+
+    expect(gpu.paired.map((r) => r.ids)).toEqual(golden);
+    expect(cpu.paired.map((r) => r.ids)).toEqual(golden);
+    expect(gpu.paired.map((r) => r.answer)).toEqual(cpu.paired.map((r) => r.answer));
+    expect(gpu.repeated.map((r) => r.ids)).toEqual(cpu.repeated.map((r) => r.ids));
+    expect(gpu.repeated[0].ids).toEqual(golden[0]);
+
+    expect(cpu.onDevice).toBe(false);
+    expect(gpu.onDevice).toBe(true);
+    expect(cpu.trace.deviceFeeds).toEqual([]);
+    // webgpu: the only float tensor uploaded from JS is the video; every boundary is fed from the GPU.
+    expect(gpu.trace.floatFeedsFromJs).toEqual(['vision_encoder.main.pixel_values']);
+    for (const boundary of ['universal.main.video_states', 'fusion.main.text_states', 'fusion.main.image_embeds', 'decoder.memory.memory'])
+      expect(gpu.trace.deviceFeeds).toContain(boundary);
+    expectOnlyDecoderDownloads(gpu.trace);
+    expect(gpu.gatherTrace.floatFeedsFromJs).toEqual([]);
+    expect(gpu.gatherTrace.deviceFeeds).toContain('select_rows.x');
+    expectOnlyDecoderDownloads(gpu.gatherTrace);
+
+    const embedsDiff = maxAbsDiff(gpu.embeds, cpu.embeds);
+    const scoreDiff = Math.max(...gpu.paired.map((r, i) => Math.abs(r.score - cpu.paired[i].score)));
+    process.stdout.write(
+      `[pipeline-device] videoqa_tiny webgpu vs cpu: image_embeds max abs diff ${embedsDiff.toExponential(1)}, beam score max diff ${scoreDiff.toExponential(1)}; ` +
+        `image_embeds vs golden: webgpu ${maxAbsDiff(gpu.embeds, goldenEmbeds.data).toExponential(1)}, cpu ${maxAbsDiff(cpu.embeds, goldenEmbeds.data).toExponential(1)}\n`,
+    );
+    expect(embedsDiff).toBeLessThan(1e-3);
+    expect(scoreDiff).toBeLessThan(1e-3);
+  }, 300_000);
+
+  it('Captioner: same ids as cpu and the golden, image_embeds fed to the decoder memory from the GPU', async () => {
+    const model = await goldenModel('videocaption_tiny', { fusedAttention: false });
+    const fx = await Fixtures.open('videocaption_tiny');
+    const video = await fx.float('input.video');
+    const golden = await goldenBeamIds(fx);
+    await fx.close();
+
+    const run = async (backend: 'cpu' | 'webgpu', keepOnDevice = true) => {
+      const cap = await Captioner.load(model, { backend, keepOnDevice });
+      const trace = traceSessions();
+      const results = await cap.caption(video);
+      await cap.dispose();
+      return { results, trace };
+    };
+    const cpu = await run('cpu');
+    const gpu = await run('webgpu');
+    const downloaded = await run('webgpu', false);
+
+    expect(gpu.results.map((r) => r.ids)).toEqual(golden);
+    expect(cpu.results.map((r) => r.ids)).toEqual(golden);
+    expect(downloaded.results.map((r) => r.ids)).toEqual(golden);
+    expect(gpu.results.map((r) => r.caption)).toEqual(cpu.results.map((r) => r.caption));
+    expect(gpu.trace.floatFeedsFromJs).toEqual(['vision_encoder.main.pixel_values']);
+    for (const boundary of ['universal.main.video_states', 'decoder.memory.memory']) expect(gpu.trace.deviceFeeds).toContain(boundary);
+    expectOnlyDecoderDownloads(gpu.trace);
+    // keepOnDevice: false downloads every module output (here the vision and universal outputs are fed back from JS).
+    expect(downloaded.trace.deviceFeeds).toEqual([]);
+    expect(downloaded.trace.floatFeedsFromJs).toEqual(expect.arrayContaining(['universal.main.video_states', 'decoder.memory.memory']));
+    const scoreDiff = Math.max(...gpu.results.map((r, i) => Math.abs(r.score - cpu.results[i].score)));
+    process.stdout.write(`[pipeline-device] videocaption_tiny webgpu vs cpu: beam score max diff ${scoreDiff.toExponential(1)}\n`);
+    expect(scoreDiff).toBeLessThan(1e-3);
+  }, 300_000);
+});
