@@ -9,7 +9,8 @@ import { serveStatic, type StaticServer } from './server';
 /**
  * End-to-end: builds examples/web with Vite (the tiny demo model made by the real converter and
  * bundled under model/), serves it with Range + COOP/COEP, and drives it like a person: pick a
- * video, see the sampled frames, ask, read the answer, caption. Screenshot: tests/artifacts/.
+ * video (decoded in the worker with WebCodecs), see the sampled frames, ask, read the answer,
+ * caption. Screenshot: tests/artifacts/.
  */
 const WEB = path.join(ROOT, 'examples/web');
 const VIDEO = path.join(ROOT, 'fixtures/goldens/preprocess/testsrc_320x240_30fps_3s.mp4');
@@ -45,6 +46,8 @@ describe('examples/web', () => {
     // The tiny model takes 4 frames: the reference 'middle' indices of a 90-frame video.
     expect(await page.locator('#frames figcaption').allTextContents()).toEqual(['frame 10', 'frame 33', 'frame 55', 'frame 78']);
     expect(await page.textContent('#videoInfo')).toMatch(/320×240, 90 frames/);
+    // Chromium has WebCodecs with H.264, so the worker decodes (no page-side <video> element).
+    expect(await page.textContent('#videoInfo')).toMatch(/decoded with webcodecs in the worker/);
     await page.fill('#question', 'what is the man doing?');
     const idleGap = await page.evaluate(
       () =>

@@ -52,11 +52,14 @@ export async function launchBrowser(): Promise<Browser> {
   };
 }
 
-/** Bundles the test page (tests/browser/page) from the packages' browser-safe source entries. */
-export async function buildTestPage(outDir: string): Promise<void> {
+/**
+ * Bundles a test page (`pageDir`: index.html, main.ts and any `extraEntries`, e.g. a worker) from the
+ * packages' browser-safe source entries.
+ */
+export async function buildTestPage(outDir: string, pageDir = 'tests/browser/page', extraEntries: string[] = []): Promise<void> {
   mkdirSync(outDir, { recursive: true });
   await build({
-    entryPoints: [path.join(ROOT, 'tests/browser/page/main.ts')],
+    entryPoints: ['main.ts', ...extraEntries].map((f) => path.join(ROOT, pageDir, f)),
     outdir: outDir,
     bundle: true,
     format: 'esm',
@@ -76,7 +79,7 @@ export async function buildTestPage(outDir: string): Promise<void> {
     ],
   });
   const { copyFileSync } = await import('node:fs');
-  copyFileSync(path.join(ROOT, 'tests/browser/page/index.html'), path.join(outDir, 'index.html'));
+  copyFileSync(path.join(ROOT, pageDir, 'index.html'), path.join(outDir, 'index.html'));
 }
 
 /** The page, onnxruntime-web's wasm files and extra mounts, served with Range + COOP/COEP. */

@@ -1,7 +1,8 @@
-// The page: picks a video, decodes it with the browser (video element, the reference 'middle'
-// frame indices and transform), shows the sampled frames, and sends the pixel values to the
-// inference worker. Decoding needs a document, so it stays on the page; inference does not.
-import { loadVideo } from '@mplug2/vision-encoder';
+// The page: picks a video and shows the sampled frames; the worker decodes it (WebCodecs, the
+// reference 'middle' frame indices and transform) and answers. Videos the worker cannot decode
+// (no WebCodecs, or not an MP4/MOV with H.264/VP9/AV1) are decoded here with a <video> element and
+// their pixel values sent to the worker.
+import { loadVideo, type BrowserVideoInfo, type RgbFrame } from '@mplug2/vision-encoder';
 import type { FromWorker, ToWorker } from './protocol';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -16,7 +17,7 @@ const worker = new Worker(new URL('./worker.ts', import.meta.url), { type: 'modu
 const send = (m: ToWorker, transfer: Transferable[] = []) => worker.postMessage(m, transfer);
 
 let model: { numFrames: number; size: number; backend: string } | undefined;
-let video: { pixels: Float32Array; shape: number[] } | undefined;
+let hasVideo = false;
 let nextId = 1;
 const pending = new Map<number, (m: FromWorker) => void>();
 
@@ -31,7 +32,7 @@ worker.onmessage = (e: MessageEvent<FromWorker>) => {
     status.textContent = `model ready on ${m.backend} in ${(m.ms / 1000).toFixed(1)} s (${m.numFrames} frames at ${m.size}×${m.size})`;
     document.body.dataset.model = 'ready';
     update();
-  } else if ((m.type === 'result' || m.type === 'error') && m.id !== undefined && pending.has(m.id)) {
+  } else if ((m.type === 'video' || m.type === 'result' || m.type === 'error') && m.id !== undefined && pending.has(m.id)) {
     pending.get(m.id)!(m);
     pending.delete(m.id);
   } else if (m.type === 'error') {
@@ -41,27 +42,19 @@ worker.onmessage = (e: MessageEvent<FromWorker>) => {
 };
 
 function update() {
-  askBtn.disabled = captionBtn.disabled = !(model && video);
+  askBtn.disabled = captionBtn.disabled = !(model && hasVideo);
 }
 
-function load() {
-  const backend = $<HTMLSelectElement>('backend').value as 'auto' | 'wasm' | 'webgpu';
-  const modelUrl = new URL('./model/', location.href).href;
-  send({ type: 'load', modelUrl, backend });
+/** Sends `m` and resolves with the worker's answer to it. */
+function request(m: ToWorker & { id: number }): Promise<FromWorker> {
+  return new Promise((resolve) => {
+    pending.set(m.id, resolve);
+    send(m);
+  });
 }
 
-$<HTMLInputElement>('file').addEventListener('change', async (e) => {
-  const file = (e.target as HTMLInputElement).files?.[0];
-  if (!file || !model) return;
-  document.body.dataset.video = 'decoding';
-  const t0 = performance.now();
-  const v = await loadVideo(file, { numFrames: model.numFrames, size: model.size, keepFrames: true });
-  video = { pixels: v.pixelValues.data, shape: [...v.pixelValues.shape] };
-  $('videoInfo').textContent = `${v.info.width}×${v.info.height}, ${v.info.frameCount} frames at ${v.info.fps} fps (${v.info.codec}); sampled frames [${v.frameIndices.join(', ')}] in ${Math.round(performance.now() - t0)} ms`;
-  const frames = $('frames');
-  frames.replaceChildren();
-  const distinct = [...new Set(v.frameIndices)];
-  (v.frames ?? []).forEach((f, i) => {
+function showFrames(frames: RgbFrame[], indices: number[]) {
+  const figures = frames.map((f, i) => {
     const canvas = document.createElement('canvas');
     canvas.width = f.width;
     canvas.height = f.height;
@@ -75,29 +68,66 @@ $<HTMLInputElement>('file').addEventListener('change', async (e) => {
     canvas.getContext('2d')!.putImageData(img, 0, 0);
     const fig = document.createElement('figure');
     const cap = document.createElement('figcaption');
-    cap.textContent = `frame ${distinct[i]}`;
+    cap.textContent = `frame ${indices[i]}`;
     fig.append(canvas, cap);
-    frames.append(fig);
+    return fig;
   });
-  document.body.dataset.video = 'ready';
+  $('frames').replaceChildren(...figures);
+}
+
+function load() {
+  const backend = $<HTMLSelectElement>('backend').value as 'auto' | 'wasm' | 'webgpu';
+  const modelUrl = new URL('./model/', location.href).href;
+  send({ type: 'load', modelUrl, backend });
+}
+
+$<HTMLInputElement>('file').addEventListener('change', async (e) => {
+  const file = (e.target as HTMLInputElement).files?.[0];
+  if (!file || !model) return;
+  document.body.dataset.video = 'decoding';
+  hasVideo = false;
+  update();
+  const t0 = performance.now();
+  const { numFrames, size } = model;
+  try {
+    const r = await request({ type: 'decode', id: nextId++, file, numFrames, size });
+    let where: string;
+    let v: { frameIndices: number[]; info: BrowserVideoInfo; frames: RgbFrame[] };
+    if (r.type === 'video') {
+      v = r;
+      where = 'in the worker';
+    } else {
+      // The worker could not decode it (r.message says why): a <video> element on this page can.
+      const onPage = await loadVideo(file, { numFrames, size, keepFrames: true, decoder: 'element' });
+      const pixels = onPage.pixelValues.data;
+      send({ type: 'setVideo', pixels, shape: [...onPage.pixelValues.shape] }, [pixels.buffer]);
+      v = { ...onPage, frames: onPage.frames ?? [] };
+      where = 'on the page';
+    }
+    $('videoInfo').textContent = `${v.info.width}×${v.info.height}, ${v.info.frameCount} frames at ${v.info.fps} fps (${v.info.codec}); sampled frames [${v.frameIndices.join(', ')}], decoded with ${v.info.decoder} ${where} in ${Math.round(performance.now() - t0)} ms`;
+    showFrames(v.frames, [...new Set(v.frameIndices)]);
+    hasVideo = true;
+    document.body.dataset.video = 'ready';
+  } catch (err) {
+    $('videoInfo').textContent = `cannot decode ${file.name}: ${(err as Error).message}`;
+    document.body.dataset.video = 'error';
+  }
   update();
 });
 
 function run(kind: 'ask' | 'caption') {
-  if (!video) return;
+  if (!hasVideo) return;
   const id = nextId++;
   const out = kind === 'ask' ? answer : $('captionOut');
   out.textContent = kind === 'ask' ? 'thinking…' : 'captioning…';
   document.body.dataset.answer = 'pending';
-  // A copy is sent, so the page keeps its pixels for further questions.
-  const pixels = video.pixels.slice();
-  const msg: ToWorker = kind === 'ask' ? { type: 'ask', id, pixels, shape: video.shape, question: $<HTMLInputElement>('question').value } : { type: 'caption', id, pixels, shape: video.shape };
+  const msg: ToWorker = kind === 'ask' ? { type: 'ask', id, question: $<HTMLInputElement>('question').value } : { type: 'caption', id };
   pending.set(id, (m) => {
     out.textContent = m.type === 'result' ? (kind === 'ask' ? `A: ${m.text}` : `Caption: ${m.text}`) : `error: ${(m as { message: string }).message}`;
     timing.textContent = m.type === 'result' ? `${Math.round(m.ms)} ms on ${model?.backend}` : '';
     document.body.dataset.answer = m.type === 'result' ? 'ready' : 'error';
   });
-  send(msg, [pixels.buffer]);
+  send(msg);
 }
 askBtn.addEventListener('click', () => run('ask'));
 captionBtn.addEventListener('click', () => run('caption'));

@@ -1,13 +1,16 @@
 /// <reference lib="webworker" />
-// Inference worker: loads the model from a URL (RemoteModel: fetch + Cache API + sha256, resumable)
-// and runs VideoQA / captioning on pixel values the page decoded. Keeps the page responsive.
-import { RemoteModel, resolveBackend } from '@mplug2/core';
+// The worker: loads the model from a URL (RemoteModel: fetch + Cache API + sha256, resumable),
+// decodes videos with WebCodecs (the page decodes those it cannot) and runs VideoQA / captioning on
+// the current video. Keeps the page responsive.
+import { RemoteModel, resolveBackend, type Tensor } from '@mplug2/core';
 import { Captioner, VideoQA } from '@mplug2/tasks';
+import { loadVideo } from '@mplug2/vision-encoder';
 import type { FromWorker, ToWorker } from './protocol';
 
-const post = (m: FromWorker) => (self as unknown as Worker).postMessage(m);
+const post = (m: FromWorker, transfer: Transferable[] = []) => (self as unknown as Worker).postMessage(m, transfer);
 let qa: VideoQA | undefined;
 let captioner: Captioner | undefined;
+let video: Tensor<'float32'> | undefined;
 
 self.onmessage = async (e: MessageEvent<ToWorker>) => {
   const m = e.data;
@@ -25,7 +28,19 @@ self.onmessage = async (e: MessageEvent<ToWorker>) => {
       return;
     }
     const t0 = performance.now();
-    const video = { dtype: 'float32' as const, dims: ['channels', 'frames', 'height', 'width'], shape: m.shape, data: m.pixels };
+    if (m.type === 'decode') {
+      // In a worker 'auto' means WebCodecs: it throws VideoDecodeError for what only a page can decode.
+      const v = await loadVideo(m.file, { numFrames: m.numFrames, size: m.size, keepFrames: true });
+      video = v.pixelValues;
+      const frames = v.frames ?? [];
+      post({ type: 'video', id: m.id, frameIndices: v.frameIndices, info: v.info, frames, ms: performance.now() - t0 }, frames.map((f) => f.data.buffer));
+      return;
+    }
+    if (m.type === 'setVideo') {
+      video = { dtype: 'float32', dims: ['channels', 'frames', 'height', 'width'], shape: m.shape, data: m.pixels };
+      return;
+    }
+    if (!video) throw new Error('no video yet');
     if (m.type === 'ask') {
       if (!qa) throw new Error('model not loaded');
       const [a] = await qa.ask(video, m.question);

@@ -1,18 +1,28 @@
 /**
- * Browser video input (needs a document: a `<video>` element decodes, a canvas reads pixels; in a
- * worker, decode on the page and post the pixel values or the frames). Frame indices follow the
+ * Browser video input, two decoders: WebCodecs (webcodecs.ts: MP4/MOV with H.264, VP9 or AV1; no
+ * document needed, so it also runs in a Web Worker) and a `<video>` element (any format the browser
+ * plays; needs a document), chosen automatically or forced with `decoder`. Frame indices follow the
  * reference exactly: `vlen` is the container's frame count read from the MP4/MOV sample tables
- * (what decord reports), 'middle' sampling picks the indices, and each sampled frame is shown by
- * seeking to the middle of its display interval. After decoding, the reference transform runs
- * unchanged (nearest resize, /255, CLIP normalisation), so the only difference from the ffmpeg path
- * is the browser's YUV→RGB conversion (measured in tests/browser: see README "Browser").
+ * (what decord reports) and 'middle' sampling picks the indices; WebCodecs decodes those samples,
+ * the element seeks to the middle of each one's display interval. After decoding, the reference
+ * transform runs unchanged (nearest resize, /255, CLIP normalisation), so the only difference from
+ * the ffmpeg path is the browser's YUV→RGB conversion (measured in tests/browser: see README "Browser").
  */
 import { InvalidOptionError, VideoDecodeError, type Tensor } from '@mplug2/core';
-import { readMp4FrameTable, type Mp4FrameTable } from './mp4-frames.js';
+import { readMp4FrameTable, type ByteReader, type Mp4FrameTable } from './mp4-frames.js';
 import { sampleFrameIndices } from './sampling.js';
 import { preprocessSampledFrames, rgbaToRgb, type RgbFrame } from './transform.js';
+import { decodeFramesWebCodecs, webCodecsSupport } from './webcodecs.js';
 
-export { readMp4FrameTable, type ByteReader, type Mp4FrameTable } from './mp4-frames.js';
+export { readMp4FrameTable, type ByteReader, type Mp4FrameTable, type Mp4Samples } from './mp4-frames.js';
+export { decodeFramesWebCodecs, webCodecsConfig, webCodecsSupport, type WebCodecsSupport } from './webcodecs.js';
+
+/**
+ * `webcodecs`: `VideoDecoder` on the MP4/MOV samples (pages and workers); `element`: a `<video>`
+ * element seeked to each frame (pages only; any format the browser plays); `auto`: WebCodecs when
+ * the file is an MP4/MOV whose codec `VideoDecoder.isConfigSupported` accepts, else the element.
+ */
+export type BrowserVideoDecoder = 'auto' | 'webcodecs' | 'element';
 
 /** What the browser knows about a video. */
 export interface BrowserVideoInfo {
@@ -26,6 +36,8 @@ export interface BrowserVideoInfo {
   durationS: number;
   codec: string;
   format: string;
+  /** The decoder that produced the frames (`image`: `loadImage`'s `createImageBitmap`). */
+  decoder: Exclude<BrowserVideoDecoder, 'auto'> | 'image';
 }
 
 export interface BrowserLoadVideoOptions {
@@ -38,7 +50,9 @@ export interface BrowserLoadVideoOptions {
   /** Frame count and rate for containers without a sample table the reader understands (webm, ...). */
   frameCount?: number;
   fps?: number;
-  /** Per-seek timeout. Default 10 s. */
+  /** Which browser decoder to use (see `BrowserVideoDecoder`). Default `auto`. */
+  decoder?: BrowserVideoDecoder;
+  /** Longest wait for one seek (element) or one keyframe group (WebCodecs). Default 10 s. */
   timeoutMs?: number;
 }
 
@@ -59,19 +73,38 @@ interface Doc {
   createElement(tag: 'canvas'): HTMLCanvasElement;
 }
 
+const documentOf = () => (globalThis as { document?: Doc }).document;
+
 function documentOrThrow(what: string): Doc {
-  const doc = (globalThis as { document?: Doc }).document;
+  const doc = documentOf();
   if (!doc)
-    throw new VideoDecodeError(what, 'browser video decoding needs a document (a <video> element)', 'decode on the page and post pixel values or frames to the worker');
+    throw new VideoDecodeError(what, 'the <video> element decoder needs a document', 'use an MP4/MOV (H.264, VP9, AV1) so WebCodecs decodes it in the worker, or decode on the page and post the pixel values');
   return doc;
 }
 
-/** The video as a Blob (a URL is fetched once: its bytes serve both the frame table and the video element). */
+/** The video as a Blob (a URL is fetched once: its bytes serve both the frame table and the decoder). */
 async function asBlob(src: VideoSource): Promise<Blob> {
   if (typeof src !== 'string') return src;
   const res = await fetch(src);
   if (!res.ok) throw new VideoDecodeError(src, `HTTP ${res.status} ${res.statusText}`);
   return res.blob();
+}
+
+/** A fetched video with its MP4/MOV frame table (null for other containers or an unreadable table). */
+interface VideoBytes {
+  name: string;
+  blob: Blob;
+  read: ByteReader;
+  table: Mp4FrameTable | null;
+}
+
+async function readVideoBytes(src: VideoSource): Promise<VideoBytes> {
+  const name = typeof src === 'string' ? src : (src as File).name ?? 'video';
+  const blob = await asBlob(src);
+  const read: ByteReader = async (s, e) => new Uint8Array(await blob.slice(s, e).arrayBuffer());
+  // A table that does not parse (not MP4, or a truncated moov box) leaves the element decoder to judge the file.
+  const table = await readMp4FrameTable(read, blob.size).catch(() => null);
+  return { name, blob, read, table };
 }
 
 function waitFor(el: HTMLVideoElement, event: string, what: string, timeoutMs: number): Promise<void> {
@@ -112,6 +145,8 @@ async function measureFps(el: HTMLVideoElement): Promise<number> {
   return d.length ? 1 / d[Math.floor(d.length / 2)] : 0;
 }
 
+const DEFAULT_TIMEOUT_MS = 10_000;
+
 /** An open video: its frame table and a video element to seek in. */
 export class BrowserVideo {
   private constructor(
@@ -124,11 +159,12 @@ export class BrowserVideo {
   ) {}
 
   static async open(src: VideoSource, options: Pick<BrowserLoadVideoOptions, 'frameCount' | 'fps' | 'timeoutMs'> = {}): Promise<BrowserVideo> {
-    const name = typeof src === 'string' ? src : (src as File).name ?? 'video';
+    return BrowserVideo.openBytes(await readVideoBytes(src), options);
+  }
+
+  private static async openBytes({ name, blob, table }: VideoBytes, options: Pick<BrowserLoadVideoOptions, 'frameCount' | 'fps' | 'timeoutMs'>): Promise<BrowserVideo> {
     const doc = documentOrThrow(name);
-    const timeoutMs = options.timeoutMs ?? 10_000;
-    const blob = await asBlob(src);
-    const table = await readMp4FrameTable(async (s, e) => new Uint8Array(await blob.slice(s, e).arrayBuffer()), blob.size).catch(() => null);
+    const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     const objectUrl = URL.createObjectURL(blob);
     const el = doc.createElement('video');
     el.muted = true;
@@ -159,6 +195,7 @@ export class BrowserVideo {
       durationS,
       codec: table?.codec ?? '',
       format: table ? 'mp4' : blob.type,
+      decoder: 'element',
     };
     if (!info.width || !info.height) throw new VideoDecodeError(name, 'no video track (width/height 0)');
     return new BrowserVideo(info, el, table, objectUrl, timeoutMs, name);
@@ -205,7 +242,19 @@ export class BrowserVideo {
 export async function loadVideo(src: VideoSource, options: BrowserLoadVideoOptions): Promise<BrowserLoadedVideo> {
   if (!options || !Number.isSafeInteger(options.numFrames) || options.numFrames < 1) throw new InvalidOptionError('numFrames', 'must be an integer >= 1');
   if (!Number.isSafeInteger(options.size) || options.size < 1) throw new InvalidOptionError('size', 'must be an integer >= 1');
-  const video = await BrowserVideo.open(src, options);
+  const choice = options.decoder ?? 'auto';
+  if (!['auto', 'webcodecs', 'element'].includes(choice)) throw new InvalidOptionError('decoder', `'${choice}' is not one of auto, webcodecs, element`);
+  const bytes = await readVideoBytes(src);
+  if (choice !== 'element') {
+    const support = bytes.table
+      ? await webCodecsSupport(bytes.table)
+      : ({ supported: false, reason: 'WebCodecs decoding reads MP4/MOV files and this is not one (or its moov box is missing)' } as const);
+    if (support.supported) return loadWithWebCodecs(bytes as VideoBytes & { table: Mp4FrameTable }, support.config, options);
+    if (choice === 'webcodecs' || !documentOf())
+      throw new VideoDecodeError(bytes.name, support.reason, choice === 'webcodecs' ? "decoder: 'element' decodes with a <video> element on a page" : 'decode on the page (a <video> element) and post the pixel values to the worker');
+  }
+  // The module-internal entry that takes the bytes already read (bracket access reaches the private static).
+  const video = await BrowserVideo['openBytes'](bytes, options);
   try {
     const frameIndices = sampleFrameIndices(options.numFrames, video.info.frameCount);
     const decoded = new Map<number, RgbFrame>();
@@ -218,6 +267,36 @@ export async function loadVideo(src: VideoSource, options: BrowserLoadVideoOptio
   } finally {
     video.close();
   }
+}
+
+async function loadWithWebCodecs(bytes: VideoBytes & { table: Mp4FrameTable }, config: VideoDecoderConfig, options: BrowserLoadVideoOptions): Promise<BrowserLoadedVideo> {
+  const { table } = bytes;
+  const frameCount = options.frameCount ?? table.frameCount;
+  if (frameCount > table.frameCount) throw new InvalidOptionError('frameCount', `${frameCount} exceeds the ${table.frameCount} frames of ${bytes.name}`);
+  const frameIndices = sampleFrameIndices(options.numFrames, frameCount);
+  const decoded = await decodeFramesWebCodecs(bytes.read, bytes.blob.size, table, config, frameIndices, { file: bytes.name, timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS });
+  const distinct = [...new Set(frameIndices)];
+  const first = decoded.get(distinct[0])!;
+  const info: BrowserVideoInfo = {
+    frameCount,
+    frameCountSource: options.frameCount ? 'option' : 'container',
+    fps: options.fps ?? table.fps,
+    width: first.width,
+    height: first.height,
+    durationS: table.durationS,
+    codec: table.codec,
+    format: 'mp4',
+    decoder: 'webcodecs',
+  };
+  return {
+    pixelValues: preprocessSampledFrames(
+      frameIndices.map((i) => decoded.get(i)!),
+      { size: options.size },
+    ),
+    frameIndices,
+    info,
+    ...(options.keepFrames ? { frames: distinct.map((i) => decoded.get(i)!) } : {}),
+  };
 }
 
 /** Loads a still image (URL or `File`/`Blob`) as a 1-frame video, repeated `numFrames` times. */
@@ -234,7 +313,7 @@ export async function loadImage(src: VideoSource, options: BrowserLoadVideoOptio
   return {
     pixelValues: preprocessSampledFrames(frameIndices.map(() => frame), { size: options.size }),
     frameIndices,
-    info: { frameCount: 1, frameCountSource: 'container', fps: 0, width: w, height: h, durationS: 0, codec: '', format: blob.type },
+    info: { frameCount: 1, frameCountSource: 'container', fps: 0, width: w, height: h, durationS: 0, codec: '', format: blob.type, decoder: 'image' },
     ...(options.keepFrames ? { frames: [frame] } : {}),
   };
 }
