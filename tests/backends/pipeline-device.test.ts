@@ -1,6 +1,9 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { ModuleSession, downloadTensor, isDeviceTensor, maxAbsDiff, probeBackend, type Tensor } from '@mplug2/core';
-import { Captioner, VideoQA, selectRows, type VideoFeatures } from '@mplug2/tasks';
+import { ModuleSession, downloadTensor, prng, isDeviceTensor, maxAbsDiff, probeBackend, tensor } from '@mplug2/core';
+import { Captioner, Retriever, VideoQA, convertCheckpoint, generateCheckpoint, selectRows, tinyDemoConfig, type VideoFeatures } from '@mplug2/tasks';
 import { Fixtures, goldenModel } from '../helpers/golden';
 import { useSwiftShaderVulkan } from './webgpu-env';
 
@@ -149,5 +152,38 @@ describe.skipIf(webgpuError !== null)('task pipelines keep module boundaries in 
     const scoreDiff = Math.max(...gpu.results.map((r, i) => Math.abs(r.score - cpu.results[i].score)));
     process.stdout.write(`[pipeline-device] videocaption_tiny webgpu vs cpu: beam score max diff ${scoreDiff.toExponential(1)}\n`);
     expect(scoreDiff).toBeLessThan(1e-3);
+  }, 300_000);
+
+  it('Retriever: same embeddings and ITM scores as cpu; only the heads\' outputs reach JS', async () => {
+    // A tiny pretrain model with retrieval heads, converted with primitive attention for webgpu.
+    const dir = mkdtempSync(path.join(tmpdir(), 'mplug2-retrieval-webgpu-'));
+    const config = tinyDemoConfig('pretrain');
+    await generateCheckpoint(path.join(dir, 'c.pth'), config, { seed: 11, withRetrievalHeads: true });
+    await convertCheckpoint({ checkpoint: path.join(dir, 'c.pth'), config, out: path.join(dir, 'model'), task: 'pretrain', fusedAttention: false });
+    const run = async (backend: 'cpu' | 'webgpu') => {
+      const retriever = await Retriever.load(path.join(dir, 'model'), { backend });
+      const { frames, size } = retriever.visual;
+      const rng = prng(5);
+      const pixels = tensor('float32', ['batch', 'channels', 'frames', 'height', 'width'], [2, 3, frames, size, size], Float32Array.from({ length: 2 * 3 * frames * size * size }, () => rng() * 2 - 1));
+      const trace = traceSessions();
+      const videos = await retriever.encodeVideos(pixels);
+      const texts = await retriever.encodeTexts(['a dog runs on the beach', 'a red square']);
+      const itm = await retriever.itmScores('a dog runs on the beach', videos.features.imageEmbeds);
+      vi.mocked(ModuleSession.prototype.run).mockRestore();
+      await retriever.dispose();
+      return { embeddings: [...videos.embeddings, ...texts.embeddings], itm: itm.flatMap((s) => [s.prob, s.logit]), trace, onDevice: isDeviceTensor(texts.states) };
+    };
+    const cpu = await run('cpu');
+    const gpu = await run('webgpu');
+    expect(gpu.onDevice).toBe(true);
+    expect(gpu.trace.floatFeedsFromJs).toEqual(['vision_encoder.main.pixel_values']);
+    for (const boundary of ['universal.main.video_states', 'retrieval_heads.vision_proj.image_embeds', 'retrieval_heads.text_proj.text_states', 'fusion.main.text_states', 'fusion.main.image_embeds', 'retrieval_heads.itm.fusion_text'])
+      expect(gpu.trace.deviceFeeds).toContain(boundary);
+    expect(new Set(gpu.trace.floatOutputsToJs.map((n) => n.split('.').slice(0, 2).join('.')))).toEqual(new Set(['retrieval_heads.vision_proj', 'retrieval_heads.text_proj', 'retrieval_heads.itm']));
+    const embeddingDiff = Math.max(...gpu.embeddings.map((e, i) => maxAbsDiff(e, cpu.embeddings[i])));
+    const itmDiff = maxAbsDiff(gpu.itm, cpu.itm);
+    process.stdout.write(`[pipeline-device] retrieval webgpu vs cpu: embeddings max abs diff ${embeddingDiff.toExponential(1)}, ITM prob/logit max diff ${itmDiff.toExponential(1)}\n`);
+    expect(embeddingDiff).toBeLessThan(1e-3);
+    expect(itmDiff).toBeLessThan(1e-3);
   }, 300_000);
 });
