@@ -101,34 +101,14 @@ export class VideoQA {
     const qs = typeof questions === 'string' ? [questions] : [...questions];
     if (qs.length === 0) throw new InvalidOptionError('questions', 'no question given');
     const features = isVideoFeatures(video) ? video : await this.visual.encode(video, timings, options.onProgress);
-    const videos = features.imageEmbeds.shape[0];
-    if (videos !== 1 && videos !== qs.length)
-      throw new InvalidOptionError('questions', `${qs.length} questions for ${videos} videos: give one question per video, or one video`);
-    const rows = qs.map((_, i) => (videos === 1 ? 0 : i));
-
     let t = now();
-    const enc = this.tokenizer.encodeQuestions(qs);
-    const imageEmbeds = await this.visual.selectRows(features.imageEmbeds, rows);
-    const out = await this.question
-      .run(
-        {
-          input_ids: int64Tensor(['batch', 'tokens'], enc.inputIds),
-          attention_mask: int64Tensor(['batch', 'tokens'], enc.attentionMask),
-          image_embeds: imageEmbeds,
-          image_mask: await this.visual.selectRows(features.imageMask, rows),
-        },
-        {},
-        { outputs: this.decoder.outputs.map((o): PortRef => `decoder.${o.name}`) },
-      )
-      .finally(() => {
-        if (imageEmbeds !== features.imageEmbeds) disposeDeviceTensors([imageEmbeds]);
-        if (features !== video) disposeVideoFeatures(features);
-      });
-    const memory: DecoderMemory = {
-      batch: qs.length,
-      cross: Object.fromEntries(Object.entries(out).filter(([k]) => k.startsWith('decoder.cross_')).map(([k, v]) => [k.slice('decoder.'.length), v as Tensor<'float32'>])),
-      mask: out['decoder.memory_mask'] as Tensor<'int64'>,
-    };
+    let memory: DecoderMemory;
+    try {
+      memory = await this.questionMemory(features, qs);
+    } finally {
+      // Features encoded for this call only are released here (GPU memory on webgpu).
+      if (features !== video) disposeVideoFeatures(features);
+    }
     timings.text_fusion_s = (now() - t) / 1000;
     t = now();
     const cfg = this.model.manifest.config.model_config;
@@ -156,6 +136,35 @@ export class VideoQA {
     timings.generation_s = (now() - t) / 1000;
     timings.total_s = (now() - start) / 1000;
     return results;
+  }
+
+  /** Text encoder → fusion → decoder memory projection for `questions` about `features`. */
+  private async questionMemory(features: VideoFeatures, questions: readonly string[]): Promise<DecoderMemory> {
+    const videos = features.imageEmbeds.shape[0];
+    if (videos !== 1 && videos !== questions.length)
+      throw new InvalidOptionError('questions', `${questions.length} questions for ${videos} videos: give one question per video, or one video`);
+    const rows = questions.map((_, i) => (videos === 1 ? 0 : i));
+    const enc = this.tokenizer.encodeQuestions(questions);
+    const imageEmbeds = await this.visual.selectRows(features.imageEmbeds, rows);
+    try {
+      const out = await this.question.run(
+        {
+          input_ids: int64Tensor(['batch', 'tokens'], enc.inputIds),
+          attention_mask: int64Tensor(['batch', 'tokens'], enc.attentionMask),
+          image_embeds: imageEmbeds,
+          image_mask: await this.visual.selectRows(features.imageMask, rows),
+        },
+        {},
+        { outputs: this.decoder.outputs.map((o): PortRef => `decoder.${o.name}`) },
+      );
+      return {
+        batch: questions.length,
+        cross: Object.fromEntries(Object.entries(out).filter(([k]) => k.startsWith('decoder.cross_')).map(([k, v]) => [k.slice('decoder.'.length), v as Tensor<'float32'>])),
+        mask: out['decoder.memory_mask'] as Tensor<'int64'>,
+      };
+    } finally {
+      if (imageEmbeds !== features.imageEmbeds) disposeDeviceTensors([imageEmbeds]);
+    }
   }
 
   async dispose(): Promise<void> {
