@@ -1,3 +1,5 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -6,15 +8,19 @@ import type { Page } from 'playwright-core';
 import { GOLDENS } from '../helpers/golden';
 import { buildTestPage, launchBrowser, serveTestPage, type Browser } from './harness';
 import type { StaticServer } from './server';
-import type { Measurement, MeasureRequest } from './video-page/measure';
+import { sampleFrameIndices } from '../../packages/vision-encoder/src/video/sampling';
+import { yuv420ToRgb } from '../../packages/vision-encoder/src/video/webcodecs';
+import type { Measurement, MeasureRequest, frameHashes } from './video-page/measure';
 
 /**
  * Browser video input against the preprocessing golden (fixtures/goldens/preprocess: ffmpeg's
  * decoded RGB frames, the frame indices and the preprocessed tensors of the reference): WebCodecs on
  * the page and in a Web Worker, the `<video>` element on the page, automatic selection, and broken
  * files (typed VideoDecodeError naming the file, never a hang). Pixel differences are printed
- * (`[browser video]` lines) and bounded by what was measured (README "Browser").
+ * (`[browser video]` lines) and bounded by what was measured (README "Browser"). With ffmpeg: H.264
+ * (several GOPs, B-frames), VP9 and AV1 in MP4 decode to exactly ffmpeg's YUV.
  */
+const hasFfmpeg = spawnSync('ffmpeg', ['-version'], { stdio: 'ignore' }).status === 0;
 let browser: Browser;
 let server: StaticServer;
 let page: Page;
@@ -90,12 +96,40 @@ function writeBrokenVideos(dir: string) {
   writeFileSync(path.join(dir, 'not-a-video.mp4'), Buffer.from('this is not a video file\n'.repeat(40)));
 }
 
+/** Small test-pattern MP4s per codec (64×48, 20 frames, a keyframe every 6). */
+const GENERATED = {
+  'h264-bframes.mp4': ['-c:v', 'libx264', '-bf', '2'],
+  'vp9.mp4': ['-c:v', 'libvpx-vp9'],
+  'av1.mp4': ['-c:v', 'libaom-av1', '-cpu-used', '8'],
+};
+let generatedDir: string;
+
+function writeGeneratedVideos(dir: string) {
+  for (const [name, codec] of Object.entries(GENERATED))
+    execFileSync('ffmpeg', ['-y', '-v', 'error', '-f', 'lavfi', '-i', 'testsrc=duration=2:size=64x48:rate=10', ...codec, '-g', '6', '-pix_fmt', 'yuv420p', path.join(dir, name)]);
+}
+
+/** SHA-256 of each frame as ffmpeg decodes it (yuv420p, every frame in presentation order) converted by our yuv420ToRgb. */
+function ffmpegFrameHashes(file: string, width: number, height: number): string[] {
+  const yuv = execFileSync('ffmpeg', ['-v', 'error', '-i', file, '-fps_mode', 'passthrough', '-f', 'rawvideo', '-pix_fmt', 'yuv420p', '-'], { maxBuffer: 1 << 28 });
+  const ySize = width * height;
+  const cSize = (width / 2) * (height / 2);
+  const frameSize = ySize + 2 * cSize;
+  return Array.from({ length: yuv.length / frameSize }, (_, i) => {
+    const f = yuv.subarray(i * frameSize, (i + 1) * frameSize);
+    const rgb = yuv420ToRgb(f.subarray(0, ySize), f.subarray(ySize, ySize + cSize), f.subarray(ySize + cSize), { width, height, yStride: width, cStride: width / 2, cStep: 1 });
+    return createHash('sha256').update(rgb.data).digest('hex');
+  });
+}
+
 beforeAll(async () => {
   const pageDir = mkdtempSync(path.join(tmpdir(), 'mplug2-videopage-'));
   const broken = mkdtempSync(path.join(tmpdir(), 'mplug2-broken-'));
+  generatedDir = mkdtempSync(path.join(tmpdir(), 'mplug2-generated-'));
   writeBrokenVideos(broken);
+  if (hasFfmpeg) writeGeneratedVideos(generatedDir);
   await buildTestPage(pageDir, 'tests/browser/video-page', ['worker.ts']);
-  server = await serveTestPage(pageDir, { '/goldens/': GOLDENS, '/broken/': broken });
+  server = await serveTestPage(pageDir, { '/goldens/': GOLDENS, '/broken/': broken, '/generated/': generatedDir });
   browser = await launchBrowser();
   page = await browser.newPage(`${server.url}/`);
   await page.waitForFunction(() => document.title.endsWith('ready'));
@@ -142,5 +176,23 @@ describe('browser video decoders vs the preprocessing golden', () => {
     // Without WebCodecs support a worker has no decoder at all; a page falls back to the element, which rejects the file too.
     expectDecodeError(await run('inWorker', { decoder: 'auto', videoUrl: '/broken/unknown-codec.mp4' }), 'unknown-codec.mp4', /codec 'zzzz'.*decode on the page/);
     expectDecodeError(await run('onPage', { decoder: 'auto', videoUrl: '/broken/not-a-video.mp4' }), 'not-a-video.mp4', /cannot decode/);
+  });
+});
+
+describe.skipIf(!hasFfmpeg)('WebCodecs decodes exactly what ffmpeg decodes', () => {
+  it('H.264 with B-frames and several keyframes, VP9 and AV1 in MP4, and the golden video: identical RGB from identical YUV', async () => {
+    const videos = [...Object.keys(GENERATED).map((name) => ({ url: `/generated/${name}`, file: path.join(generatedDir, name) })), { url: VIDEO, file: path.join(GOLDENS, 'preprocess/testsrc_320x240_30fps_3s.mp4') }];
+    for (const { url, file } of videos) {
+      const r = (await page.evaluate((req) => (globalThis as any).mplug2Video.hashesOnPage(req), { videoUrl: url, numFrames: 8, size: 32, decoder: 'webcodecs' as const })) as
+        | Awaited<ReturnType<typeof frameHashes>>
+        | Failure;
+      if ('error' in r) throw new Error(`${url}: ${r.error.message}`);
+      const expected = ffmpegFrameHashes(file, r.info.width, r.info.height);
+      process.stdout.write(`[browser video] ${url}: ${r.info.codec}, ${r.info.frameCount} frames, sampled [${r.frameIndices.join(', ')}]\n`);
+      expect(r.info.frameCount).toBe(expected.length);
+      expect(r.frameIndices).toEqual(sampleFrameIndices(8, expected.length));
+      // ffmpeg's YUV through the same conversion: equal digests mean the browser decoded the same YUV.
+      expect(r.hashes).toEqual([...new Set(r.frameIndices)].map((i) => expected[i]));
+    }
   });
 });

@@ -3,7 +3,7 @@
  * `page.evaluate` through `window.mplug2Video`. Measures browser decoding against the preprocessing
  * golden on the page and in a worker; failures come back as plain data (`{ error }`).
  */
-import { describeError, measure, type MeasureRequest } from './measure';
+import { describeError, frameHashes, measure, type MeasureRequest } from './measure';
 
 async function onPage(req: MeasureRequest) {
   try {
@@ -33,5 +33,13 @@ async function onPageWithoutWebCodecs(req: MeasureRequest) {
   }
 }
 
-(globalThis as unknown as { mplug2Video: unknown }).mplug2Video = { onPage, inWorker, onPageWithoutWebCodecs };
+async function hashesOnPage(req: Omit<MeasureRequest, 'fixturesUrl'>) {
+  try {
+    return await frameHashes(req);
+  } catch (e) {
+    return describeError(e);
+  }
+}
+
+(globalThis as unknown as { mplug2Video: unknown }).mplug2Video = { onPage, inWorker, onPageWithoutWebCodecs, hashesOnPage };
 document.title = 'mplug2 video tests: ready';

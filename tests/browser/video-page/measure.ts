@@ -75,6 +75,14 @@ export async function measure({ videoUrl, fixturesUrl, numFrames, size, decoder 
 
 export type Measurement = Awaited<ReturnType<typeof measure>>;
 
+/** The decoded RGB frames of any video as SHA-256 digests (distinct sampled frames, in order), to compare with Node. */
+export async function frameHashes({ videoUrl, numFrames, size, decoder }: Omit<MeasureRequest, 'fixturesUrl'>) {
+  const v = await loadVideo(new URL(videoUrl, location.href).href, { numFrames, size, decoder, keepFrames: true });
+  const hex = (b: ArrayBuffer) => Array.from(new Uint8Array(b), (x) => x.toString(16).padStart(2, '0')).join('');
+  const hashes = await Promise.all((v.frames ?? []).map(async (f) => hex(await crypto.subtle.digest('SHA-256', f.data))));
+  return { frameIndices: v.frameIndices, info: v.info, hashes };
+}
+
 /** A failure as plain data (errors do not survive `page.evaluate` or `postMessage` with their class). */
 export function describeError(e: unknown) {
   const err = e as { name?: string; code?: string; file?: string; message?: string };
