@@ -236,8 +236,9 @@ export class BrowserVideo {
 
 /**
  * Loads a video (URL or `File`/`Blob`) the way the reference's test datasets do: 'middle' sampling
- * over the container's frame count, those frames decoded by the browser, nearest resize and CLIP
- * normalisation. The browser counterpart of the Node `loadVideo` (ffmpeg).
+ * over the container's frame count, those frames decoded by the browser (WebCodecs or a `<video>`
+ * element: see `decoder`), nearest resize and CLIP normalisation. The browser counterpart of the
+ * Node `loadVideo` (ffmpeg).
  */
 export async function loadVideo(src: VideoSource, options: BrowserLoadVideoOptions): Promise<BrowserLoadedVideo> {
   if (!options || !Number.isSafeInteger(options.numFrames) || options.numFrames < 1) throw new InvalidOptionError('numFrames', 'must be an integer >= 1');

@@ -7,9 +7,10 @@
  * YUV → RGB is done here, not by the browser: 8-bit 4:2:0 frames (I420, NV12) are copied out
  * (`VideoFrame.copyTo`) and converted with the BT.601 limited-range matrix and each chroma sample
  * repeated over its 2×2 block, which is what swscale (decord's and the golden's ffmpeg) does by
- * default; H.264/VP9/AV1 decoding is bit-exact, so only swscale's integer rounding remains. Chromium would draw unsignalled video as BT.709 (tens of units off the reference on
- * saturated colours). Other layouts (10-bit, 4:4:4, GPU-only frames) are drawn on an
- * OffscreenCanvas, i.e. converted by the browser.
+ * default; H.264/VP9/AV1 decoding is bit-exact, so only swscale's integer rounding remains.
+ * Chromium would draw unsignalled video as BT.709 (tens of units off the reference on saturated
+ * colours). Other layouts (10-bit, 4:4:4, GPU-only frames) are drawn on an OffscreenCanvas, i.e.
+ * converted by the browser.
  */
 import { VideoDecodeError } from '@mplug2/core';
 import type { ByteReader, Mp4FrameTable } from './mp4-frames.js';
@@ -50,7 +51,7 @@ export async function webCodecsSupport(table: Mp4FrameTable): Promise<WebCodecsS
   if (typeof VideoDecoder === 'undefined') return { supported: false, reason: 'this browser has no WebCodecs VideoDecoder' };
   const config = webCodecsConfig(table);
   if (!config) return { supported: false, reason: `codec '${table.codec || 'none'}' has no WebCodecs configuration here (H.264, VP9 and AV1 in MP4/MOV do)` };
-  const support = await VideoDecoder.isConfigSupported(config).catch((e: Error) => ({ supported: false, error: e }));
+  const support = await VideoDecoder.isConfigSupported(config).catch(() => ({ supported: false }));
   if (!support.supported) return { supported: false, reason: `this browser's VideoDecoder does not support '${config.codec}'` };
   return { supported: true, config };
 }
