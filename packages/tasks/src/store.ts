@@ -105,7 +105,10 @@ export class LanceVectorStore implements VectorStore {
     try {
       lancedb = await import('@lancedb/lancedb');
     } catch (e) {
-      throw new Mplug2Error('STORE_UNAVAILABLE', `@lancedb/lancedb could not be loaded (its native binary may be missing for this platform): ${(e as Error).message}`);
+      throw new Mplug2Error(
+        'STORE_UNAVAILABLE',
+        `@lancedb/lancedb could not be loaded (an optional peer dependency of @mplug2/tasks: \`npm install @lancedb/lancedb@0.31.0\`; or its native binary is missing for this platform): ${(e as Error).message}`,
+      );
     }
     const db = await lancedb.connect(uri);
     const names = await db.tableNames();

@@ -58,13 +58,24 @@ export function runningInNode(): boolean {
 const ORT_NODE_PACKAGE = ['onnxruntime', 'node'].join('-');
 const ortModules = new Map<OrtRuntime, Promise<OrtModule>>();
 
+/** onnxruntime-node is an optional peer dependency of @mplug2/core (browser installs skip it): say how to get it. */
+function explainMissingOrtNode(e: unknown): never {
+  const code = (e as { code?: string })?.code;
+  if ((code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') && String((e as Error).message).includes(ORT_NODE_PACKAGE))
+    throw new Error(
+      `${ORT_NODE_PACKAGE} is not installed (an optional peer dependency of @mplug2/core, needed for the cpu, webgpu and cuda backends in Node): run \`npm install ${ORT_NODE_PACKAGE}@1.30.0\`, or use backend 'wasm'`,
+      { cause: e },
+    );
+  throw e;
+}
+
 function loadOrt(runtime: OrtRuntime): Promise<OrtModule> {
   let p = ortModules.get(runtime);
   if (!p) {
     p =
       runtime === 'onnxruntime-web'
         ? (import('onnxruntime-web') as unknown as Promise<OrtModule>)
-        : (import(/* @vite-ignore */ /* webpackIgnore: true */ ORT_NODE_PACKAGE) as Promise<OrtModule>);
+        : (import(/* @vite-ignore */ /* webpackIgnore: true */ ORT_NODE_PACKAGE).catch(explainMissingOrtNode) as Promise<OrtModule>);
     p = p.then((m) => {
       const d = (m as unknown as { default?: OrtModule }).default;
       return d?.InferenceSession ? d : m;

@@ -1,0 +1,75 @@
+/**
+ * onnxruntime-node is an optional peer dependency of @mplug2/core (and @lancedb/lancedb, which brings another
+ * onnxruntime-node through its optional @huggingface/transformers, one of @mplug2/tasks): a browser project
+ * installing the packed @mplug2/tasks gets neither (nor their install scripts). Run in Node anyway, that
+ * install still works on wasm (onnxruntime-web) and names the missing package for cpu / webgpu / cuda, from
+ * both the ESM and the CommonJS build; the retrieval store names @lancedb/lancedb likewise. Needs the built packages (npx turbo run build; `npm test` builds first)
+ * and a reachable registry (or the npm cache).
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const ROOT = path.resolve(__dirname, '..');
+
+const NAMES = '{ BackendUnavailableError, ModuleSession, availableBackends, probeBackend }';
+
+/** After `importLine`: probes every backend and creates a cpu session; prints what happened as one JSON line. */
+const probeScript = (importLine: string) => `${importLine}
+(async () => {
+  const available = await availableBackends();
+  const cpuProbe = await probeBackend('cpu');
+  const created = await ModuleSession.create(new Uint8Array(0), { backend: 'cpu' }).then(
+    () => ({ typed: false, message: 'created' }),
+    (e) => ({ typed: e instanceof BackendUnavailableError, message: e.message, available: e.available }),
+  );
+  console.log(JSON.stringify({ available, cpuProbe, created }));
+})();
+`;
+
+const PACKAGES = ['core', 'decoder', 'fusion', 'text-encoder', 'universal', 'vision-encoder', 'tasks'];
+
+describe('@mplug2/tasks installed as in a browser project: no onnxruntime-node', () => {
+  it('installs neither onnxruntime-node nor @lancedb/lancedb; in Node wasm works and cpu is a BackendUnavailableError saying to install it', async () => {
+    const packDir = mkdtempSync(path.join(tmpdir(), 'mplug2-pack-'));
+    const dependencies = Object.fromEntries(
+      PACKAGES.map((p) => {
+        const file = execFileSync('npm', ['pack', '--pack-destination', packDir, '--silent'], { cwd: path.join(ROOT, 'packages', p), encoding: 'utf8' }).trim().split('\n').pop()!;
+        return [`@mplug2/${p}`, `file:${path.join(packDir, file)}`];
+      }),
+    );
+    const app = mkdtempSync(path.join(tmpdir(), 'mplug2-browser-install-'));
+    writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'browser-app', private: true, dependencies }));
+    execFileSync('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: app, stdio: 'pipe', timeout: 170_000 });
+    // Every installed package, nested ones included, is in the lockfile npm wrote.
+    const installed = Object.keys(JSON.parse(readFileSync(path.join(app, 'package-lock.json'), 'utf8')).packages);
+    expect(installed).toContain('node_modules/@mplug2/tasks');
+    expect(installed).toContain('node_modules/onnxruntime-web');
+    expect(installed.filter((p) => /(^|\/)node_modules\/(onnxruntime-node|@lancedb\/lancedb)$/.test(p))).toEqual([]);
+    expect(existsSync(path.join(app, 'node_modules/onnxruntime-node'))).toBe(false);
+
+    writeFileSync(path.join(app, 'probe.mjs'), probeScript(`import ${NAMES} from '@mplug2/core';`));
+    writeFileSync(path.join(app, 'probe.cjs'), probeScript(`const ${NAMES} = require('@mplug2/core');`));
+    for (const script of ['probe.mjs', 'probe.cjs']) {
+      const out = execFileSync(process.execPath, [script], { cwd: app, encoding: 'utf8', timeout: 60_000 });
+      const r = JSON.parse(out.trim().split('\n').pop()!);
+      expect(r.available, script).toEqual(['wasm']);
+      expect(r.cpuProbe, script).toMatch(/onnxruntime-node is not installed .*npm install onnxruntime-node@1\.30\.0/);
+      expect(r.created.typed, script).toBe(true);
+      expect(r.created.message, script).toMatch(/^backend 'cpu' is not available \(tried: cpu: onnxruntime-node could not be loaded: onnxruntime-node is not installed/);
+      expect(r.created.message, script).toContain("npm install onnxruntime-node@1.30.0`, or use backend 'wasm'");
+      expect(r.created.available, script).toEqual(['wasm']);
+    }
+
+    // The retrieval store (Node entry of @mplug2/tasks) names its missing optional peer the same way.
+    writeFileSync(
+      path.join(app, 'store.mjs'),
+      "import { LanceVectorStore } from '@mplug2/tasks';\nLanceVectorStore.open('db').then(() => console.log('{}'), (e) => console.log(JSON.stringify({ code: e.code, message: e.message })));\n",
+    );
+    const store = JSON.parse(execFileSync(process.execPath, ['store.mjs'], { cwd: app, encoding: 'utf8', timeout: 60_000 }).trim());
+    expect(store.code).toBe('STORE_UNAVAILABLE');
+    expect(store.message).toContain('`npm install @lancedb/lancedb@0.31.0`');
+  }, 240_000);
+});
