@@ -83,6 +83,18 @@ describe('mplug2 convert + parity', () => {
     expect(err).toContain('text_encoder.encoder.layer.0.intermediate.dense.weight expected [256,128] got [128,128]');
     expect(err).toContain('fusion_encoder.encoder.layer.2.output.dense.weight');
   });
+
+  it('--compute fp16 records fp16-compute graphs in the manifest; with --dtype int8 it is refused (exit 2)', async () => {
+    const golden = path.join(GOLDENS, 'videocaption_tiny');
+    const args = (out: string) => ['convert', path.join(golden, 'checkpoint.pth'), '--config', path.join(golden, 'config.json'), '--out', out, '--compute', 'fp16'];
+    const out = mkdtempSync(path.join(tmpdir(), 'mplug2-cli-fp16-'));
+    const conv = await run([...args(out), '--primitive-attention']);
+    expect(conv.code, conv.err).toBe(0);
+    expect(JSON.parse(readFileSync(path.join(out, 'manifest.json'), 'utf8')).graphOptions).toEqual({ fusedAttention: false, compute: 'fp16' });
+    const bad = await run([...args(path.join(out, 'int8')), '--dtype', 'int8']);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/--compute.*fp16 compute needs --dtype fp16, not int8/);
+  });
 });
 
 describe('mplug2 tokenize', () => {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import type { ParityReport } from '@mplug2/tasks';
+import { convertCheckpoint, type ParityReport } from '@mplug2/tasks';
 import { GOLDENS, goldenModel } from '../helpers/golden';
 import { defineBackendSuite, measured, type BackendCase } from '../backends/suite';
 import { buildTestPage, launchBrowser, serveTestPage, type Browser } from './harness';
@@ -30,6 +30,10 @@ beforeAll(async () => {
       mounts[`/models/${key}/`] = dir.location;
       models.set(key, `/models/${key}/`);
     }
+  const fp16Compute = mkdtempSync(path.join(tmpdir(), 'mplug2-fp16-compute-'));
+  const caption = path.join(GOLDENS, 'videocaption_tiny');
+  await convertCheckpoint({ checkpoint: path.join(caption, 'checkpoint.pth'), config: path.join(caption, 'config.json'), out: fp16Compute, compute: 'fp16' });
+  mounts['/models/fp16-compute/'] = fp16Compute;
   await buildTestPage(pageDir);
   server = await serveTestPage(pageDir, mounts);
   browser = await launchBrowser();
@@ -62,6 +66,18 @@ defineBackendSuite({
     return r;
   },
   timeoutMs: 240_000,
+});
+
+describe('fp16-compute model on webgpu without shader-f16 (SwiftShader)', () => {
+  it('is refused with BackendUnavailableError naming shader-f16, before any weight is fetched', async () => {
+    const env = await page.evaluate(() => (globalThis as any).mplug2Test.environment());
+    expect(env.adapter.features).not.toContain('shader-f16');
+    const err = await page.evaluate(([m]) => (globalThis as any).mplug2Test.sessionError(m, 'vision_encoder', 'webgpu'), ['/models/fp16-compute/'] as const);
+    expect(err).toMatchObject({ backendUnavailable: true, code: 'BACKEND_UNAVAILABLE' });
+    expect(err.message).toMatch(/shader-f16/);
+    expect(err.message).toMatch(/--dtype fp16/);
+    expect(server.requests.filter((r) => r.url.startsWith('/models/fp16-compute/') && r.url.endsWith('.weights'))).toEqual([]);
+  });
 });
 
 describe('browser video input (video element + reference middle sampling and transform)', () => {

@@ -31,8 +31,11 @@ export const ManifestSchema = z.object({
     text: z.record(z.string(), z.number()),
     visionAdapter: z.boolean(),
   }),
-  /** How the graphs were emitted (fused onnxruntime ops or primitive ONNX ops). */
-  graphOptions: z.object({ fusedAttention: z.boolean() }),
+  /**
+   * How the graphs were emitted: fused onnxruntime ops or primitive ONNX ops; the float type they
+   * compute in (`fp16` needs WebGPU's `shader-f16`; absent in models converted before it existed).
+   */
+  graphOptions: z.object({ fusedAttention: z.boolean(), compute: z.enum(['fp32', 'fp16']).default('fp32') }),
   modules: z.partialRecord(z.enum(ModuleNames), ModuleEntry),
   files: z.array(FileEntry),
   unusedTensors: z.array(z.object({ name: z.string(), reason: z.string() })),

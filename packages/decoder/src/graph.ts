@@ -13,9 +13,10 @@ import {
   linear,
   linearGelu,
   maskBias,
+  maskFill,
+  float32Param,
   matmulParam,
   mergeHeads,
-  param,
   selfQueryKeyValue,
   splitHeads,
   type BuildContext,
@@ -45,7 +46,7 @@ export const decoderTensorNames = { crossName, pastName, presentName };
  * `memory f32[batch, memory_tokens, width]` → `cross_{key,value}_i f32[batch, heads, memory_tokens, head_dim]`.
  */
 export function buildDecoderMemoryGraph(plan: WeightPlan, dims: ModelDims, file = 'decoder.weights', options: GraphOptions = {}): GraphBuilder {
-  const g = new GraphBuilder('mplug2_decoder_memory');
+  const g = new GraphBuilder('mplug2_decoder_memory', options.compute);
   const ctx: BuildContext = { g, plan, file, ...contextOptions(options) };
   const d = bertDimsOf(dims.text);
   const dh = d.hidden / d.heads;
@@ -66,7 +67,7 @@ export function buildDecoderMemoryGraph(plan: WeightPlan, dims: ModelDims, file 
  * Outputs `logits f32[rows, new_tokens, vocab]` and `present_*` (past + new) for the next step.
  */
 export function buildDecoderGraph(plan: WeightPlan, dims: ModelDims, withPast: boolean, opts: DecoderGraphOptions): GraphBuilder {
-  const g = new GraphBuilder(withPast ? 'mplug2_decoder_step' : 'mplug2_decoder_prefill');
+  const g = new GraphBuilder(withPast ? 'mplug2_decoder_step' : 'mplug2_decoder_prefill', opts.compute);
   const ctx: BuildContext = { g, plan, file: opts.file ?? 'decoder.weights', ...contextOptions(opts) };
   const d = bertDimsOf(dims.text);
   const dh = d.hidden / d.heads;
@@ -98,7 +99,7 @@ export function buildDecoderGraph(plan: WeightPlan, dims: ModelDims, withPast: b
   for (let r = 0; r < maxPos; r++) for (let c = 0; c < maxPos; c++) tri[r * maxPos + c] = c <= r ? 1 : 0;
   const causalTable = g.const('causal', 'float32', [maxPos, maxPos], tri);
   const causal = g.op('Slice', [causalTable, g.op('Concat', [pastLen, g.int64s([0])], { axis: 0 }), g.op('Concat', [totalLen, totalLen], { axis: 0 }), g.int64s([0, 1])]);
-  const pad = g.op('Unsqueeze', [g.op('Cast', [mask], { to: 1 }), g.int64s([1, 2])]);
+  const pad = g.op('Unsqueeze', [g.castFloat(mask), g.int64s([1, 2])]);
   const allowed = g.op('Mul', [g.op('Unsqueeze', [causal, g.int64s([0, 1])]), pad]);
   const selfBias = g.op('Mul', [g.op('Sub', [g.scalar(1, 'one'), allowed]), g.scalar(SELF_MASK_FILL, 'self_fill')]);
   const crossBias = maskBias(g, memoryMask, CROSS_MASK_FILL);
@@ -122,13 +123,14 @@ export function buildDecoderGraph(plan: WeightPlan, dims: ModelDims, withPast: b
     // reference's additive bias); it works head by head, so the [group·t, memory] scores of all heads
     // never stream through memory as one tensor (answer ranking decodes 128 candidates at once).
     const ctxGrouped = ctx.fusedAttention
-      ? g.op('MultiHeadAttention', [grouped, cross[i].k, cross[i].v, null, keyPadding!], { num_heads: d.heads, mask_filter_value: { float: CROSS_MASK_FILL } }, 'com.microsoft')
+      ? g.op('MultiHeadAttention', [grouped, cross[i].k, cross[i].v, null, keyPadding!], { num_heads: d.heads, mask_filter_value: { float: maskFill(g, CROSS_MASK_FILL) } }, 'com.microsoft')
       : mergeHeads(g, bertAttend(ctx, splitHeads(g, grouped, d.heads, dh), cross[i].k, cross[i].v, crossBias, d), d.hidden);
     const ctxRows = g.op('Reshape', [ctxGrouped, g.op('Shape', [a])]);
     const c = attentionOutput(ctx, `${p}.crossattention`, a, ctxRows, d);
     x = bertFeedForward(ctx, p, c, d);
   }
-  // LM head: transform, then scores against the (tied) word embeddings.
+  // LM head: transform, then scores against the (tied) word embeddings, in float32 even in an fp16
+  // graph: beam search ranks by these logits, and close candidates must not swap on rounding.
   const z = layerNorm(ctx, linearGelu(ctx, x, `${LM_HEAD_PREFIX}transform.dense`, d.hidden, d.hidden), `${LM_HEAD_PREFIX}transform.LayerNorm`, d.hidden, d.eps);
   const tableName = opts.tiedLmHead ? `${DECODER_PREFIX}embeddings.word_embeddings.weight` : `${LM_HEAD_PREFIX}decoder.weight`;
   const flat = g.op('Reshape', [z, g.int64s([-1, d.hidden])]);
@@ -136,7 +138,7 @@ export function buildDecoderGraph(plan: WeightPlan, dims: ModelDims, withPast: b
   const scores =
     ctx.weights === 'int8'
       ? matmulParam(ctx, flat, tableName, [d.vocab, d.hidden], transpose2d, { name: `${LM_HEAD_PREFIX}bias`, shape: [d.vocab] })
-      : g.op('Gemm', [flat, param(ctx, tableName, [d.vocab, d.hidden]), param(ctx, `${LM_HEAD_PREFIX}bias`, [d.vocab])], { transB: 1 });
+      : g.op('Gemm', [g.toFloat32(flat), float32Param(ctx, tableName, [d.vocab, d.hidden]), float32Param(ctx, `${LM_HEAD_PREFIX}bias`, [d.vocab])], { transB: 1 });
   const logits = g.op('Reshape', [scores, g.op('Concat', [shapeOf(ids, 0), newLen, g.int64s([d.vocab])], { axis: 0 })]);
   g.output(logits, 'logits', 'float32', ['rows', 'new_tokens', d.vocab]);
   return g;

@@ -29,7 +29,7 @@ export function fusionSlots(dims: ModelDims): number[] {
  * a merged-attention layer over `[image; text]` whose image part is added to the running image states.
  */
 export function buildFusionGraph(plan: WeightPlan, dims: ModelDims, options: GraphOptions = {}): GraphBuilder {
-  const g = new GraphBuilder('mplug2_fusion');
+  const g = new GraphBuilder('mplug2_fusion', options.compute);
   const ctx: BuildContext = { g, plan, file: 'fusion.weights', ...contextOptions(options) };
   const t = dims.text;
   const d = bertDimsOf(t);

@@ -16,6 +16,7 @@ import {
   parseConfig,
   sha256File,
   type Checkpoint,
+  type ComputePrecision,
   type GraphBuilder,
   type Manifest,
   type ModelDims,
@@ -56,6 +57,12 @@ export interface ConvertOptions {
    * stored as float16 and cast back to float32 in the graph (half the size, fp32 compute on CPU).
    */
   readonly dtype?: WeightStorage;
+  /**
+   * The float type graphs compute in: `fp32` (default), or `fp16` = float16 activations and weights
+   * inside each graph (float32 ports, LayerNorm and decoder logits in float32) for WebGPU adapters
+   * with `shader-f16`. Implies, and needs, `dtype: 'fp16'`.
+   */
+  readonly compute?: ComputePrecision;
   /**
    * Largest data file written, in bytes (default `DEFAULT_MAX_DATA_FILE_BYTES`, 1 GiB): a module
    * family's weights roll over into numbered chunks (`vision.weights`, `vision.1.weights`, …) so that
@@ -189,12 +196,15 @@ export async function convertCheckpoint(options: ConvertOptions): Promise<Conver
     const tied =
       !source.has(`${LM_HEAD_PREFIX}decoder.weight`) ||
       ckpt.sharesStorage(`${LM_HEAD_PREFIX}decoder.weight`, `${DECODER_PREFIX}embeddings.word_embeddings.weight`);
-    const dtype = options.dtype ?? 'fp32';
+    const compute = options.compute ?? 'fp32';
+    if (!['fp32', 'fp16'].includes(compute)) throw new InvalidOptionError('compute', `'${compute}' is not one of fp32, fp16`);
+    const dtype = options.dtype ?? (compute === 'fp16' ? 'fp16' : 'fp32');
     if (!['fp32', 'fp16', 'int8'].includes(dtype)) throw new InvalidOptionError('dtype', `'${dtype}' is not one of fp32, fp16, int8`);
+    if (compute === 'fp16' && dtype !== 'fp16') throw new InvalidOptionError('compute', `fp16 compute needs fp16 weights (dtype 'fp16'), not '${dtype}'`);
     const maxDataFileBytes = options.maxDataFileBytes ?? DEFAULT_MAX_DATA_FILE_BYTES;
     if (!Number.isSafeInteger(maxDataFileBytes) || maxDataFileBytes <= 0)
       throw new InvalidOptionError('maxDataFileBytes', `${maxDataFileBytes} is not a positive whole number of bytes`);
-    const graphOptions = { fusedAttention: options.fusedAttention ?? true };
+    const graphOptions = { fusedAttention: options.fusedAttention ?? true, compute };
     const build = { ...graphOptions, fusedOps: options.fusedOps ?? graphOptions.fusedAttention, weights: dtype };
     const graphs: Partial<Record<ModuleName, Record<string, GraphBuilder>>> = {};
     for (const m of modules) {

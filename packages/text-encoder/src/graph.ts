@@ -25,7 +25,7 @@ export type TextEncoderMode = 'norm' | 'text';
  * the same data file.
  */
 export function buildTextEncoderGraph(plan: WeightPlan, dims: ModelDims, mode: TextEncoderMode = 'norm', options: GraphOptions = {}): GraphBuilder {
-  const g = new GraphBuilder(`mplug2_text_encoder_${mode}`);
+  const g = new GraphBuilder(`mplug2_text_encoder_${mode}`, options.compute);
   const ctx: BuildContext = { g, plan, file: 'text.weights', ...contextOptions(options) };
   const t = dims.text;
   const d = bertDimsOf(t);

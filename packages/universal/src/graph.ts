@@ -39,7 +39,7 @@ function universalLayer(ctx: BuildContext, index: number, queries: Value, memory
  * (also `universal_out`, the last layer's output before the residual). No masks: every video token is valid.
  */
 export function buildUniversalGraph(plan: WeightPlan, dims: ModelDims, options: GraphOptions = {}): GraphBuilder {
-  const g = new GraphBuilder('mplug2_universal');
+  const g = new GraphBuilder('mplug2_universal', options.compute);
   const ctx: BuildContext = { g, plan, file: 'text.weights', ...contextOptions(options) };
   const d = bertDimsOf(dims.text);
   const t = dims.text;

@@ -118,7 +118,7 @@ function temporalBlock(ctx: BuildContext, i: number, x: Value, frames: Value, v:
  */
 export function buildVisionEncoderGraph(plan: WeightPlan, dims: ModelDims, options: GraphOptions = {}): GraphBuilder {
   const v = dims.vision;
-  const g = new GraphBuilder('mplug2_vision_encoder');
+  const g = new GraphBuilder('mplug2_vision_encoder', options.compute);
   const ctx: BuildContext = { g, plan, file: 'vision.weights', ...contextOptions(options) };
   const c = v.width;
   const L = v.patchesPerFrame;

@@ -4,7 +4,7 @@
  * Node side calls with `page.evaluate`. Everything here uses only the browser-safe entries.
  */
 import * as ort from 'onnxruntime-web';
-import { availableBackends, openCheckpoint, probeBackend, webGpuAdapterInfo, type Backend } from '@mplug2/core';
+import { availableBackends, BackendUnavailableError, openCheckpoint, openModel, probeBackend, webGpuAdapterInfo, type Backend, type Mplug2Error } from '@mplug2/core';
 import { runParity } from '@mplug2/tasks';
 import { loadVideo } from '@mplug2/vision-encoder';
 
@@ -14,6 +14,17 @@ async function parity(modelUrl: string, fixturesUrl: string, backend: Backend) {
   const t0 = performance.now();
   const report = await runParity(modelUrl, fixturesUrl, { backend });
   return { ...report, ms: performance.now() - t0 };
+}
+
+/** What opening a session for `module` of a model on `backend` throws (null when it loads). */
+async function sessionError(modelUrl: string, module: 'vision_encoder', backend: Backend) {
+  try {
+    const session = await (await openModel(modelUrl)).session(module, 'main', { backend });
+    await session.dispose();
+    return null;
+  } catch (e) {
+    return { backendUnavailable: e instanceof BackendUnavailableError, code: (e as Mplug2Error).code, message: (e as Error).message };
+  }
 }
 
 /** Browser decoding + the reference transform vs the golden preprocessing fixtures. */
@@ -55,5 +66,5 @@ async function environment() {
   return { backends: await availableBackends(), webgpuProbe: await probeBackend('webgpu'), adapter: await webGpuAdapterInfo(), crossOriginIsolated: globalThis.crossOriginIsolated, userAgent: navigator.userAgent };
 }
 
-(globalThis as unknown as { mplug2Test: unknown }).mplug2Test = { parity, pixels, environment };
+(globalThis as unknown as { mplug2Test: unknown }).mplug2Test = { parity, pixels, environment, sessionError };
 document.title = 'mplug2 browser tests: ready';

@@ -1,5 +1,5 @@
 import { convertCheckpoint, PRESETS, type Task } from '@mplug2/tasks';
-import { InvalidOptionError } from '@mplug2/core';
+import { InvalidOptionError, type ComputePrecision, type WeightStorage } from '@mplug2/core';
 import { progressBar, requirePositional, type Command } from '../cli.js';
 
 const SIZE_UNITS: Record<string, number> = { '': 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30 };
@@ -15,8 +15,8 @@ function parseByteSize(text: string, option: string): number {
 export const convertCommand: Command = {
   name: 'convert',
   summary: 'convert an official mPLUG-2 checkpoint into an ONNX model directory',
-  usage: `mplug2 convert <checkpoint.pth> (--config <config.json> | --preset <${Object.keys(PRESETS).join('|')}>) --out <model-dir> [--task qa|caption|pretrain] [--max-file-bytes <n|512M|1G>] [--primitive-attention] [--json]`,
-  options: { config: { type: 'string' }, preset: { type: 'string' }, out: { type: 'string' }, task: { type: 'string' }, json: { type: 'boolean' }, 'primitive-attention': { type: 'boolean' }, 'max-file-bytes': { type: 'string' } },
+  usage: `mplug2 convert <checkpoint.pth> (--config <config.json> | --preset <${Object.keys(PRESETS).join('|')}>) --out <model-dir> [--task qa|caption|pretrain] [--max-file-bytes <n|512M|1G>] [--dtype fp32|fp16|int8] [--compute fp32|fp16] [--primitive-attention] [--json]`,
+  options: { config: { type: 'string' }, preset: { type: 'string' }, out: { type: 'string' }, task: { type: 'string' }, json: { type: 'boolean' }, 'primitive-attention': { type: 'boolean' }, 'max-file-bytes': { type: 'string' }, dtype: { type: 'string' }, compute: { type: 'string' } },
   async run({ positionals, values }, ctx) {
     const checkpoint = requirePositional(this, positionals, 0, 'checkpoint');
     const out = values.out as string | undefined;
@@ -29,9 +29,15 @@ export const convertCommand: Command = {
     if (task && !['qa', 'caption', 'pretrain'].includes(task)) throw new InvalidOptionError('--task', `'${task}' is not one of qa, caption, pretrain`);
     const maxFileBytes = values['max-file-bytes'] as string | undefined;
     const maxDataFileBytes = maxFileBytes === undefined ? undefined : parseByteSize(maxFileBytes, '--max-file-bytes');
+    // --dtype: weight storage; --compute fp16: fp16 arithmetic inside the graphs (WebGPU shader-f16), implies --dtype fp16.
+    const dtype = values.dtype as WeightStorage | undefined;
+    if (dtype && !['fp32', 'fp16', 'int8'].includes(dtype)) throw new InvalidOptionError('--dtype', `'${dtype}' is not one of fp32, fp16, int8`);
+    const compute = values.compute as ComputePrecision | undefined;
+    if (compute && !['fp32', 'fp16'].includes(compute)) throw new InvalidOptionError('--compute', `'${compute}' is not one of fp32, fp16`);
+    if (compute === 'fp16' && dtype && dtype !== 'fp16') throw new InvalidOptionError('--compute', `fp16 compute needs --dtype fp16, not ${dtype}`);
     const bar = progressBar(ctx.stderr, 'converting');
     const start = Date.now();
-    const result = await convertCheckpoint({ checkpoint, config, out, task, fusedAttention: !values['primitive-attention'], maxDataFileBytes, onProgress: (e) => e.stage === 'weights' && bar(e.done, e.total) });
+    const result = await convertCheckpoint({ checkpoint, config, out, task, fusedAttention: !values['primitive-attention'], maxDataFileBytes, dtype, compute, onProgress: (e) => e.stage === 'weights' && bar(e.done, e.total) });
     const seconds = (Date.now() - start) / 1000;
     if (values.json) {
       ctx.stdout.write(JSON.stringify({ out, task: result.manifest.task, modules: Object.keys(result.manifest.modules), files: result.manifest.files, unused: result.unused, seconds }) + '\n');

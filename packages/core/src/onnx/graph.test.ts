@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import * as ortNode from 'onnxruntime-node';
 import * as ortWeb from 'onnxruntime-web';
-import { GraphBuilder } from './graph.js';
-import { gelu, layerNorm, linear } from './nn.js';
+import { fromBinary } from '@bufbuild/protobuf';
+import { ModelProtoSchema, TensorProto_DataType } from 'onnx-buf';
+import { GraphBuilder, type ComputePrecision } from './graph.js';
+import { gelu, layerNorm, linear, maskBias } from './nn.js';
 import { MemoryWeightSink, WeightPlan, type WeightSource } from './weights.js';
 
 /** A tiny weight source: Linear(3→2) and LayerNorm(2). */
@@ -40,10 +42,10 @@ function reference(x: number[]): number[] {
   return g.map((v, i) => ((v - mean) / Math.sqrt(variance + 1e-5)) * weights['ln.weight'].data[i] + weights['ln.bias'].data[i]);
 }
 
-async function buildModel(): Promise<{ model: Uint8Array; data: Uint8Array }> {
-  const g = new GraphBuilder('test');
+async function buildModel(compute: ComputePrecision = 'fp32'): Promise<{ model: Uint8Array; data: Uint8Array }> {
+  const g = new GraphBuilder('test', compute);
   const plan = new WeightPlan(source);
-  const ctx = { g, plan, file: 'w.bin' };
+  const ctx = { g, plan, file: 'w.bin', weights: compute === 'fp16' ? ('fp16' as const) : undefined };
   const x = g.input('x', 'float32', ['batch', 3]);
   g.output(layerNorm(ctx, gelu(g, linear(ctx, x, 'fc', 3, 2)), 'ln', 2, 1e-5), 'y', 'float32', ['batch', 2]);
   const sink = new MemoryWeightSink();
@@ -65,6 +67,37 @@ describe('GraphBuilder', () => {
     const expected = [...reference(input.slice(0, 3)), ...reference(input.slice(3))];
     for (const r of results) for (let i = 0; i < 4; i++) expect(Math.abs(r[i] - expected[i])).toBeLessThan(1e-5);
     expect(Math.max(...results[0].map((v, i) => Math.abs(v - results[1][i])))).toBeLessThan(1e-6);
+  });
+
+  it('fp16 compute: float16 weights and activations behind float32 ports, LayerNorm in float32, close to the reference', async () => {
+    const { model, data } = await buildModel('fp16');
+    const graph = fromBinary(ModelProtoSchema, model).graph!;
+    const elem = (v: (typeof graph.input)[number]) => (v.type!.value.value as { elemType: number }).elemType;
+    expect([...graph.input, ...graph.output].map(elem)).toEqual([TensorProto_DataType.FLOAT, TensorProto_DataType.FLOAT]);
+    const initType = Object.fromEntries(graph.initializer.map((t) => [t.name, t.dataType]));
+    expect(initType['fc.weight|T|f16']).toBe(TensorProto_DataType.FLOAT16);
+    // The LayerNorm runs on float32 inputs: its input is a Cast to float, its weights are cast back up.
+    const ln = graph.node.find((n) => n.opType === 'LayerNormalization')!;
+    const producer = (name: string) => graph.node.find((n) => n.output.includes(name))!;
+    for (const name of ln.input) expect(producer(name).opType).toBe('Cast');
+    expect(data.byteLength).toBe((6 + 2 + 2 + 2) * 2);
+    const session = await ortNode.InferenceSession.create(model, { externalData: [{ path: 'w.bin', data }] } as never);
+    const out = (await session.run({ x: new ortNode.Tensor('float32', Float32Array.from(input), [2, 3]) })).y;
+    await session.release();
+    expect(out.type).toBe('float32');
+    const expected = [...reference(input.slice(0, 3)), ...reference(input.slice(3))];
+    // fp16 keeps 11 significant bits: ~1e-3 relative per rounding, a few roundings deep.
+    for (let i = 0; i < 4; i++) expect(Math.abs((out.data as Float32Array)[i] - expected[i])).toBeLessThan(1e-2);
+  });
+
+  it('fp16 compute: a −1e9 mask fill becomes a finite −32768, so masked scores stay finite', async () => {
+    const g = new GraphBuilder('mask', 'fp16');
+    const mask = g.input('mask', 'int64', ['batch', 'keys']);
+    g.output(maskBias(g, mask, -1e9), 'bias', 'float32', ['batch', 1, 1, 'keys']);
+    const session = await ortNode.InferenceSession.create(g.toBytes());
+    const out = await session.run({ mask: new ortNode.Tensor('int64', BigInt64Array.from([1n, 0n]), [1, 2]) });
+    await session.release();
+    expect([...(out.bias.data as Float32Array)].map((v) => v + 0)).toEqual([0, -32768]); // + 0: 0·fill is −0
   });
 
   it('reports every missing or mis-shaped weight at once', () => {

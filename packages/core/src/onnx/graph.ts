@@ -22,6 +22,7 @@ import {
 } from 'onnx-buf';
 import { ConfigError } from '../errors.js';
 import type { DType } from '../tensor.js';
+import { toFloat16Bits } from './weights.js';
 
 /** ONNX default-domain opset every graph targets. */
 export const OPSET = 17;
@@ -46,6 +47,16 @@ const ONNX_DTYPES: Record<GraphDType, TensorProto_DataType> = {
   uint8: TensorProto_DataType.UINT8,
   bool: TensorProto_DataType.BOOL,
 };
+
+/**
+ * The float type a graph computes in. `fp16`: activations, constants and weights are float16 inside
+ * the graph (half the memory traffic; WebGPU needs the `shader-f16` feature), while float ports stay
+ * float32 — inputs are cast at entry, outputs at exit — so callers see the same graph interface.
+ */
+export type ComputePrecision = 'fp32' | 'fp16';
+
+const ONNX_FLOAT = TensorProto_DataType.FLOAT;
+const ONNX_FLOAT16 = TensorProto_DataType.FLOAT16;
 
 /** Where an initializer's bytes live: inline, or a range of an external data file. */
 export type InitializerData =
@@ -117,8 +128,18 @@ export class GraphBuilder {
   private readonly initializers = new Map<string, Initializer>();
   private readonly counters = new Map<string, number>();
   private usesMicrosoftDomain = false;
+  /** In an fp16 graph: values computed in float32 (fp32 islands), which leave through a port without a Cast. */
+  private readonly float32Values = new Set<string>();
 
-  constructor(readonly name: string) {}
+  constructor(
+    readonly name: string,
+    readonly compute: ComputePrecision = 'fp32',
+  ) {}
+
+  /** Element type of float activations, constants and weights inside this graph. */
+  get floatType(): 'float32' | 'float16' {
+    return this.compute === 'fp16' ? 'float16' : 'float32';
+  }
 
   /** A fresh unique value name. */
   fresh(prefix: string): string {
@@ -127,15 +148,36 @@ export class GraphBuilder {
     return n === 0 ? prefix : `${prefix}_${n}`;
   }
 
+  /** A graph input; a float32 input of an fp16 graph is returned cast to float16. */
   input(name: string, dtype: DType, dims: readonly (string | number)[]): Value {
     this.inputs.push(valueInfo(name, dtype, dims));
-    return { name };
+    return dtype === 'float32' && this.compute === 'fp16' ? this.op('Cast', [{ name }], { to: ONNX_FLOAT16 }) : { name };
   }
 
-  /** Marks `value` as a graph output named `name` (an Identity is inserted when the names differ). */
+  /**
+   * Marks `value` as a graph output named `name` (an Identity is inserted when the names differ). A
+   * float32 output of an fp16 graph is cast back to float32 unless it was computed in float32.
+   */
   output(value: Value, name: string, dtype: DType, dims: readonly (string | number)[]): void {
-    if (value.name !== name) this.nodes.push(this.node('Identity', [value.name], [name], {}));
+    if (dtype === 'float32' && this.compute === 'fp16' && !this.float32Values.has(value.name))
+      this.nodes.push(this.node('Cast', [value.name], [name], { to: ONNX_FLOAT }));
+    else if (value.name !== name) this.nodes.push(this.node('Identity', [value.name], [name], {}));
     this.outputs.push(valueInfo(name, dtype, dims));
+  }
+
+  /** Casts a non-float value (e.g. an int64 mask) to the graph's float type. */
+  castFloat(x: Value): Value {
+    return this.op('Cast', [x], { to: this.compute === 'fp16' ? ONNX_FLOAT16 : ONNX_FLOAT });
+  }
+
+  /** Enters an fp32 island: `x` cast to float32 in an fp16 graph (as is in an fp32 graph). */
+  toFloat32(x: Value): Value {
+    return this.compute === 'fp16' ? this.op('Cast', [x], { to: ONNX_FLOAT }) : x;
+  }
+
+  /** Leaves an fp32 island: float32 `x` cast back to the graph's float type. */
+  fromFloat32(x: Value): Value {
+    return this.compute === 'fp16' ? this.op('Cast', [x], { to: ONNX_FLOAT16 }) : x;
   }
 
   /** Registers an initializer; `data` is either inline bytes or a range in an external file. */
@@ -146,10 +188,12 @@ export class GraphBuilder {
     return { name };
   }
 
-  /** A small inline constant (shapes, scalars, axes). */
+  /** A small inline constant (shapes, scalars, axes); float constants take the graph's float type. */
   const(prefix: string, dtype: 'float32' | 'int64', shape: readonly number[], values: readonly number[]): Value {
-    const data = dtype === 'float32' ? toBytes(Float32Array.from(values)) : toBytes(BigInt64Array.from(values.map(BigInt)));
-    return this.initializer(this.fresh(prefix), dtype, shape, { kind: 'inline', bytes: data });
+    if (dtype === 'int64') return this.initializer(this.fresh(prefix), dtype, shape, { kind: 'inline', bytes: toBytes(BigInt64Array.from(values.map(BigInt))) });
+    const floats = Float32Array.from(values);
+    const bytes = this.compute === 'fp16' ? toBytes(toFloat16Bits(floats)) : toBytes(floats);
+    return this.initializer(this.fresh(prefix), this.floatType, shape, { kind: 'inline', bytes });
   }
 
   int64s(values: readonly number[], prefix = 'c'): Value {
@@ -180,6 +224,9 @@ export class GraphBuilder {
   opN(op: string, inputs: readonly (Value | null)[], n: number, attrs: Record<string, AttrValue> = {}, domain = ''): Value[] {
     if (domain === 'com.microsoft') this.usesMicrosoftDomain = true;
     const outs = Array.from({ length: n }, () => this.fresh(op.toLowerCase()));
+    // Float ops keep their first input's type, so an fp32 island stays known as float32 until cast back.
+    const float32 = op === 'Cast' ? attrs.to === ONNX_FLOAT : !!inputs[0] && this.float32Values.has(inputs[0].name);
+    if (float32 && this.compute === 'fp16') this.float32Values.add(outs[0]);
     this.nodes.push(this.node(op, inputs.map((v) => v?.name ?? ''), outs, attrs, domain));
     return outs.map((name) => ({ name }));
   }

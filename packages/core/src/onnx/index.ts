@@ -1,4 +1,4 @@
-export { GraphBuilder, OPSET, type AttrValue, type GraphDType, type InitializerData, type Value } from './graph.js';
+export { GraphBuilder, OPSET, type AttrValue, type ComputePrecision, type GraphDType, type InitializerData, type Value } from './graph.js';
 export {
   WeightPlan,
   MemoryWeightSink,
@@ -19,12 +19,15 @@ export {
 export {
   attention,
   contextOptions,
+  float32Param,
+  FP16_MASK_FILL_FLOOR,
   gelu,
   layerNorm,
   linear,
   linearGelu,
   linearResidualNorm,
   maskBias,
+  maskFill,
   matmulParam,
   mergeHeads,
   param,

@@ -1,4 +1,5 @@
-import type { GraphBuilder, Value } from './graph.js';
+import { ConfigError } from '../errors.js';
+import type { ComputePrecision, GraphBuilder, Value } from './graph.js';
 import { identity, transpose2d, type WeightPlan, type WeightStorage, type WeightTransform } from './weights.js';
 
 /** What a module builder needs: the graph, the weight plan and the data file its weights go to. */
@@ -27,18 +28,31 @@ export interface GraphOptions {
   readonly fusedAttention?: boolean;
   /** See `BuildContext.fusedOps`; default: same as `fusedAttention`. */
   readonly fusedOps?: boolean;
-  /** See `BuildContext.weights`; default `fp32`. */
+  /** See `BuildContext.weights`; default `fp32`, or `fp16` with fp16 compute (the only storage it takes). */
   readonly weights?: WeightStorage;
+  /**
+   * The float type graphs compute in (see `ComputePrecision`); default `fp32`. Pass it to the
+   * graph's `GraphBuilder` too. LayerNorm and the decoder's logits stay float32 (`toFloat32` islands).
+   */
+  readonly compute?: ComputePrecision;
 }
 
 /** The context fields a builder derives from `GraphOptions` (`fusedAttention` defaults to true, `fusedOps` follows it). */
 export function contextOptions(options: GraphOptions = {}): Pick<BuildContext, 'fusedAttention' | 'fusedOps' | 'weights'> {
   const fusedAttention = options.fusedAttention ?? true;
-  return { fusedAttention, fusedOps: options.fusedOps ?? fusedAttention, weights: options.weights ?? 'fp32' };
+  const weights = options.weights ?? (options.compute === 'fp16' ? 'fp16' : 'fp32');
+  if (options.compute === 'fp16' && weights !== 'fp16') throw new ConfigError('graph', `fp16 compute needs fp16 weights, not ${weights}`);
+  return { fusedAttention, fusedOps: options.fusedOps ?? fusedAttention, weights };
 }
 
+/** A weight in the graph's float type (stored as `ctx.weights`). */
 export function param(ctx: BuildContext, name: string, shape: readonly number[], transform?: WeightTransform): Value {
-  return ctx.plan.param(ctx.g, ctx.file, name, shape, transform, ctx.weights === 'fp16' ? 'fp16' : 'fp32');
+  return ctx.plan.param(ctx.g, ctx.file, name, shape, transform, ctx.weights === 'fp16' ? 'fp16' : 'fp32', ctx.g.floatType);
+}
+
+/** A weight consumed as float32 whatever the graph's float type (inside an fp32 island of an fp16 graph). */
+export function float32Param(ctx: BuildContext, name: string, shape: readonly number[], transform?: WeightTransform): Value {
+  return ctx.plan.param(ctx.g, ctx.file, name, shape, transform, ctx.weights === 'fp16' ? 'fp16' : 'fp32', 'float32');
 }
 
 /**
@@ -85,20 +99,29 @@ export function linearGelu(ctx: BuildContext, x: Value, prefix: string, inDim: n
  */
 export function linearResidualNorm(ctx: BuildContext, y: Value, x: Value, prefix: string, inDim: number, outDim: number, lnPrefix: string, eps: number): Value {
   if (!ctx.fusedOps) return layerNorm(ctx, ctx.g.op('Add', [linear(ctx, y, prefix, inDim, outDim), x]), lnPrefix, outDim, eps);
+  const { g } = ctx;
   const o = matmulParam(ctx, y, `${prefix}.weight`, [outDim, inDim], transpose2d);
-  return ctx.g.op(
+  const p = (name: string) => float32Param(ctx, name, [outDim]);
+  const normed = g.op(
     'SkipLayerNormalization',
-    [o, x, param(ctx, `${lnPrefix}.weight`, [outDim]), param(ctx, `${lnPrefix}.bias`, [outDim]), param(ctx, `${prefix}.bias`, [outDim])],
+    [g.toFloat32(o), g.toFloat32(x), p(`${lnPrefix}.weight`), p(`${lnPrefix}.bias`), p(`${prefix}.bias`)],
     { epsilon: { float: eps } },
     'com.microsoft',
   );
+  return g.fromFloat32(normed);
 }
 
+/**
+ * LayerNorm over the last axis, always in float32: an fp16 graph casts around it, since a kernel that
+ * sums squares in fp16 overflows past 65504 (768 activations of magnitude 10 already do).
+ */
 export function layerNorm(ctx: BuildContext, x: Value, prefix: string, dim: number, eps: number): Value {
-  return ctx.g.op('LayerNormalization', [x, param(ctx, `${prefix}.weight`, [dim]), param(ctx, `${prefix}.bias`, [dim])], {
+  const { g } = ctx;
+  const normed = g.op('LayerNormalization', [g.toFloat32(x), float32Param(ctx, `${prefix}.weight`, [dim]), float32Param(ctx, `${prefix}.bias`, [dim])], {
     axis: -1,
     epsilon: { float: eps },
   });
+  return g.fromFloat32(normed);
 }
 
 /** Exact GELU `0.5·x·(1 + erf(x/√2))` (BERT's `gelu`; never the tanh approximation). */
@@ -157,11 +180,21 @@ export function unmaskedAttention(ctx: BuildContext, q: Value, k: Value, v: Valu
 }
 
 /**
+ * Most negative additive mask fill of an fp16 graph: exp of it is 0 like −1e9's, and it stays finite
+ * when added to scores down to −32000 (−1e9 would be −inf in fp16, and 0·−inf is NaN).
+ */
+export const FP16_MASK_FILL_FLOOR = -32768;
+
+/** `fill` as the graph can hold it: fp16 graphs raise it to `FP16_MASK_FILL_FLOOR`. */
+export function maskFill(g: GraphBuilder, fill: number): number {
+  return g.compute === 'fp16' ? Math.max(fill, FP16_MASK_FILL_FLOOR) : fill;
+}
+
+/**
  * Additive attention bias from an int64 0/1 mask `[b, m]`: `(1 − m)·fill`, shaped `[b, 1, 1, m]`.
  * BERT uses −10000 for self-attention and −1e9 for cross-attention memory masks.
  */
 export function maskBias(g: GraphBuilder, mask: Value, fill: number): Value {
-  const m = g.op('Cast', [mask], { to: 1 });
-  const inv = g.op('Sub', [g.scalar(1, 'one'), m]);
-  return g.op('Unsqueeze', [g.op('Mul', [inv, g.scalar(fill, 'mask_fill')]), g.int64s([1, 2], 'mask_axes')]);
+  const inv = g.op('Sub', [g.scalar(1, 'one'), g.castFloat(mask)]);
+  return g.op('Unsqueeze', [g.op('Mul', [inv, g.scalar(maskFill(g, fill), 'mask_fill')]), g.int64s([1, 2], 'mask_axes')]);
 }

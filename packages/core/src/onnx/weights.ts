@@ -210,11 +210,21 @@ export class WeightPlan {
    * (`-1` = any size on that axis). Returns a placeholder even when the tensor is missing so that
    * graph construction can continue and report everything missing at the end.
    */
-  param(g: GraphBuilder, file: string, name: string, expected: readonly number[], transform: WeightTransform = identity, storage: WeightStorage = 'fp32'): Value {
+  param(
+    g: GraphBuilder,
+    file: string,
+    name: string,
+    expected: readonly number[],
+    transform: WeightTransform = identity,
+    storage: WeightStorage = 'fp32',
+    valueType: 'float32' | 'float16' = 'float32',
+  ): Value {
     if (storage === 'fp16') {
-      const half = this.entry(file, name, expected, transform, 'f16');
-      return g.op('Cast', [this.initializerOf(g, half)], { to: 1 });
+      const half = this.initializerOf(g, this.entry(file, name, expected, transform, 'f16'));
+      // fp16 compute uses it as stored; float32 consumers cast it back (onnxruntime folds the Cast at load).
+      return valueType === 'float16' ? half : g.op('Cast', [half], { to: 1 });
     }
+    if (valueType === 'float16') throw new ConfigError(this.source.file, `weight ${name}: a float16 value needs fp16 storage, not ${storage}`);
     return this.initializerOf(g, this.entry(file, name, expected, transform, 'f32'));
   }
 

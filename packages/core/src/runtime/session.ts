@@ -1,6 +1,6 @@
 import type * as OrtCommon from 'onnxruntime-common';
 import { BackendUnavailableError, InvalidOptionError, Mplug2Error } from '../errors.js';
-import { GraphBuilder } from '../onnx/graph.js';
+import { GraphBuilder, type ComputePrecision } from '../onnx/graph.js';
 import { tensor, type DType, type Tensor } from '../tensor.js';
 import { isDeviceTensor, newDeviceTensorOwner, releaseDeviceTensorOwner, wrapDeviceTensor, type DeviceTensor } from './device.js';
 
@@ -42,6 +42,12 @@ export interface SessionOptions {
    * sum of its modules' activations instead of the largest one's.
    */
   readonly memoryArena?: boolean;
+  /**
+   * The float type the graph computes in (a model's `manifest.graphOptions.compute`; model sources
+   * pass it). `fp16` on webgpu needs the adapter feature `shader-f16`: without it session creation
+   * is a `BackendUnavailableError`.
+   */
+  readonly compute?: ComputePrecision;
 }
 
 type OrtModule = typeof OrtCommon;
@@ -155,6 +161,53 @@ function baseSessionOptions(backend: Backend): OrtCommon.InferenceSession.Sessio
 }
 
 const probes = new Map<Backend, Promise<string | null>>();
+let float16Probe: Promise<string | null> | undefined;
+
+/**
+ * Whether WebGPU here runs fp16 arithmetic: null when it does, else why not. A browser reports the
+ * adapter feature `shader-f16`; onnxruntime-node's Dawn exposes no adapter, so a one-Cast float16
+ * graph is run (without the feature it fails with "requires f16 but the device does not support it").
+ */
+export function webGpuFloat16Support(): Promise<string | null> {
+  float16Probe ??= (async () => {
+    const base = await probeBackend('webgpu');
+    if (base) return base;
+    if (!isNode) {
+      const info = await webGpuAdapterInfo();
+      return info?.features.includes('shader-f16') ? null : `the WebGPU adapter (${info?.vendor || 'unknown vendor'} ${info?.architecture ?? ''}) lacks the shader-f16 feature`;
+    }
+    const g = new GraphBuilder('mplug2_f16_probe', 'fp16');
+    const x = g.input('x', 'float32', ['n']);
+    g.output(g.op('Add', [x, g.scalar(1)]), 'y', 'float32', ['n']);
+    try {
+      const ort = await loadOrt('onnxruntime-node');
+      const s = await createSession(ort, 'onnxruntime-node', g.toBytes(), baseSessionOptions('webgpu'));
+      try {
+        const out = await s.run({ x: new ort.Tensor('float32', new Float32Array([1, 2]), [2]) });
+        return (out.y.data as Float32Array)[1] === 3 ? null : 'the float16 probe computed a wrong value';
+      } finally {
+        await s.release();
+      }
+    } catch (e) {
+      return `the WebGPU device runs no fp16 shaders (shader-f16 missing): ${(e as Error)?.message ?? String(e)}`;
+    }
+  })();
+  return float16Probe;
+}
+
+/**
+ * Refuses an fp16-compute graph on a webgpu backend without `shader-f16` (cpu, wasm and cuda run
+ * float16 graphs: onnxruntime casts around the kernels it lacks in fp16).
+ */
+export async function checkComputeSupport(backend: Backend, compute: ComputePrecision = 'fp32', label = 'model'): Promise<void> {
+  if (compute !== 'fp16' || backend !== 'webgpu') return;
+  const reason = await webGpuFloat16Support();
+  if (reason)
+    throw await unavailable(
+      backend,
+      `${label} computes in fp16 (converted with --compute fp16), which needs the WebGPU feature shader-f16, but ${reason}; use an fp32 model or storage-only fp16 weights (convert --dtype fp16), or another backend`,
+    );
+}
 
 /** Tries `backend` with an identity graph; resolves to null when it works, else the reason. */
 export function probeBackend(backend: Backend): Promise<string | null> {
@@ -288,6 +341,7 @@ export class ModuleSession {
       throw await unavailable(backend, `${runtime} could not be loaded: ${(e as Error).message}`);
     }
     if (!isNode && backend === 'webgpu' && !(await webGpuAdapterInfo())) throw await unavailable(backend, 'no WebGPU adapter (navigator.gpu missing or requestAdapter() returned null)');
+    await checkComputeSupport(backend, options.compute, label);
     if (runtime === 'onnxruntime-web' && options.threads) (ort.env.wasm as { numThreads?: number }).numThreads = options.threads;
     const device = backend === 'webgpu' ? options.deviceOutputs : undefined;
     const sessionOptions: OrtCommon.InferenceSession.SessionOptions = {
@@ -391,7 +445,7 @@ export class ModuleSession {
           for (const r of Object.values(result)) if (isDeviceTensor(r)) r.dispose();
           throw new Mplug2Error(
             'NON_FINITE',
-            `${this.label}.${name}: ${bad.count} NaN/Inf value(s) (first at flat index ${bad.first}); with fp16 weights this is an overflow — use fp32 weights`,
+            `${this.label}.${name}: ${bad.count} NaN/Inf value(s) (first at flat index ${bad.first}); with fp16 weights or fp16 compute this is an overflow past ±65504 — use an fp32 model`,
           );
         }
       }
