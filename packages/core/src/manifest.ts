@@ -10,6 +10,12 @@ const FileEntry = z.object({ path: z.string().min(1), sha256: z.string().regex(/
 const ModuleEntry = z.object({
   /** Graph role → ONNX file inside the model directory. */
   graphs: z.record(z.string(), z.string()),
+  /**
+   * The same roles emitted with primitive attention and no onnxruntime contrib ops, over the same
+   * weights: what backends whose fused kernels are wrong (webgpu) run. Absent when `graphs` are
+   * already primitive.
+   */
+  portableGraphs: z.record(z.string(), z.string()).optional(),
   /** Data files (external weights) the graphs reference. */
   data: z.array(z.string()),
   parameterBytes: z.number().int().nonnegative(),

@@ -206,27 +206,28 @@ export async function convertCheckpoint(options: ConvertOptions): Promise<Conver
       throw new InvalidOptionError('maxDataFileBytes', `${maxDataFileBytes} is not a positive whole number of bytes`);
     const graphOptions = { fusedAttention: options.fusedAttention ?? true, compute };
     const build = { ...graphOptions, fusedOps: options.fusedOps ?? graphOptions.fusedAttention, weights: dtype };
-    const graphs: Partial<Record<ModuleName, Record<string, GraphBuilder>>> = {};
-    for (const m of modules) {
-      if (m === 'vision_encoder') graphs[m] = { main: buildVisionEncoderGraph(plan, dims, build) };
-      if (m === 'universal') graphs[m] = { main: buildUniversalGraph(plan, dims, build) };
-      if (m === 'text_encoder') graphs[m] = { main: buildTextEncoderGraph(plan, dims, 'norm', build) };
-      if (m === 'fusion') graphs[m] = { main: buildFusionGraph(plan, dims, build) };
+    const moduleGraphs = (m: ModuleName, b: typeof build): Record<string, GraphBuilder> => {
+      if (m === 'vision_encoder') return { main: buildVisionEncoderGraph(plan, dims, b) };
+      if (m === 'universal') return { main: buildUniversalGraph(plan, dims, b) };
+      if (m === 'text_encoder') return { main: buildTextEncoderGraph(plan, dims, 'norm', b) };
+      if (m === 'fusion') return { main: buildFusionGraph(plan, dims, b) };
       if (m === 'decoder') {
         // The cached step graph starts from an empty cache when no past is fed, so it is also the
         // prefill graph: one file, and one session (weights resident once) for both roles.
-        const step = buildDecoderGraph(plan, dims, true, { ...build, tiedLmHead: tied });
-        graphs[m] = { memory: buildDecoderMemoryGraph(plan, dims, undefined, build), step, prefill: step };
+        const step = buildDecoderGraph(plan, dims, true, { ...b, tiedLmHead: tied });
+        return { memory: buildDecoderMemoryGraph(plan, dims, undefined, b), step, prefill: step };
       }
-      if (m === 'retrieval_heads') {
-        // Token 0 of the post-visn_emb_norm states / of the `norm`-mode text states (README, Retrieval).
-        const embedDim = config.model_config.embed_dim ?? (source.has('vision_proj.weight') ? source.info('vision_proj.weight').shape[0] : 256);
-        graphs[m] = {
-          vision_proj: buildVisionProjGraph(plan, dims, embedDim),
-          text_proj: buildTextProjGraph(plan, dims, embedDim),
-          itm: buildItmHeadGraph(plan, dims),
-        };
-      }
+      // Token 0 of the post-visn_emb_norm states / of the `norm`-mode text states (README, Retrieval).
+      const embedDim = config.model_config.embed_dim ?? (source.has('vision_proj.weight') ? source.info('vision_proj.weight').shape[0] : 256);
+      return { vision_proj: buildVisionProjGraph(plan, dims, embedDim), text_proj: buildTextProjGraph(plan, dims, embedDim), itm: buildItmHeadGraph(plan, dims) };
+    };
+    const graphs: Partial<Record<ModuleName, Record<string, GraphBuilder>>> = {};
+    // Fused-attention graphs also get a portable form (primitive ops over the same weights, a few
+    // hundred KB of graph) for backends whose fused kernels are wrong: one conversion serves all.
+    const portable: typeof graphs = {};
+    for (const m of modules) {
+      graphs[m] = moduleGraphs(m, build);
+      if (graphOptions.fusedAttention) portable[m] = m === 'retrieval_heads' ? graphs[m] : moduleGraphs(m, { ...build, fusedAttention: false, fusedOps: false });
     }
     plan.validate();
 
@@ -242,21 +243,26 @@ export async function convertCheckpoint(options: ConvertOptions): Promise<Conver
     const bytesPerFile = plan.bytesPerFile();
     const moduleEntries: Manifest['modules'] = {};
     const written: string[] = [...dataFiles];
-    for (const [m, roles] of Object.entries(graphs) as [ModuleName, Record<string, GraphBuilder>][]) {
-      const entry: { graphs: Record<string, string>; data: string[]; parameterBytes: number } = { graphs: {}, data: [], parameterBytes: 0 };
-      const graphFiles = new Map<GraphBuilder, string>();
+    const graphFiles = new Map<GraphBuilder, string>();
+    const writeGraphs = async (m: ModuleName, roles: Record<string, GraphBuilder>, suffix: string): Promise<Record<string, string>> => {
+      const files: Record<string, string> = {};
       for (const [role, g] of Object.entries(roles)) {
         let file = graphFiles.get(g);
         if (!file) {
-          file = role === 'main' ? `${m}.onnx` : `${m}_${role}.onnx`;
-          await writeFile(path.join(options.out, file), g.toBytes(`mPLUG-2 ${m} (${role})`));
+          file = `${role === 'main' ? m : `${m}_${role}`}${suffix}.onnx`;
+          await writeFile(path.join(options.out, file), g.toBytes(`mPLUG-2 ${m} (${role}${suffix ? `, ${suffix.slice(1)}` : ''})`));
           graphFiles.set(g, file);
           written.push(file);
         }
-        entry.graphs[role] = file;
+        files[role] = file;
       }
+      return files;
+    };
+    for (const [m, roles] of Object.entries(graphs) as [ModuleName, Record<string, GraphBuilder>][]) {
+      const entry: NonNullable<Manifest['modules'][ModuleName]> = { graphs: await writeGraphs(m, roles, ''), data: [], parameterBytes: 0 };
+      if (portable[m]) entry.portableGraphs = await writeGraphs(m, portable[m], '.portable');
       // Only the chunks this module's graphs point into (text.weights chunks are shared by universal and text_encoder).
-      const referenced = new Set(Object.values(roles).flatMap((g) => plan.dataFilesOf(g)));
+      const referenced = new Set([...Object.values(roles), ...Object.values(portable[m] ?? {})].flatMap((g) => plan.dataFilesOf(g)));
       entry.data = dataFiles.filter((f) => referenced.has(f));
       entry.parameterBytes = entry.data.reduce((sum, f) => sum + (bytesPerFile.get(f) ?? 0), 0);
       moduleEntries[m] = entry;
