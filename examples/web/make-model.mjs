@@ -18,7 +18,7 @@ if (existsSync(path.join(out, 'manifest.json')) && !process.env.FORCE) {
   const checkpoint = path.join(work, 'tiny-demo.pth');
   const config = tinyDemoConfig();
   await generateCheckpoint(checkpoint, config, { seed: 2023, withRetrievalHeads: true });
-  await convertCheckpoint({ checkpoint, config, out, task: 'pretrain', fusedAttention: false });
+  await convertCheckpoint({ checkpoint, config, out, task: 'pretrain' });
   rmSync(work, { recursive: true, force: true });
   console.log(`tiny model written to ${out}`);
 }

@@ -25,7 +25,7 @@ beforeAll(async () => {
     const checkpoint = path.join(ROOT, 'tests/artifacts/web-tiny-demo.pth');
     const config = tinyDemoConfig();
     await generateCheckpoint(checkpoint, config, { seed: 2023, withRetrievalHeads: true });
-    await convertCheckpoint({ checkpoint, config, out: model, task: 'pretrain', fusedAttention: false });
+    await convertCheckpoint({ checkpoint, config, out: model, task: 'pretrain' });
   }
   await build({ root: WEB, configFile: path.join(WEB, 'vite.config.ts'), logLevel: 'warn' });
   server = await serveStatic({ mounts: { '/': path.join(WEB, 'dist') } });
