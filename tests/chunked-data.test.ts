@@ -13,13 +13,13 @@ import {
   Mplug2Error,
   RemoteModel,
   TensorTooLargeError,
-  type CacheLike,
   type Manifest,
   type ModelLoadProgress,
   type ModelSource,
 } from '@mplug2/core';
 import { convertCheckpoint, runParity, type ParityReport } from '@mplug2/tasks';
-import { main } from '../packages/cli/src/index';
+import { runCli } from './helpers/cli';
+import { MemoryCache } from './helpers/memory-cache';
 import { serveStatic, type StaticServer } from './browser/server';
 import { GOLDENS, type GoldenName } from './helpers/golden';
 
@@ -100,19 +100,6 @@ describe.each(NAMES)('%s converted with a small data-file limit', (name) => {
 });
 
 describe('RemoteModel with chunked data files', () => {
-  class MemoryCache implements CacheLike {
-    readonly entries = new Map<string, Uint8Array>();
-    async match(k: string) {
-      const v = this.entries.get(k);
-      return v ? new Response(v.slice()) : undefined;
-    }
-    async put(k: string, r: Response) {
-      this.entries.set(k, new Uint8Array(await r.arrayBuffer()));
-    }
-    async delete(k: string) {
-      return this.entries.delete(k);
-    }
-  }
 
   let server: StaticServer;
   let base: string;
@@ -183,18 +170,10 @@ describe('data-file size limit errors', () => {
 });
 
 describe('mplug2 convert --max-file-bytes', () => {
-  async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-    let out = '';
-    let err = '';
-    const { Readable, Writable } = await import('node:stream');
-    const sink = (f: (s: string) => void) => new Writable({ write: (c, _e, cb) => (f(String(c)), cb()) });
-    const code = await main(args, { stdout: sink((s) => (out += s)), stderr: sink((s) => (err += s)), stdin: Readable.from(['']) });
-    return { code, out, err };
-  }
   const args = (out: string) => ['convert', source('videocaption_tiny').checkpoint, '--config', source('videocaption_tiny').config, '--out', out, '--json'];
 
   it('accepts a K/M/G suffix and splits the data files', async () => {
-    const { code, out } = await cli([...args(tmp('cli-chunked')), '--max-file-bytes', '160K']);
+    const { code, out } = await runCli([...args(tmp('cli-chunked')), '--max-file-bytes', '160K']);
     expect(code).toBe(0);
     const files: { path: string; bytes: number }[] = JSON.parse(out).files;
     const data = files.filter((f) => f.path.endsWith('.weights'));
@@ -203,7 +182,7 @@ describe('mplug2 convert --max-file-bytes', () => {
   });
 
   it.each(['lots', '0', '12 MB', '1T'])('rejects --max-file-bytes %s naming the option (exit 2)', async (value) => {
-    const { code, err } = await cli([...args(tmp('cli-bad')), '--max-file-bytes', value]);
+    const { code, err } = await runCli([...args(tmp('cli-bad')), '--max-file-bytes', value]);
     expect(code).toBe(2);
     expect(err).toContain("option '--max-file-bytes'");
   });

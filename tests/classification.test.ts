@@ -5,18 +5,10 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { fitLinearProbe, loadProbeHead, predictProbe, saveProbeHead } from '@mplug2/core';
 import { CLS_EMBEDDING, VideoEmbedder } from '@mplug2/vision-encoder';
-import { main } from '../packages/cli/src/index';
+import { runCli } from './helpers/cli';
 import { demoModel } from './helpers/demo-model';
 import { makeVideos } from './helpers/videos';
 
-async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const { Readable, Writable } = await import('node:stream');
-  const sink = (f: (s: string) => void) => new Writable({ write: (c, _e, cb) => (f(String(c)), cb()) });
-  const code = await main(args, { stdout: sink((s) => (out += s)), stderr: sink((s) => (err += s)), stdin: Readable.from(['']) });
-  return { code, out, err };
-}
 
 const ROOT = path.resolve(__dirname, '..');
 let model: string;
@@ -98,14 +90,14 @@ describe('linear probe', () => {
 describe('mplug2 classify', () => {
   it('fit then predict through the CLI', async () => {
     const out = path.join(tmp, 'cli-head.json');
-    const fit = await run(['classify', 'fit', model, '--labels', csv, '--out', out, '--json']);
+    const fit = await runCli(['classify', 'fit', model, '--labels', csv, '--out', out, '--json']);
     expect(fit.code, fit.err).toBe(0);
     expect(JSON.parse(fit.out).training.heldOutAccuracy).toBeGreaterThanOrEqual(0.75);
-    const pred = await run(['classify', 'predict', model, '--head', out, videos[5].file, videos[23].file, '--json']);
+    const pred = await runCli(['classify', 'predict', model, '--head', out, videos[5].file, videos[23].file, '--json']);
     expect(pred.code, pred.err).toBe(0);
     const lines = pred.out.trim().split('\n').map((l) => JSON.parse(l));
     expect(lines.map((l) => l.label)).toEqual([videos[5].label, videos[23].label]);
-    const zs = await run(['classify', 'zeroshot', model, '--classes', 'red,blue,noise', videos[0].file, '--json']);
+    const zs = await runCli(['classify', 'zeroshot', model, '--classes', 'red,blue,noise', videos[0].file, '--json']);
     expect(zs.code, zs.err).toBe(0);
     expect(JSON.parse(zs.out).probs).toHaveLength(3);
   });

@@ -4,22 +4,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { main } from '../packages/cli/src/index';
+import { runCli } from './helpers/cli';
 import { GOLDENS } from './helpers/golden';
 
-/** Runs the CLI in-process and captures its streams. */
-async function run(args: string[], stdin = ''): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const { Readable, Writable } = await import('node:stream');
-  const sink = (f: (s: string) => void) => new Writable({ write: (c, _e, cb) => (f(String(c)), cb()) });
-  const code = await main(args, { stdout: sink((s) => (out += s)), stderr: sink((s) => (err += s)), stdin: Readable.from([stdin]) });
-  return { code, out, err };
-}
 
 describe('mplug2 inspect', () => {
   it.each(['videoqa_tiny', 'videocaption_tiny'])('lists %s exactly as the reference pickle reader', async (name) => {
-    const { code, out } = await run(['inspect', path.join(GOLDENS, name, 'checkpoint.pth'), '--json']);
+    const { code, out } = await runCli(['inspect', path.join(GOLDENS, name, 'checkpoint.pth'), '--json']);
     expect(code).toBe(0);
     const expected = JSON.parse(readFileSync(path.join(GOLDENS, name, 'inspect.json'), 'utf8'));
     expect(JSON.parse(out)).toEqual({ wrapper: expected.wrapper, tensors: expected.tensors });
@@ -28,7 +19,7 @@ describe('mplug2 inspect', () => {
   it('prints one line and exits non-zero for a file that is not a checkpoint', async () => {
     const file = path.join(mkdtempSync(path.join(tmpdir(), 'mplug2-cli-')), 'notes.pth');
     writeFileSync(file, 'just some text, not a checkpoint');
-    const { code, out, err } = await run(['inspect', file]);
+    const { code, out, err } = await runCli(['inspect', file]);
     expect(code).toBe(1);
     expect(out).toBe('');
     expect(err.trim().split('\n')).toHaveLength(1);
@@ -39,20 +30,20 @@ describe('mplug2 inspect', () => {
 
 describe('mplug2 options', () => {
   it('rejects unknown options naming the option (exit 2)', async () => {
-    const { code, err } = await run(['inspect', 'x.pth', '--frobnicate']);
+    const { code, err } = await runCli(['inspect', 'x.pth', '--frobnicate']);
     expect(code).toBe(2);
     expect(err).toContain('--frobnicate');
   });
 
   it('rejects unknown commands', async () => {
-    const { code, err } = await run(['transmogrify']);
+    const { code, err } = await runCli(['transmogrify']);
     expect(code).toBe(2);
     expect(err).toContain("unknown command 'transmogrify'");
   });
 
   it('shows a stack trace only with --verbose', async () => {
-    const quiet = await run(['inspect', '/nonexistent/file.pth']);
-    const loud = await run(['inspect', '/nonexistent/file.pth', '--verbose']);
+    const quiet = await runCli(['inspect', '/nonexistent/file.pth']);
+    const loud = await runCli(['inspect', '/nonexistent/file.pth', '--verbose']);
     expect(quiet.err).not.toMatch(/\n\s+at /);
     expect(loud.err).toMatch(/\n\s+at /);
   });
@@ -61,11 +52,11 @@ describe('mplug2 options', () => {
 describe('mplug2 convert + parity', () => {
   it.each(['videoqa_tiny', 'videocaption_tiny'])('%s converts and passes parity through the CLI', async (name) => {
     const out = mkdtempSync(path.join(tmpdir(), `mplug2-cli-${name}-`));
-    const conv = await run(['convert', path.join(GOLDENS, name, 'checkpoint.pth'), '--config', path.join(GOLDENS, name, 'config.json'), '--out', out, '--json']);
+    const conv = await runCli(['convert', path.join(GOLDENS, name, 'checkpoint.pth'), '--config', path.join(GOLDENS, name, 'config.json'), '--out', out, '--json']);
     expect(conv.code, conv.err).toBe(0);
     const summary = JSON.parse(conv.out);
     expect(summary.unused.length).toBeGreaterThan(0);
-    const parity = await run(['parity', out, '--fixtures', path.join(GOLDENS, name, 'fixtures.safetensors'), '--json']);
+    const parity = await runCli(['parity', out, '--fixtures', path.join(GOLDENS, name, 'fixtures.safetensors'), '--json']);
     const report = JSON.parse(parity.out);
     expect(report.ok, JSON.stringify(report.tensors.filter((t: { ok: boolean }) => !t.ok))).toBe(true);
     expect(parity.code).toBe(0);
@@ -77,7 +68,7 @@ describe('mplug2 convert + parity', () => {
     const cfg = JSON.parse(readFileSync(path.join(GOLDENS, 'videoqa_tiny', 'config.json'), 'utf8'));
     cfg.bert_config.intermediate_size = 256;
     writeFileSync(path.join(dir, 'config.json'), JSON.stringify(cfg));
-    const { code, err } = await run(['convert', path.join(GOLDENS, 'videoqa_tiny', 'checkpoint.pth'), '--config', path.join(dir, 'config.json'), '--out', path.join(dir, 'm')]);
+    const { code, err } = await runCli(['convert', path.join(GOLDENS, 'videoqa_tiny', 'checkpoint.pth'), '--config', path.join(dir, 'config.json'), '--out', path.join(dir, 'm')]);
     expect(code).toBe(1);
     expect(err).toMatch(/wrong shape/);
     expect(err).toContain('text_encoder.encoder.layer.0.intermediate.dense.weight expected [256,128] got [128,128]');
@@ -88,10 +79,10 @@ describe('mplug2 convert + parity', () => {
     const golden = path.join(GOLDENS, 'videocaption_tiny');
     const args = (out: string) => ['convert', path.join(golden, 'checkpoint.pth'), '--config', path.join(golden, 'config.json'), '--out', out, '--compute', 'fp16'];
     const out = mkdtempSync(path.join(tmpdir(), 'mplug2-cli-fp16-'));
-    const conv = await run([...args(out), '--primitive-attention']);
+    const conv = await runCli([...args(out), '--primitive-attention']);
     expect(conv.code, conv.err).toBe(0);
     expect(JSON.parse(readFileSync(path.join(out, 'manifest.json'), 'utf8')).graphOptions).toEqual({ fusedAttention: false, compute: 'fp16' });
-    const bad = await run([...args(path.join(out, 'int8')), '--dtype', 'int8']);
+    const bad = await runCli([...args(path.join(out, 'int8')), '--dtype', 'int8']);
     expect(bad.code).toBe(2);
     expect(bad.err).toMatch(/--compute.*fp16 compute needs --dtype fp16, not int8/);
   });
@@ -101,7 +92,7 @@ describe('mplug2 tokenize', () => {
   it('tokenizes JSON lines like the reference', async () => {
     const cases = readFileSync(path.join(GOLDENS, 'tokenizer', 'cases.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     const questions = cases.filter((c) => c.kind === 'question').slice(0, 20);
-    const { code, out } = await run(['tokenize', '--kind', 'question'], questions.map((c) => JSON.stringify({ text: c.text })).join('\n') + '\n');
+    const { code, out } = await runCli(['tokenize', '--kind', 'question'], questions.map((c) => JSON.stringify({ text: c.text })).join('\n') + '\n');
     expect(code).toBe(0);
     const lines = out.trim().split('\n').map((l) => JSON.parse(l));
     expect(lines.map((l) => l.input_ids)).toEqual(questions.map((c) => c.input_ids));
@@ -122,7 +113,7 @@ describe('mplug2 frames', () => {
   it('writes the reference frame indices and pixel values (bit-exact) for the golden video', async () => {
     const { openCheckpoint } = await import('@mplug2/core');
     const out = path.join(mkdtempSync(path.join(tmpdir(), 'mplug2-frames-')), 'f.safetensors');
-    const { code, err } = await run(['frames', path.join(GOLDENS, 'preprocess', 'testsrc_320x240_30fps_3s.mp4'), '--frames', '4', '--size', '56', '--out', out]);
+    const { code, err } = await runCli(['frames', path.join(GOLDENS, 'preprocess', 'testsrc_320x240_30fps_3s.mp4'), '--frames', '4', '--size', '56', '--out', out]);
     expect(code, err).toBe(0);
     const got = await openCheckpoint(out);
     const ref = await openCheckpoint(path.join(GOLDENS, 'preprocess', 'fixtures.safetensors'));
@@ -136,7 +127,7 @@ describe('mplug2 frames', () => {
   });
 
   it('a missing file is a one-line error naming it', async () => {
-    const { code, err } = await run(['frames', '/nope/missing.mp4', '--frames', '4', '--size', '56', '--out', '/tmp/x.safetensors']);
+    const { code, err } = await runCli(['frames', '/nope/missing.mp4', '--frames', '4', '--size', '56', '--out', '/tmp/x.safetensors']);
     expect(code).toBe(1);
     expect(err).toContain('/nope/missing.mp4');
     expect(err.trim().split('\n')).toHaveLength(1);
@@ -146,14 +137,14 @@ describe('mplug2 frames', () => {
 describe('mplug2 demo, qa, caption', () => {
   it('the demo model directory serves qa and caption, with the same results as the demo run', async () => {
     const out = mkdtempSync(path.join(tmpdir(), 'mplug2-demo-'));
-    const demo = await run(['demo', '--out', out, '--json']);
+    const demo = await runCli(['demo', '--out', out, '--json']);
     expect(demo.code, demo.err).toBe(0);
     const d = JSON.parse(demo.out);
     expect(d.answerIds[0]).toBe(101);
     expect(d.captionIds[0]).toBe(101);
     expect(d.captionIds.length).toBeGreaterThanOrEqual(5); // [CLS] + at least min_length 4 tokens
 
-    const qa = await run(['qa', out, d.video, '--question', d.question, '--json']);
+    const qa = await runCli(['qa', out, d.video, '--question', d.question, '--json']);
     expect(qa.code, qa.err).toBe(0);
     const a = JSON.parse(qa.out);
     expect(a.ids).toEqual(d.answerIds);
@@ -161,7 +152,7 @@ describe('mplug2 demo, qa, caption', () => {
 
     const answersFile = path.join(out, 'answers.json');
     writeFileSync(answersFile, JSON.stringify(['playing guitar', 'cooking', 'running', 'dancing', 'swimming']));
-    const ranked = JSON.parse((await run(['qa', out, d.video, '--question', d.question, '--answers', answersFile, '--k', '3', '--json'])).out);
+    const ranked = JSON.parse((await runCli(['qa', out, d.video, '--question', d.question, '--answers', answersFile, '--k', '3', '--json'])).out);
     expect(ranked.ranked).toHaveLength(3);
     expect(ranked.ranked[0].answer).toBe(ranked.answer);
     const probs = ranked.ranked.map((r: { prob: number }) => r.prob);
@@ -171,11 +162,11 @@ describe('mplug2 demo, qa, caption', () => {
 
   it('qa on a corrupt video is a one-line VideoDecodeError naming the file', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'mplug2-bad-'));
-    const demo = await run(['demo', '--out', path.join(dir, 'm'), '--json']);
+    const demo = await runCli(['demo', '--out', path.join(dir, 'm'), '--json']);
     expect(demo.code).toBe(0);
     const bad = path.join(dir, 'broken.mp4');
     writeFileSync(bad, Buffer.alloc(4096, 7));
-    const r = await run(['qa', path.join(dir, 'm'), bad, '--question', 'what?']);
+    const r = await runCli(['qa', path.join(dir, 'm'), bad, '--question', 'what?']);
     expect(r.code).toBe(1);
     expect(r.err).toContain('broken.mp4');
     expect(r.err.trim().split('\n')).toHaveLength(1);

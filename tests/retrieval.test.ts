@@ -18,19 +18,11 @@ import {
   writeTorchCheckpoint,
   zeroShotClassify,
 } from '@mplug2/tasks';
-import { main } from '../packages/cli/src/index';
+import { runCli } from './helpers/cli';
 import { demoModel } from './helpers/demo-model';
 import { loadVideo, type LoadedVideo } from '@mplug2/vision-encoder';
 import { makeImage, makeVideos } from './helpers/videos';
 
-async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const { Readable, Writable } = await import('node:stream');
-  const sink = (f: (s: string) => void) => new Writable({ write: (c, _e, cb) => (f(String(c)), cb()) });
-  const code = await main(args, { stdout: sink((s) => (out += s)), stderr: sink((s) => (err += s)), stdin: Readable.from(['']) });
-  return { code, out, err };
-}
 
 const dot = (a: ArrayLike<number>, b: ArrayLike<number>) => {
   let s = 0;
@@ -210,7 +202,7 @@ describe('corpus index and search (LanceDB)', () => {
     expect(committed).toBeGreaterThan(0);
     expect(committed % 2 === 0 || committed === files.length).toBe(true);
     await store.close();
-    const { code, out, err } = await run(['index', model, path.join(tmp, 'videos'), '--db', db, '--batch', '2', '--json']);
+    const { code, out, err } = await runCli(['index', model, path.join(tmp, 'videos'), '--db', db, '--batch', '2', '--json']);
     expect(code, err).toBe(0);
     const r = JSON.parse(out);
     expect(r.skipped).toBe(committed);
@@ -230,24 +222,24 @@ describe('CLI index + search, zero-shot', () => {
     const list = path.join(tmp, 'list.txt');
     writeFileSync(list, [...files.slice(0, 4), changed, path.join(extra, 'broken.mp4')].map((f) => path.relative(tmp, f)).join('\n') + '\n');
     const db = path.join(tmp, 'db-cli');
-    const idx = await run(['index', model, list, '--db', db, '--json']);
+    const idx = await runCli(['index', model, list, '--db', db, '--json']);
     expect(idx.code).toBe(1); // one file could not be decoded; the others are indexed
     expect(idx.err).toContain('broken.mp4');
     const r = JSON.parse(idx.out);
     expect(r).toMatchObject({ indexed: 5, rows: 5, modelId: retriever.modelId, total: 6 });
     expect(r.failed.map((f: { path: string }) => path.basename(f.path))).toEqual(['broken.mp4']);
-    const s = await run(['search', model, '--db', db, '--text', 'a red square', '--k', '3', '--rerank', '2', '--json']);
+    const s = await runCli(['search', model, '--db', db, '--text', 'a red square', '--k', '3', '--rerank', '2', '--json']);
     expect(s.code, s.err).toBe(0);
     const res = JSON.parse(s.out);
     expect(res.hits).toHaveLength(3);
     expect(res.hits[0]).toHaveProperty('itc');
     expect(res.hits[0].itm).not.toBeNull();
     expect(res.hits[2].itm).toBeNull();
-    const human = await run(['search', model, '--db', db, '--text', 'a red square', '--k', '2']);
+    const human = await runCli(['search', model, '--db', db, '--text', 'a red square', '--k', '2']);
     expect(human.out.trim().split('\n')).toHaveLength(2);
     // A file changed after indexing is not re-ranked with content the index does not describe.
     copyFileSync(files[5], changed);
-    const w = await run(['search', model, '--db', db, '--text', 'a red square', '--k', '5', '--rerank', '5', '--json']);
+    const w = await runCli(['search', model, '--db', db, '--text', 'a red square', '--k', '5', '--rerank', '5', '--json']);
     expect(w.code, w.err).toBe(0);
     const wr = JSON.parse(w.out);
     expect(wr.warnings).toHaveLength(1);

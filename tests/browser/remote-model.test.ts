@@ -1,26 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ModelIntegrityError, RemoteModel, type CacheLike, type ModelLoadProgress } from '@mplug2/core';
+import { ModelIntegrityError, RemoteModel, type ModelLoadProgress } from '@mplug2/core';
 import { goldenModel } from '../helpers/golden';
+import { MemoryCache } from '../helpers/memory-cache';
 import { serveStatic, type StaticServer } from './server';
 
 /**
  * RemoteModel (the browser's ModelSource) in Node: global fetch + crypto.subtle, with an in-memory
  * stand-in for the Cache API. Served by the same Range + COOP/COEP server the browser tests use.
  */
-class MemoryCache implements CacheLike {
-  readonly entries = new Map<string, Uint8Array>();
-  async match(k: string) {
-    const v = this.entries.get(k);
-    return v ? new Response(v.slice()) : undefined;
-  }
-  async put(k: string, r: Response) {
-    this.entries.set(k, new Uint8Array(await r.arrayBuffer()));
-  }
-  async delete(k: string) {
-    return this.entries.delete(k);
-  }
-}
-
 let server: StaticServer;
 let base: string;
 

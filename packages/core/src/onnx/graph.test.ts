@@ -5,26 +5,14 @@ import { fromBinary } from '@bufbuild/protobuf';
 import { ModelProtoSchema, TensorProto_DataType } from 'onnx-buf';
 import { GraphBuilder, type ComputePrecision } from './graph.js';
 import { gelu, layerNorm, linear, maskBias } from './nn.js';
-import { MemoryWeightSink, WeightPlan, type WeightSource } from './weights.js';
+import { MemoryWeightSink, WeightPlan } from './weights.js';
+import { TINY_WEIGHTS, tinyWeightSource } from './tiny-weights.testutil.js';
 
-/** A tiny weight source: Linear(3→2) and LayerNorm(2). */
-const weights: Record<string, { shape: number[]; data: number[] }> = {
-  'fc.weight': { shape: [2, 3], data: [0.5, -1, 2, 1.5, 0.25, -0.75] },
-  'fc.bias': { shape: [2], data: [0.1, -0.2] },
-  'ln.weight': { shape: [2], data: [1.5, 0.5] },
-  'ln.bias': { shape: [2], data: [0, 1] },
-};
-const source: WeightSource = {
-  file: 'memory',
-  has: (n) => n in weights,
-  info: (n) => ({ shape: weights[n].shape }),
-  readFloat32: async (n) => Float32Array.from(weights[n].data),
-};
 
 /** Reference in plain JS: LN(GELU(x·Wᵀ + b)). */
 function reference(x: number[]): number[] {
-  const w = weights['fc.weight'].data;
-  const b = weights['fc.bias'].data;
+  const w = TINY_WEIGHTS['fc.weight'].data;
+  const b = TINY_WEIGHTS['fc.bias'].data;
   const y = [0, 1].map((o) => x[0] * w[o * 3] + x[1] * w[o * 3 + 1] + x[2] * w[o * 3 + 2] + b[o]);
   const erf = (z: number) => {
     // Abramowitz–Stegun 7.1.26 is not exact enough; integrate numerically instead.
@@ -39,12 +27,12 @@ function reference(x: number[]): number[] {
   const g = y.map((v) => 0.5 * v * (1 + erf(v / Math.SQRT2)));
   const mean = (g[0] + g[1]) / 2;
   const variance = ((g[0] - mean) ** 2 + (g[1] - mean) ** 2) / 2;
-  return g.map((v, i) => ((v - mean) / Math.sqrt(variance + 1e-5)) * weights['ln.weight'].data[i] + weights['ln.bias'].data[i]);
+  return g.map((v, i) => ((v - mean) / Math.sqrt(variance + 1e-5)) * TINY_WEIGHTS['ln.weight'].data[i] + TINY_WEIGHTS['ln.bias'].data[i]);
 }
 
 async function buildModel(compute: ComputePrecision = 'fp32'): Promise<{ model: Uint8Array; data: Uint8Array }> {
   const g = new GraphBuilder('test', compute);
-  const plan = new WeightPlan(source);
+  const plan = new WeightPlan(tinyWeightSource);
   const ctx = { g, plan, file: 'w.bin', weights: compute === 'fp16' ? ('fp16' as const) : undefined };
   const x = g.input('x', 'float32', ['batch', 3]);
   g.output(layerNorm(ctx, gelu(g, linear(ctx, x, 'fc', 3, 2)), 'ln', 2, 1e-5), 'y', 'float32', ['batch', 2]);
@@ -102,7 +90,7 @@ describe('GraphBuilder', () => {
 
   it('reports every missing or mis-shaped weight at once', () => {
     const g = new GraphBuilder('bad');
-    const plan = new WeightPlan(source);
+    const plan = new WeightPlan(tinyWeightSource);
     const ctx = { g, plan, file: 'w.bin' };
     const x = g.input('x', 'float32', ['batch', 4]);
     linear(ctx, x, 'fc', 4, 2);
@@ -111,7 +99,7 @@ describe('GraphBuilder', () => {
   });
 
   it('writes a tensor shared by two graphs once', async () => {
-    const plan = new WeightPlan(source);
+    const plan = new WeightPlan(tinyWeightSource);
     for (const name of ['g1', 'g2']) {
       const g = new GraphBuilder(name);
       const x = g.input('x', 'float32', ['batch', 3]);

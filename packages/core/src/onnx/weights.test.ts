@@ -3,21 +3,9 @@ import * as ort from 'onnxruntime-node';
 import { TensorTooLargeError } from '../errors.js';
 import { GraphBuilder } from './graph.js';
 import { layerNorm, linear } from './nn.js';
-import { DataFileLayout, MemoryWeightSink, WeightPlan, chunkFileName, type WeightSource } from './weights.js';
+import { DataFileLayout, MemoryWeightSink, WeightPlan, chunkFileName } from './weights.js';
+import { tinyWeightSource } from './tiny-weights.testutil.js';
 
-/** Linear(3→2) then LayerNorm(2): tensors of 24, 8, 8 and 8 bytes. */
-const weights: Record<string, { shape: number[]; data: number[] }> = {
-  'fc.weight': { shape: [2, 3], data: [0.5, -1, 2, 1.5, 0.25, -0.75] },
-  'fc.bias': { shape: [2], data: [0.1, -0.2] },
-  'ln.weight': { shape: [2], data: [1.5, 0.5] },
-  'ln.bias': { shape: [2], data: [0, 1] },
-};
-const source: WeightSource = {
-  file: 'memory',
-  has: (n) => n in weights,
-  info: (n) => ({ shape: weights[n].shape }),
-  readFloat32: async (n) => Float32Array.from(weights[n].data),
-};
 
 function buildGraph(plan: WeightPlan): GraphBuilder {
   const g = new GraphBuilder('chunked');
@@ -61,12 +49,12 @@ describe('DataFileLayout', () => {
 
 describe('WeightPlan with a data-file size limit', () => {
   it('splits a family into chunks no larger than the limit and the graph computes the same as unsplit', async () => {
-    const whole = new WeightPlan(source);
+    const whole = new WeightPlan(tinyWeightSource);
     const wholeGraph = buildGraph(whole);
     const wholeSink = new MemoryWeightSink();
     await whole.write(wholeSink);
 
-    const split = new WeightPlan(source);
+    const split = new WeightPlan(tinyWeightSource);
     const splitGraph = buildGraph(split);
     const splitSink = new MemoryWeightSink(24);
     await split.write(splitSink);
@@ -84,7 +72,7 @@ describe('WeightPlan with a data-file size limit', () => {
   });
 
   it('checks every tensor against the limit before writing anything', async () => {
-    const plan = new WeightPlan(source);
+    const plan = new WeightPlan(tinyWeightSource);
     buildGraph(plan);
     const sink = new MemoryWeightSink(16);
     const error = await plan.write(sink).catch((e: unknown) => e);
