@@ -2,7 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { ModuleSession, downloadTensor, prng, isDeviceTensor, maxAbsDiff, probeBackend, tensor } from '@mplug2/core';
+import { ModuleSession, downloadTensor, prng, isDeviceTensor, maxAbsDiff, probeBackend, tensor, type DeviceTensor } from '@mplug2/core';
 import { Captioner, Retriever, VideoQA, convertCheckpoint, generateCheckpoint, selectRows, tinyDemoConfig, type VideoFeatures } from '@mplug2/tasks';
 import { Fixtures, goldenModel } from '../helpers/golden';
 import { useSwiftShaderVulkan } from './webgpu-env';
@@ -10,8 +10,10 @@ import { useSwiftShaderVulkan } from './webgpu-env';
 /**
  * The task pipelines on webgpu keep module boundaries in GPU memory: vision `video_states` →
  * universal, `image_embeds` → fusion / decoder memory, `text_states` → fusion, `merged_states` →
- * decoder memory. Checked by recording every `ModuleSession.run` (which feeds came from JS memory,
- * which outputs were downloaded to JS), with the answers / captions equal to cpu and the goldens.
+ * decoder memory; the decoder's cross K/V stay there from the memory graph on (memory sample
+ * selection is a GPU gather). Checked by recording every `ModuleSession.run` (which feeds came from JS
+ * memory, which outputs were downloaded to JS, which stayed on the GPU and whether they were released),
+ * with the answers / captions / rankings equal to cpu and the goldens.
  */
 useSwiftShaderVulkan();
 const webgpuError = await probeBackend('webgpu');
@@ -24,19 +26,24 @@ interface SessionTrace {
   readonly floatOutputsToJs: string[];
   /** `session.input` of every tensor fed from GPU memory. */
   readonly deviceFeeds: string[];
+  /** Every output kept in GPU memory. */
+  readonly deviceOutputs: DeviceTensor[];
 }
 
 const runSession = ModuleSession.prototype.run;
 
 function traceSessions(): SessionTrace {
-  const trace: SessionTrace = { floatFeedsFromJs: [], floatOutputsToJs: [], deviceFeeds: [] };
+  const trace: SessionTrace = { floatFeedsFromJs: [], floatOutputsToJs: [], deviceFeeds: [], deviceOutputs: [] };
   vi.spyOn(ModuleSession.prototype, 'run').mockImplementation(async function (this: ModuleSession, feeds, ...rest) {
     for (const [name, t] of Object.entries(feeds)) {
       if (isDeviceTensor(t)) trace.deviceFeeds.push(`${this.label}.${name}`);
       else if (t.dtype === 'float32' && t.data.length > 0) trace.floatFeedsFromJs.push(`${this.label}.${name}`);
     }
     const out = await runSession.call(this, feeds, ...rest);
-    for (const [name, t] of Object.entries(out)) if (!isDeviceTensor(t) && t.dtype === 'float32') trace.floatOutputsToJs.push(`${this.label}.${name}`);
+    for (const [name, t] of Object.entries(out)) {
+      if (isDeviceTensor(t)) trace.deviceOutputs.push(t);
+      else if (t.dtype === 'float32') trace.floatOutputsToJs.push(`${this.label}.${name}`);
+    }
     return out;
   });
   return trace;
@@ -50,12 +57,15 @@ async function goldenBeamIds(fx: Fixtures): Promise<number[][]> {
   return (await fx.ids('beam.ids')).map((row, i) => row.slice(0, lengths[i]));
 }
 
-/** Only the decoder's own outputs reach JS: cross K/V of the memory projection (uploaded once per memory by `TextDecoder`) and the logits of each step. */
+/** The only float tensors reaching JS are the decoder's logits of each step: the cross K/V feed every step from the GPU. */
 function expectOnlyDecoderDownloads(trace: SessionTrace): void {
-  const modules = new Set(trace.floatOutputsToJs.map((n) => n.split('.')[0]));
-  expect([...modules]).toEqual(['decoder']);
-  for (const n of trace.floatOutputsToJs) expect(n).toMatch(/^decoder\.(memory\.cross_|(step|prefill)\.logits$)/);
+  expect(trace.floatOutputsToJs.length).toBeGreaterThan(0);
+  for (const n of trace.floatOutputsToJs) expect(n).toMatch(/^decoder\.(step|prefill)\.logits$/);
+  for (const kv of ['cross_key_0', 'cross_value_0']) expect(trace.deviceFeeds).toContain(`decoder.step.${kv}`);
 }
+
+/** Labels of the GPU outputs of the traced runs not released yet (intermediates, cross K/V, memory selections, KV caches). */
+const unreleased = (trace: SessionTrace) => trace.deviceOutputs.filter((t) => !t.disposed).map((t) => t.label);
 
 describe.skipIf(webgpuError !== null)('task pipelines keep module boundaries in GPU memory (webgpu)', () => {
   it('VideoQA: same answers as cpu and the golden, with every module boundary on the GPU', async () => {
@@ -79,6 +89,7 @@ describe.skipIf(webgpuError !== null)('task pipelines keep module boundaries in 
       // Question i about video i: the identity row selection.
       const paired = await qa.ask(video, ['q0', 'q1']);
       vi.mocked(ModuleSession.prototype.run).mockRestore();
+      const pairedUnreleased = unreleased(trace);
       const features = await qa.encodeVideo(video);
       const onDevice = isDeviceTensor(features.imageEmbeds) && isDeviceTensor(features.videoStates);
       // Both questions about video 0 from reused features: its image_embeds row repeated (a GPU gather on webgpu).
@@ -86,9 +97,10 @@ describe.skipIf(webgpuError !== null)('task pipelines keep module boundaries in 
       const gatherTrace = traceSessions();
       const repeated = await qa.ask(first, ['q0', 'q1']);
       vi.mocked(ModuleSession.prototype.run).mockRestore();
+      const repeatedUnreleased = unreleased(gatherTrace);
       const embeds = (await downloadTensor(features.imageEmbeds)).data.slice();
       await qa.dispose();
-      return { paired, repeated, trace, gatherTrace, onDevice, embeds };
+      return { paired, repeated, trace, gatherTrace, onDevice, embeds, pairedUnreleased, repeatedUnreleased };
     };
     const cpu = await run('cpu');
     const gpu = await run('webgpu');
@@ -107,9 +119,14 @@ describe.skipIf(webgpuError !== null)('task pipelines keep module boundaries in 
     for (const boundary of ['universal.main.video_states', 'fusion.main.text_states', 'fusion.main.image_embeds', 'decoder.memory.memory'])
       expect(gpu.trace.deviceFeeds).toContain(boundary);
     expectOnlyDecoderDownloads(gpu.trace);
+    // Sample 0 retires first (golden): the beams of sample 1 go on against its cross K/V rows, gathered on the GPU.
+    expect(gpu.trace.deviceFeeds).toContain('decoder.select_memory.cross_key_0');
     expect(gpu.gatherTrace.floatFeedsFromJs).toEqual([]);
     expect(gpu.gatherTrace.deviceFeeds).toContain('select_rows.x');
     expectOnlyDecoderDownloads(gpu.gatherTrace);
+    // Every GPU tensor a call made (cross K/V and their selections included) is released when it returns.
+    expect(gpu.pairedUnreleased).toEqual([]);
+    expect(gpu.repeatedUnreleased).toEqual([]);
 
     const embedsDiff = maxAbsDiff(gpu.embeds, cpu.embeds);
     const scoreDiff = Math.max(...gpu.paired.map((r, i) => Math.abs(r.score - cpu.paired[i].score)));
@@ -119,6 +136,66 @@ describe.skipIf(webgpuError !== null)('task pipelines keep module boundaries in 
     );
     expect(embedsDiff).toBeLessThan(1e-3);
     expect(scoreDiff).toBeLessThan(1e-3);
+  }, 300_000);
+
+  it('VideoQA answer ranking: same answers and probabilities as cpu and the golden, cross K/V kept on the GPU', async () => {
+    const model = await goldenModel('videoqa_tiny', { fusedAttention: false });
+    const fx = await Fixtures.open('videoqa_tiny');
+    const video = await fx.float('input.video');
+    const questionIds = await fx.ids('input.question_ids');
+    const questionMask = await fx.ids('input.question_mask');
+    const answerIds = await fx.ids('input.answer_list_ids');
+    const answerMask = await fx.ids('input.answer_list_mask');
+    const goldenIds = await fx.ids('rank.topk_ids');
+    const goldenProbs = Array.from((await fx.float('rank.topk_probs')).data);
+    await fx.close();
+    const k = goldenIds[0].length;
+    // Answer i is `a<i>`; like the questions, the golden's answer ids are synthetic and fed as the tokenizer's output.
+    const answers = answerIds.map((_, i) => `a${i}`);
+
+    const run = async (backend: 'cpu' | 'webgpu') => {
+      const qa = await VideoQA.load(model, { backend });
+      vi.spyOn(qa.tokenizer, 'encodeQuestions').mockImplementation((qs) => {
+        const rows = qs.map((q) => Number(q.slice(1)));
+        return { inputIds: rows.map((r) => questionIds[r]), attentionMask: rows.map((r) => questionMask[r]), texts: [...qs] } as never;
+      });
+      vi.spyOn(qa.tokenizer, 'encodeAnswers').mockImplementation((as) => {
+        const rows = as.map((a) => Number(a.slice(1)));
+        return { inputIds: rows.map((r) => answerIds[r]), attentionMask: rows.map((r) => answerMask[r]), texts: [...as] } as never;
+      });
+      const features = await qa.encodeVideo(video);
+      // Twice from the same features: nothing a call puts on the GPU outlives it.
+      const calls = [];
+      for (let i = 0; i < 2; i++) {
+        const trace = traceSessions();
+        const results = await qa.ask(features, ['q0', 'q1'], { answers, k });
+        vi.mocked(ModuleSession.prototype.run).mockRestore();
+        calls.push({ trace, results, unreleased: unreleased(trace) });
+      }
+      await qa.dispose();
+      return calls;
+    };
+    const cpu = await run('cpu');
+    const gpu = await run('webgpu');
+
+    const indices = (rs: { ranked?: { answer: string }[] }[]) => rs.map((r) => r.ranked!.map((x) => Number(x.answer.slice(1))));
+    const probs = (rs: { ranked?: { prob: number }[] }[]) => rs.flatMap((r) => r.ranked!.map((x) => x.prob));
+    for (const call of [...cpu, ...gpu]) expect(indices(call.results)).toEqual(goldenIds);
+    for (const call of gpu) {
+      // The video features were reused: no float tensor is uploaded, and only the logits reach JS.
+      expect(call.trace.floatFeedsFromJs).toEqual([]);
+      expectOnlyDecoderDownloads(call.trace);
+      expect(call.unreleased).toEqual([]);
+    }
+    const cpuDiff = maxAbsDiff(probs(gpu[0].results), probs(cpu[0].results));
+    const goldenDiff = maxAbsDiff(probs(gpu[0].results), goldenProbs);
+    process.stdout.write(
+      `[pipeline-device] videoqa_tiny rank_answer (k ${k} of ${answers.length}) webgpu: top-k probability max abs diff vs cpu ${cpuDiff.toExponential(1)}, vs golden ${goldenDiff.toExponential(1)} ` +
+        `(cpu vs golden ${maxAbsDiff(probs(cpu[0].results), goldenProbs).toExponential(1)})\n`,
+    );
+    expect(cpuDiff).toBeLessThan(1e-4);
+    expect(goldenDiff).toBeLessThan(1e-4);
+    expect(probs(gpu[1].results)).toEqual(probs(gpu[0].results));
   }, 300_000);
 
   it('Captioner: same ids as cpu and the golden, image_embeds fed to the decoder memory from the GPU', async () => {
@@ -132,8 +209,9 @@ describe.skipIf(webgpuError !== null)('task pipelines keep module boundaries in 
       const cap = await Captioner.load(model, { backend, keepOnDevice });
       const trace = traceSessions();
       const results = await cap.caption(video);
+      const left = unreleased(trace);
       await cap.dispose();
-      return { results, trace };
+      return { results, trace, left };
     };
     const cpu = await run('cpu');
     const gpu = await run('webgpu');
@@ -146,6 +224,7 @@ describe.skipIf(webgpuError !== null)('task pipelines keep module boundaries in 
     expect(gpu.trace.floatFeedsFromJs).toEqual(['vision_encoder.main.pixel_values']);
     for (const boundary of ['universal.main.video_states', 'decoder.memory.memory']) expect(gpu.trace.deviceFeeds).toContain(boundary);
     expectOnlyDecoderDownloads(gpu.trace);
+    expect(gpu.left).toEqual([]);
     // keepOnDevice: false downloads every module output (here the vision and universal outputs are fed back from JS).
     expect(downloaded.trace.deviceFeeds).toEqual([]);
     expect(downloaded.trace.floatFeedsFromJs).toEqual(expect.arrayContaining(['universal.main.video_states', 'decoder.memory.memory']));

@@ -2,11 +2,23 @@ import { createHash } from 'node:crypto';
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
-import { BackendUnavailableError, MANIFEST_FILE, MANIFEST_HASH_FILE, ModelDirectory, isDeviceTensor, maxAbsDiff, probeBackend, tensor, type Tensor } from '@mplug2/core';
-import { TextDecoder } from '@mplug2/decoder';
+import { describe, expect, it, vi } from 'vitest';
+import {
+  BackendUnavailableError,
+  MANIFEST_FILE,
+  MANIFEST_HASH_FILE,
+  ModelDirectory,
+  ModuleSession,
+  isDeviceTensor,
+  maxAbsDiff,
+  probeBackend,
+  tensor,
+  type DeviceTensor,
+  type Tensor,
+} from '@mplug2/core';
+import { TextDecoder, beamSearch, disposeDecoderMemory, rankAnswers, selectMemorySamples } from '@mplug2/decoder';
 import { FixtureFile } from '@mplug2/tasks';
-import { GOLDENS, goldenModel } from '../helpers/golden';
+import { Fixtures, GOLDENS, goldenModel } from '../helpers/golden';
 import { useSwiftShaderVulkan } from './webgpu-env';
 
 // TextDecoder on webgpu keeps cross K/V and the KV cache in GPU memory across steps, with beam
@@ -47,6 +59,74 @@ describe.skipIf(webgpuError !== null)('TextDecoder on webgpu', () => {
     const diffs = gpu.logits.map((l, i) => maxAbsDiff(l, cpu.logits[i]));
     process.stdout.write(`[decoder webgpu] logits max abs diff per step vs cpu: ${diffs.map((d) => d.toExponential(1)).join(', ')}\n`);
     for (const d of diffs) expect(d).toBeLessThan(1e-3);
+  }, 180_000);
+
+  it('keeps the cross K/V in GPU memory and selects memory samples on the GPU: ranking and beam search equal cpu and the golden', async () => {
+    const model = await goldenModel('videoqa_tiny', { fusedAttention: false });
+    const fx = await Fixtures.open('videoqa_tiny');
+    const memory = await fx.float('fusion.merged_states');
+    const mask = await fx.int64('fusion.merged_mask');
+    const answerIds = await fx.ids('input.answer_list_ids');
+    const answerMask = await fx.ids('input.answer_list_mask');
+    const goldenIds = await fx.ids('rank.topk_ids');
+    const goldenLoss = (await fx.float('rank.candidate_answer_loss')).data;
+    await fx.close();
+    const k = goldenIds[0].length;
+
+    const run = async (backend: 'cpu' | 'webgpu') => {
+      const dec = await TextDecoder.load(model, { backend });
+      const mem = await dec.encodeMemory(memory, mask);
+      const onDevice = Object.values(mem.cross).every(isDeviceTensor);
+      const selectError = await Promise.resolve()
+        .then(() => selectMemorySamples(mem, [1]))
+        .then(() => null, (e: { code?: string }) => e.code);
+      const runs: string[] = [];
+      const made: DeviceTensor[] = [];
+      const runSession = ModuleSession.prototype.run;
+      vi.spyOn(ModuleSession.prototype, 'run').mockImplementation(async function (this: ModuleSession, feeds, ...rest) {
+        runs.push(this.label);
+        const out = await runSession.call(this, feeds, ...rest);
+        made.push(...Object.values(out).filter(isDeviceTensor));
+        return out;
+      });
+      // One row per call: every sample is its own memory block, and the shared [CLS] prefix starts every call.
+      const ranked = await rankAnswers(dec, mem, answerIds, answerMask, k, { maxRowsPerCall: 1 });
+      const second = await dec.selectMemory(mem, [1]);
+      const alone = await beamSearch(dec, second, { beamSize: 3, minLength: 1, maxLength: 6 });
+      disposeDecoderMemory(second);
+      vi.mocked(ModuleSession.prototype.run).mockRestore();
+      const memoryKept = Object.values(mem.cross).every((t) => !isDeviceTensor(t) || !t.disposed);
+      disposeDecoderMemory(mem);
+      const memoryReleased = Object.values(mem.cross).every((t) => !isDeviceTensor(t) || t.disposed);
+      await dec.dispose();
+      return { ranked, alone, onDevice, selectError, runs, memoryKept, memoryReleased, madeLeft: made.filter((t) => !t.disposed).map((t) => t.label) };
+    };
+    const cpu = await run('cpu');
+    const gpu = await run('webgpu');
+
+    expect(cpu.onDevice).toBe(false);
+    expect(gpu.onDevice).toBe(true);
+    expect(cpu.selectError).toBe(null);
+    expect(gpu.selectError).toBe('TENSOR_ON_DEVICE');
+    expect(gpu.runs).toContain('decoder.select_memory');
+    expect(gpu.runs).toContain('decoder.reorder');
+    // The memory stays the caller's until disposeDecoderMemory; what ranking and search made is released by them.
+    expect(gpu.memoryKept).toBe(true);
+    expect(gpu.memoryReleased).toBe(true);
+    expect(gpu.madeLeft).toEqual([]);
+
+    for (const r of [cpu, gpu]) expect(r.ranked.results.map((x) => x.ids)).toEqual(goldenIds);
+    expect(gpu.alone[0].hypotheses[0].ids).toEqual(cpu.alone[0].hypotheses[0].ids);
+    const lossDiff = maxAbsDiff(gpu.ranked.candidateLoss, cpu.ranked.candidateLoss);
+    const goldenDiff = maxAbsDiff(gpu.ranked.candidateLoss, goldenLoss);
+    const scoreDiff = Math.abs(gpu.alone[0].hypotheses[0].score - cpu.alone[0].hypotheses[0].score);
+    process.stdout.write(
+      `[decoder webgpu] rank (one row per call, GPU memory blocks): candidate loss max abs diff vs cpu ${lossDiff.toExponential(1)}, vs golden ${goldenDiff.toExponential(1)}; ` +
+        `beam search on a GPU memory selection: score diff vs cpu ${scoreDiff.toExponential(1)}\n`,
+    );
+    expect(lossDiff).toBeLessThan(1e-4);
+    expect(goldenDiff).toBeLessThan(1e-4);
+    expect(scoreDiff).toBeLessThan(1e-4);
   }, 180_000);
 });
 

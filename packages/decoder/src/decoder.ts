@@ -3,6 +3,7 @@ import {
   PortMismatchError,
   checkInputs,
   disposeDeviceTensors,
+  isDeviceTensor,
   manifestDims,
   port,
   tensor,
@@ -15,9 +16,15 @@ import {
   type Tensor,
 } from '@mplug2/core';
 import { DeviceKv } from './device-kv.js';
+import { isIdentitySelection, selectMemorySamples, selectSampleRows } from './generation/common.js';
 import { decoderTensorNames } from './graph.js';
 
-/** Cross-attention keys/values of one batch of memories, computed once and shared by all rows (beams, answers) of a sample. */
+/**
+ * Cross-attention keys/values of one batch of memories, computed once and shared by all rows (beams, answers) of a sample.
+ * On `webgpu` (`TextDecoder.encodeMemory`) `cross` holds `DeviceTensor`s: they stay in GPU memory, fed to every step
+ * from there. Release them with `disposeDecoderMemory` once the memory is no longer decoded against (they are also
+ * released with the decoder, or when collected).
+ */
 export interface DecoderMemory {
   readonly batch: number;
   readonly cross: Readonly<Record<string, Tensor<'float32'>>>;
@@ -34,6 +41,21 @@ export interface DecoderCache {
    * `reorder` records it; the next `forward` applies it on the GPU.
    */
   readonly order?: readonly number[];
+  /**
+   * GPU caches only: the buffers outlive the steps the cache is fed to (a prefix decoded once and reused by several
+   * calls), so `forward` does not release them; the owner does, with `disposeDecoderCache`.
+   */
+  readonly shared?: boolean;
+}
+
+/** Releases the GPU memory of a memory's cross-attention keys/values (a no-op for JS tensors). */
+export function disposeDecoderMemory(memory: DecoderMemory): void {
+  disposeDeviceTensors(memory.cross);
+}
+
+/** Releases the GPU memory of a KV cache (a no-op for JS tensors). */
+export function disposeDecoderCache(cache: DecoderCache): void {
+  disposeDeviceTensors(cache.past);
 }
 
 export function decoderPorts(dims: ModelDims): { inputs: PortSpec[]; outputs: PortSpec[] } {
@@ -86,17 +108,21 @@ export class TextDecoder implements PipelineModule {
     const graphs = model.manifest.modules.decoder?.graphs;
     const sharedStep = !!graphs && graphs.prefill === graphs.step;
     const dims = manifestDims(model.manifest);
-    const cacheNames = Array.from({ length: dims.text.decoderLayers }, (_, i) => (['key', 'value'] as const).map((k) => decoderTensorNames.pastName(k, i))).flat();
-    // On webgpu the new keys/values stay in GPU memory for the next step (ignored on other backends);
-    // `deviceOutputs: []` turns that off (every tensor then round-trips through JS memory).
+    const layerNames = (name: (kind: 'key' | 'value', layer: number) => string) =>
+      Array.from({ length: dims.text.decoderLayers }, (_, i) => (['key', 'value'] as const).map((k) => name(k, i))).flat();
+    const cacheNames = layerNames(decoderTensorNames.pastName);
+    const crossNames = layerNames(decoderTensorNames.crossName);
+    // On webgpu the cross K/V and each step's new keys/values stay in GPU memory for the steps that read
+    // them (ignored on other backends); `deviceOutputs: []` turns that off (every tensor then round-trips
+    // through JS memory).
     const onDevice = options.deviceOutputs === undefined || options.deviceOutputs.length > 0;
-    const stepOptions: SessionOptions = { ...options, deviceOutputs: onDevice ? cacheNames.map((n) => n.replace('past_', 'present_')) : [] };
+    const stepOptions: SessionOptions = { ...options, deviceOutputs: onDevice ? layerNames(decoderTensorNames.presentName) : [] };
     const [m, p, s] = await Promise.all([
-      model.session('decoder', 'memory', options),
+      model.session('decoder', 'memory', { ...options, deviceOutputs: onDevice ? crossNames : [] }),
       sharedStep ? null : model.session('decoder', 'prefill', stepOptions),
       model.session('decoder', 'step', stepOptions),
     ]);
-    const device = onDevice && s.backend === 'webgpu' ? await DeviceKv.create(cacheNames) : null;
+    const device = onDevice && s.backend === 'webgpu' ? await DeviceKv.create(cacheNames, crossNames) : null;
     return new TextDecoder(dims, m, p, s, device);
   }
 
@@ -105,7 +131,10 @@ export class TextDecoder implements PipelineModule {
     return { ...mem.cross, memory_mask: mem.mask };
   }
 
-  /** Projects the memory into every layer's cross-attention keys/values (once per input). */
+  /**
+   * Projects the memory into every layer's cross-attention keys/values (once per input). On `webgpu` they stay in GPU
+   * memory: release them with `disposeDecoderMemory` when done.
+   */
   async encodeMemory(memory: Tensor<'float32'>, mask: Tensor<'int64'>): Promise<DecoderMemory> {
     checkInputs(this.name, this.inputs, { memory, memory_mask: mask });
     const out = await this.memorySession.run({ memory });
@@ -116,8 +145,8 @@ export class TextDecoder implements PipelineModule {
    * Decodes `ids [rows, new_tokens]` where `rows = memory.batch × group` (sample-major).
    * `attentionMask [rows, past + new]` is the padding mask over all tokens so far. Returns logits
    * `[rows, new_tokens, vocab]` and the cache extended by the new tokens. On `webgpu` the cache
-   * stays in GPU memory and `cache` is consumed (its buffers are released): continue with the
-   * returned one.
+   * stays in GPU memory and `cache` is consumed (its buffers are released, unless it is `shared`):
+   * continue with the returned one.
    */
   async forward(
     memory: DecoderMemory,
@@ -135,14 +164,14 @@ export class TextDecoder implements PipelineModule {
     if (past + newTokens > this.dims.text.maxPositions)
       throw new PortMismatchError('decoder.input_ids', `${past + newTokens} tokens exceed max_position_embeddings ${this.dims.text.maxPositions}`, 'tokens');
     const feeds: Record<string, Tensor> = { input_ids: ids, attention_mask: attentionMask, memory_mask: memory.mask, ...memory.cross };
-    if (this.device) Object.assign(feeds, await this.device.cross(memory));
-    if (cache) Object.assign(feeds, this.device ? await this.device.past(cache) : cache.past);
+    const fedPast = cache && this.device ? await this.device.past(cache) : cache?.past;
+    if (fedPast) Object.assign(feeds, fedPast);
     else if (!this.prefillSession)
       for (let i = 0; i < this.layers; i++)
         for (const kind of ['key', 'value'] as const)
           feeds[decoderTensorNames.pastName(kind, i)] = tensor('float32', ['rows', 'heads', 'past_tokens', 'head_dim'], [rows, this.heads, 0, this.headDim], new Float32Array(0));
     const out = await (cache || !this.prefillSession ? this.stepSession : this.prefillSession).run(feeds);
-    if (cache && this.device) disposeDeviceTensors(Object.keys(cache.past).map((n) => feeds[n]));
+    if (cache && fedPast && this.device) this.device.consumed(cache, fedPast);
     const next: Record<string, Tensor<'float32'>> = {};
     for (let i = 0; i < this.layers; i++)
       for (const kind of ['key', 'value'] as const)
@@ -153,7 +182,8 @@ export class TextDecoder implements PipelineModule {
   /** Reorders (and possibly repeats) cache rows: row `i` of the result is row `order[i]` of `cache` (beam reordering). */
   reorder(cache: DecoderCache, order: readonly number[]): DecoderCache {
     // GPU cache: record the order; the next forward gathers the rows on the GPU.
-    if (this.device && DeviceKv.isDeviceCache(cache)) return { rows: order.length, length: cache.length, past: cache.past, order: cache.order ? order.map((i) => cache.order![i]) : [...order] };
+    if (this.device && DeviceKv.isDeviceCache(cache))
+      return { rows: order.length, length: cache.length, past: cache.past, order: cache.order ? order.map((i) => cache.order![i]) : [...order], shared: cache.shared };
     const rowSize = this.heads * cache.length * this.headDim;
     const past: Record<string, Tensor<'float32'>> = {};
     for (const [name, t] of Object.entries(cache.past)) {
@@ -162,6 +192,20 @@ export class TextDecoder implements PipelineModule {
       past[name] = tensor('float32', t.dims, [order.length, this.heads, cache.length, this.headDim], data);
     }
     return { rows: order.length, length: cache.length, past };
+  }
+
+  /**
+   * A memory holding only the given samples (in that order), for decoding a subset of the batch (finished beam-search
+   * samples, blocks of ranked answers). GPU memories are gathered on the GPU into new device tensors: release them with
+   * `disposeDecoderMemory` (the result is `memory` itself when the selection is the identity). JS memories are
+   * selected as `selectMemorySamples` does.
+   */
+  async selectMemory(memory: DecoderMemory, samples: readonly number[]): Promise<DecoderMemory> {
+    if (!this.device || !Object.values(memory.cross).some(isDeviceTensor)) return selectMemorySamples(memory, samples);
+    if (isIdentitySelection(memory, samples)) return memory;
+    const m = memory.mask;
+    const mask = tensor('int64', m.dims, [samples.length, ...m.shape.slice(1)], selectSampleRows(m.data, memory.batch, samples, (n) => new BigInt64Array(n)));
+    return { batch: samples.length, cross: await this.device.selectMemory(memory.cross, samples), mask };
   }
 
   async dispose(): Promise<void> {

@@ -1,5 +1,5 @@
 import { InvalidOptionError, type ModelSource } from '@mplug2/core';
-import { TextDecoder, beamSearch } from '@mplug2/decoder';
+import { TextDecoder, beamSearch, disposeDecoderMemory } from '@mplug2/decoder';
 import { Mplug2Tokenizer } from '@mplug2/text-encoder';
 import {
   VisualPath,
@@ -62,7 +62,7 @@ export class Captioner {
     timings.memory_s = (now() - t) / 1000;
     t = now();
     const cfg = this.model.manifest.config.model_config;
-    const search = await beamSearch(this.decoder, memory, beamSearchOptions(cfg, options, { minLength: 4, maxLength: 20 }));
+    const search = await beamSearch(this.decoder, memory, beamSearchOptions(cfg, options, { minLength: 4, maxLength: 20 })).finally(() => disposeDecoderMemory(memory));
     timings.generation_s = (now() - t) / 1000;
     timings.total_s = (now() - start) / 1000;
     const prompt = cfg.prompt ?? '';

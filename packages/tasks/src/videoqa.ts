@@ -1,5 +1,5 @@
 import { InvalidOptionError, Pipeline, disposeDeviceTensors, int64Tensor, type ModelSource, type PortRef, type Tensor } from '@mplug2/core';
-import { TextDecoder, beamSearch, rankAnswers, type DecoderMemory } from '@mplug2/decoder';
+import { TextDecoder, beamSearch, disposeDecoderMemory, rankAnswers, type DecoderMemory } from '@mplug2/decoder';
 import { loadFusion } from '@mplug2/fusion';
 import { Mplug2Tokenizer, loadTextEncoder } from '@mplug2/text-encoder';
 import {
@@ -113,25 +113,30 @@ export class VideoQA {
     t = now();
     const cfg = this.model.manifest.config.model_config;
     let results: QAResult[];
-    if (options.answers) {
-      const answers = options.answers;
-      const k = options.k ?? Math.min(cfg.k_test ?? 128, answers.length);
-      const a = this.tokenizer.encodeAnswers(answers);
-      const ranked = await rankAnswers(this.decoder, memory, a.inputIds, a.attentionMask, k);
-      results = ranked.results.map((r, i) => ({
-        question: qs[i],
-        answer: answers[r.ids[0]],
-        ids: a.inputIds[r.ids[0]].filter((id) => id !== 0),
-        score: r.probs[0],
-        ranked: r.ids.map((id, j) => ({ answer: answers[id], prob: r.probs[j] })),
-        timings,
-      }));
-    } else {
-      const search = await beamSearch(this.decoder, memory, beamSearchOptions(cfg, options, { minLength: 1, maxLength: 10 }));
-      results = search.map((s, i) => {
-        const best = s.hypotheses[0];
-        return { question: qs[i], answer: this.tokenizer.decode(best.ids), ids: best.ids, score: best.score, timings };
-      });
+    // The question memory (cross K/V, in GPU memory on webgpu) lives for this call only.
+    try {
+      if (options.answers) {
+        const answers = options.answers;
+        const k = options.k ?? Math.min(cfg.k_test ?? 128, answers.length);
+        const a = this.tokenizer.encodeAnswers(answers);
+        const ranked = await rankAnswers(this.decoder, memory, a.inputIds, a.attentionMask, k);
+        results = ranked.results.map((r, i) => ({
+          question: qs[i],
+          answer: answers[r.ids[0]],
+          ids: a.inputIds[r.ids[0]].filter((id) => id !== 0),
+          score: r.probs[0],
+          ranked: r.ids.map((id, j) => ({ answer: answers[id], prob: r.probs[j] })),
+          timings,
+        }));
+      } else {
+        const search = await beamSearch(this.decoder, memory, beamSearchOptions(cfg, options, { minLength: 1, maxLength: 10 }));
+        results = search.map((s, i) => {
+          const best = s.hypotheses[0];
+          return { question: qs[i], answer: this.tokenizer.decode(best.ids), ids: best.ids, score: best.score, timings };
+        });
+      }
+    } finally {
+      disposeDecoderMemory(memory);
     }
     timings.generation_s = (now() - t) / 1000;
     timings.total_s = (now() - start) / 1000;

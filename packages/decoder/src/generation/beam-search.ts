@@ -1,5 +1,5 @@
 import { InvalidOptionError, type Tensor } from '@mplug2/core';
-import type { DecoderCache, DecoderMemory } from '../decoder.js';
+import { disposeDecoderCache, disposeDecoderMemory, type DecoderCache, type DecoderMemory } from '../decoder.js';
 import {
   BOS_TOKEN_ID,
   EOS_TOKEN_ID,
@@ -8,7 +8,7 @@ import {
   filledIds,
   idsTensor,
   logOfSoftmaxF32,
-  selectMemorySamples,
+  selectMemory,
   type GenerationDecoder,
 } from './common.js';
 
@@ -126,7 +126,9 @@ function sortHypotheses(hyps: Hypothesis[]): Hypothesis[] {
  * - the prefill runs one `[CLS]` row per sample (not `K` identical rows): the other beams are −∞
  *   at step 0 and every step-0 winner descends from beam 0, so the cache is then expanded to `K`
  *   rows per sample by the first reorder;
- * - a retired sample's rows are dropped from the batch (like the reference), its memory slice too.
+ * - a retired sample's rows are dropped from the batch (like the reference), its memory slice too
+ *   (`selectMemory`: a GPU gather for a GPU memory; the slices and the last cache are released here,
+ *   `memory` stays the caller's).
  */
 export async function beamSearch(
   decoder: GenerationDecoder,
@@ -157,101 +159,108 @@ export async function beamSearch(
   const topScore = new Float32Array(K);
   const topIndex = new Int32Array(K);
 
-  for (let step = 0; step < o.maxLength; step++) {
-    options.signal?.throwIfAborted();
-    const rows = live.length * group;
-    const out = await decoder.forward(mem, ids, filledIds(['rows', 'total_tokens'], rows, step + 1, 1), cache);
-    cache = out.cache;
-    const logits = out.logits.data;
-    const width = out.logits.shape[1]; // 1 (one new token per row)
+  try {
+    for (let step = 0; step < o.maxLength; step++) {
+      options.signal?.throwIfAborted();
+      const rows = live.length * group;
+      const out = await decoder.forward(mem, ids, filledIds(['rows', 'total_tokens'], rows, step + 1, 1), cache);
+      cache = out.cache;
+      const logits = out.logits.data;
+      const width = out.logits.shape[1]; // 1 (one new token per row)
 
-    const lp = Math.fround(((5 + (step + 1)) / 6) ** o.alpha);
-    const newRunning = new Float32Array(live.length * K);
-    const newSeqs: number[][] = new Array(live.length * K);
-    const order: number[] = [];
-    const nextTokens: number[] = [];
-    const keep: number[] = [];
-    const stepSamples = new Map<number, BeamStepSample>();
+      const lp = Math.fround(((5 + (step + 1)) / 6) ** o.alpha);
+      const newRunning = new Float32Array(live.length * K);
+      const newSeqs: number[][] = new Array(live.length * K);
+      const order: number[] = [];
+      const nextTokens: number[] = [];
+      const keep: number[] = [];
+      const stepSamples = new Map<number, BeamStepSample>();
 
-    for (let slot = 0; slot < live.length; slot++) {
-      const sample = live[slot];
-      // Top-K over the K×V candidates; ties keep the lower flat index (strict comparisons while
-      // scanning in index order).
-      let filled = 0;
-      for (let j = 0; j < K; j++) {
-        const run = running[slot * K + j];
-        const hasRow = j < group;
-        if (hasRow) {
-          logOfSoftmaxF32(logits, ((slot * group + j) * width + width - 1) * V, V, logp);
-          if (step < o.minLength) logp[o.eos] = Math.fround(-1e20);
-        }
-        if (!hasRow && filled === K) continue;
-        for (let t = 0; t < V; t++) {
-          let s = hasRow ? Math.fround(Math.fround(logp[t] + run) / lp) : -Infinity;
-          if (Number.isNaN(s)) s = -Infinity;
-          if (filled === K && !(s > topScore[K - 1])) continue;
-          let pos = filled < K ? filled : K - 1;
-          while (pos > 0 && s > topScore[pos - 1]) pos--;
-          const end = filled < K ? filled : K - 1;
-          for (let q = end; q > pos; q--) {
-            topScore[q] = topScore[q - 1];
-            topIndex[q] = topIndex[q - 1];
-          }
-          topScore[pos] = s;
-          topIndex[pos] = j * V + t;
-          if (filled < K) filled++;
-        }
-      }
-
-      const fin: boolean[] = [];
-      for (let j = 0; j < K; j++) {
-        const origin = Math.floor(topIndex[j] / V);
-        const token = topIndex[j] % V;
-        newRunning[slot * K + j] = Math.fround(topScore[j] * lp);
-        newSeqs[slot * K + j] = [...seqs[slot * K + origin], token];
-        fin.push(token === o.eos || step + 1 === o.maxLength);
-      }
-      const topDone = fin[0];
-      for (let j = 0; j < K; j++)
-        if (fin[j] || topDone) hyps[sample].push({ ids: newSeqs[slot * K + j], score: topScore[j] });
-      if (topDone) {
-        const best = sortHypotheses(hyps[sample]).slice(0, o.numReturn);
-        results[sample] = best;
-        stepSamples.set(sample, { bestIds: best[0].ids, bestScore: best[0].score, done: true });
-      } else {
-        stepSamples.set(sample, { bestIds: newSeqs[slot * K], bestScore: topScore[0], done: false });
-        keep.push(slot);
+      for (let slot = 0; slot < live.length; slot++) {
+        const sample = live[slot];
+        // Top-K over the K×V candidates; ties keep the lower flat index (strict comparisons while
+        // scanning in index order).
+        let filled = 0;
         for (let j = 0; j < K; j++) {
-          order.push(slot * group + Math.floor(topIndex[j] / V));
-          nextTokens.push(topIndex[j] % V);
+          const run = running[slot * K + j];
+          const hasRow = j < group;
+          if (hasRow) {
+            logOfSoftmaxF32(logits, ((slot * group + j) * width + width - 1) * V, V, logp);
+            if (step < o.minLength) logp[o.eos] = Math.fround(-1e20);
+          }
+          if (!hasRow && filled === K) continue;
+          for (let t = 0; t < V; t++) {
+            let s = hasRow ? Math.fround(Math.fround(logp[t] + run) / lp) : -Infinity;
+            if (Number.isNaN(s)) s = -Infinity;
+            if (filled === K && !(s > topScore[K - 1])) continue;
+            let pos = filled < K ? filled : K - 1;
+            while (pos > 0 && s > topScore[pos - 1]) pos--;
+            const end = filled < K ? filled : K - 1;
+            for (let q = end; q > pos; q--) {
+              topScore[q] = topScore[q - 1];
+              topIndex[q] = topIndex[q - 1];
+            }
+            topScore[pos] = s;
+            topIndex[pos] = j * V + t;
+            if (filled < K) filled++;
+          }
+        }
+
+        const fin: boolean[] = [];
+        for (let j = 0; j < K; j++) {
+          const origin = Math.floor(topIndex[j] / V);
+          const token = topIndex[j] % V;
+          newRunning[slot * K + j] = Math.fround(topScore[j] * lp);
+          newSeqs[slot * K + j] = [...seqs[slot * K + origin], token];
+          fin.push(token === o.eos || step + 1 === o.maxLength);
+        }
+        const topDone = fin[0];
+        for (let j = 0; j < K; j++)
+          if (fin[j] || topDone) hyps[sample].push({ ids: newSeqs[slot * K + j], score: topScore[j] });
+        if (topDone) {
+          const best = sortHypotheses(hyps[sample]).slice(0, o.numReturn);
+          results[sample] = best;
+          stepSamples.set(sample, { bestIds: best[0].ids, bestScore: best[0].score, done: true });
+        } else {
+          stepSamples.set(sample, { bestIds: newSeqs[slot * K], bestScore: topScore[0], done: false });
+          keep.push(slot);
+          for (let j = 0; j < K; j++) {
+            order.push(slot * group + Math.floor(topIndex[j] / V));
+            nextTokens.push(topIndex[j] % V);
+          }
         }
       }
-    }
 
-    if (options.onStep) {
-      const samples = Array.from({ length: batch }, (_, b): BeamStepSample => {
-        const now = stepSamples.get(b);
-        if (now) return now;
-        const r = results[b] as Hypothesis[];
-        return { bestIds: r[0].ids, bestScore: r[0].score, done: true };
+      if (options.onStep) {
+        const samples = Array.from({ length: batch }, (_, b): BeamStepSample => {
+          const now = stepSamples.get(b);
+          if (now) return now;
+          const r = results[b] as Hypothesis[];
+          return { bestIds: r[0].ids, bestScore: r[0].score, done: true };
+        });
+        await options.onStep({ step, samples });
+      }
+
+      if (keep.length === 0) break;
+      if (keep.length !== live.length) {
+        live = keep.map((slot) => live[slot]);
+        const selected = await selectMemory(decoder, memory, live);
+        if (mem !== memory) disposeDecoderMemory(mem);
+        mem = selected;
+      }
+      running = new Float32Array(keep.length * K);
+      seqs = [];
+      keep.forEach((slot, i) => {
+        running.set(newRunning.subarray(slot * K, (slot + 1) * K), i * K);
+        for (let j = 0; j < K; j++) seqs.push(newSeqs[slot * K + j]);
       });
-      await options.onStep({ step, samples });
+      cache = decoder.reorder(cache, order);
+      group = K;
+      ids = idsTensor(['rows', 'tokens'], order.length, 1, nextTokens);
     }
-
-    if (keep.length === 0) break;
-    if (keep.length !== live.length) {
-      live = keep.map((slot) => live[slot]);
-      mem = selectMemorySamples(memory, live);
-    }
-    running = new Float32Array(keep.length * K);
-    seqs = [];
-    keep.forEach((slot, i) => {
-      running.set(newRunning.subarray(slot * K, (slot + 1) * K), i * K);
-      for (let j = 0; j < K; j++) seqs.push(newSeqs[slot * K + j]);
-    });
-    cache = decoder.reorder(cache, order);
-    group = K;
-    ids = idsTensor(['rows', 'tokens'], order.length, 1, nextTokens);
+  } finally {
+    if (mem !== memory) disposeDecoderMemory(mem);
+    if (cache) disposeDecoderCache(cache);
   }
 
   return results.map((r) => ({ hypotheses: r ?? [] }));

@@ -1,6 +1,6 @@
 import { InvalidOptionError, PortMismatchError, type Tensor } from '@mplug2/core';
-import type { DecoderCache, DecoderMemory } from '../decoder.js';
-import { PAD_TOKEN_ID, checkInteger, idsTensor, selectMemorySamples, toRows, type GenerationDecoder } from './common.js';
+import { disposeDecoderCache, disposeDecoderMemory, type DecoderCache, type DecoderMemory } from '../decoder.js';
+import { PAD_TOKEN_ID, checkInteger, idsTensor, selectMemory, toRows, type GenerationDecoder } from './common.js';
 
 /** Logits elements (`rows × tokens × vocab`) one teacher-forced decoder call may produce by default (64 MiB of float32). */
 export const DEFAULT_LOGITS_BUDGET = 1 << 24;
@@ -18,7 +18,8 @@ export interface SequenceLossOptions {
    * (one row per memory sample, attended): its logits score each row's first target and its cache
    * starts each row, so column 0 is not decoded again (answer ranking: every answer starts with
    * `[CLS]`, decoded once per sample for the first-token pass). Used only when every row starts
-   * with `id`, attended; results equal a full decode up to float rounding.
+   * with `id`, attended; results equal a full decode up to float rounding. The prefix stays the
+   * caller's: on `webgpu` its cache is not consumed by the calls it starts (release it with `disposeDecoderCache`).
    */
   readonly prefix?: { readonly id: number; readonly logits: Tensor<'float32'>; readonly cache: DecoderCache };
 }
@@ -100,6 +101,8 @@ export async function sequenceLosses(
   // With a prefix, column 0 comes from it: a call decodes columns 1 … w − 1.
   const skip = prefix ? 1 : 0;
   const widest = Math.max(...need);
+  // Every call starts from the prefix cache: shared, so no call releases it.
+  const prefixCache: DecoderCache | undefined = prefix && { ...prefix.cache, shared: true };
   const sampleBlock = Math.min(B, rowLimit(Math.max(1, widest - skip)));
 
   const loss = new Float32Array(rows);
@@ -107,56 +110,61 @@ export async function sequenceLosses(
   for (let s0 = 0; s0 < B; s0 += sampleBlock) {
     const s1 = Math.min(B, s0 + sampleBlock);
     const nb = s1 - s0;
-    const mem = nb === B ? memory : selectMemorySamples(memory, Array.from({ length: nb }, (_, i) => s0 + i));
-    // Each sample's candidates by the columns they need; slice j takes the j-th of every sample.
-    const order = Array.from({ length: nb }, (_, i) =>
-      Array.from({ length: group }, (_, c) => (s0 + i) * group + c).sort((a, b) => need[a] - need[b] || a - b),
-    );
-    const widths = Array.from({ length: group }, (_, j) => Math.max(...order.map((o) => need[o[j]])));
-    for (const [j0, j1] of planChunks(widths.map((w) => Math.max(0, w - skip)), nb, rowLimit)) {
-      const w = widths[j1 - 1];
-      if (w === 0) continue; // no row of these slices has a target
-      const chunk: number[] = [];
-      for (let i = 0; i < nb; i++) for (let j = j0; j < j1; j++) chunk.push(order[i][j]);
-      const at = (src: readonly (readonly number[])[], r: number, t: number, fill: number) => (t < src[r].length ? src[r][t] : fill);
-      // Decoded columns skip … w − 1; their logits score targets skip + 1 … w.
-      const cols = w - skip;
-      let logits: Float32Array | undefined;
-      if (cols > 0) {
-        const flatIds: number[] = [];
-        const flatMask: number[] = [];
-        for (const r of chunk) {
-          for (let t = skip; t < w; t++) flatIds.push(at(ids, r, t, pad));
-          for (let t = 0; t < w; t++) flatMask.push(at(mask, r, t, 0));
-        }
-        const cache = prefix ? decoder.reorder(prefix.cache, chunk.map((r) => Math.floor(r / group))) : undefined;
-        const out = await decoder.forward(
-          mem,
-          idsTensor(['rows', 'tokens'], chunk.length, cols, flatIds),
-          idsTensor(['rows', 'total_tokens'], chunk.length, w, flatMask),
-          cache,
-        );
-        logits = out.logits.data;
-      }
-      chunk.forEach((r, i) => {
-        let [l, n] = [0, 0];
-        if (prefix) {
-          const target = at(ids, r, 1, pad);
-          if (target !== pad) {
-            l += crossEntropy(prefix.logits.data, Math.floor(r / group) * V, V, target);
-            n++;
+    const mem = nb === B ? memory : await selectMemory(decoder, memory, Array.from({ length: nb }, (_, i) => s0 + i));
+    try {
+      // Each sample's candidates by the columns they need; slice j takes the j-th of every sample.
+      const order = Array.from({ length: nb }, (_, i) =>
+        Array.from({ length: group }, (_, c) => (s0 + i) * group + c).sort((a, b) => need[a] - need[b] || a - b),
+      );
+      const widths = Array.from({ length: group }, (_, j) => Math.max(...order.map((o) => need[o[j]])));
+      for (const [j0, j1] of planChunks(widths.map((w) => Math.max(0, w - skip)), nb, rowLimit)) {
+        const w = widths[j1 - 1];
+        if (w === 0) continue; // no row of these slices has a target
+        const chunk: number[] = [];
+        for (let i = 0; i < nb; i++) for (let j = j0; j < j1; j++) chunk.push(order[i][j]);
+        const at = (src: readonly (readonly number[])[], r: number, t: number, fill: number) => (t < src[r].length ? src[r][t] : fill);
+        // Decoded columns skip … w − 1; their logits score targets skip + 1 … w.
+        const cols = w - skip;
+        let logits: Float32Array | undefined;
+        if (cols > 0) {
+          const flatIds: number[] = [];
+          const flatMask: number[] = [];
+          for (const r of chunk) {
+            for (let t = skip; t < w; t++) flatIds.push(at(ids, r, t, pad));
+            for (let t = 0; t < w; t++) flatMask.push(at(mask, r, t, 0));
           }
+          const cache = prefixCache ? decoder.reorder(prefixCache, chunk.map((r) => Math.floor(r / group))) : undefined;
+          const out = await decoder.forward(
+            mem,
+            idsTensor(['rows', 'tokens'], chunk.length, cols, flatIds),
+            idsTensor(['rows', 'total_tokens'], chunk.length, w, flatMask),
+            cache,
+          );
+          logits = out.logits.data;
+          disposeDecoderCache(out.cache); // no call continues from it
         }
-        if (logits) {
-          // The row's tokens skip … w (pad past its end): logits of column c score token c + 1.
-          const row = Array.from({ length: cols + 1 }, (_, c) => at(ids, r, skip + c, pad));
-          const [lr, nr] = rowLoss(logits, i * cols * V, V, row, cols + 1, pad);
-          l += lr;
-          n += nr;
-        }
-        loss[r] = l;
-        targets[r] = n;
-      });
+        chunk.forEach((r, i) => {
+          let [l, n] = [0, 0];
+          if (prefix) {
+            const target = at(ids, r, 1, pad);
+            if (target !== pad) {
+              l += crossEntropy(prefix.logits.data, Math.floor(r / group) * V, V, target);
+              n++;
+            }
+          }
+          if (logits) {
+            // The row's tokens skip … w (pad past its end): logits of column c score token c + 1.
+            const row = Array.from({ length: cols + 1 }, (_, c) => at(ids, r, skip + c, pad));
+            const [lr, nr] = rowLoss(logits, i * cols * V, V, row, cols + 1, pad);
+            l += lr;
+            n += nr;
+          }
+          loss[r] = l;
+          targets[r] = n;
+        });
+      }
+    } finally {
+      if (mem !== memory) disposeDecoderMemory(mem);
     }
   }
   return { loss, targets };

@@ -1,5 +1,5 @@
 import { InvalidOptionError, PortMismatchError, tensor, type Tensor } from '@mplug2/core';
-import type { DecoderMemory } from '../decoder.js';
+import { disposeDecoderCache, type DecoderMemory } from '../decoder.js';
 import { BOS_TOKEN_ID, PAD_TOKEN_ID, checkInteger, filledIds, softmaxF32, topKIndices, type GenerationDecoder } from './common.js';
 import { sequenceLosses, type SequenceLossOptions } from './loss.js';
 
@@ -90,7 +90,7 @@ export async function rankAnswers(
     padTokenId: pad,
     maxRowsPerCall: options.maxRowsPerCall,
     prefix: { id: bos, logits: first.logits, cache: first.cache },
-  });
+  }).finally(() => disposeDecoderCache(first.cache));
 
   const results: RankedAnswers[] = [];
   for (let b = 0; b < B; b++) {
