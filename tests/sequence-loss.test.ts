@@ -82,8 +82,14 @@ describe('teacher-forced sequence losses: length-bucketed calls and the shared f
 describe('decoder sessions', () => {
   it('prefill runs on the cached step graph with an empty past (one graph file, weights loaded once)', async () => {
     const model = await goldenModel('videoqa_tiny');
-    const graphs = model.manifest.modules.decoder!.graphs;
+    const { graphs, portableGraphs } = model.manifest.modules.decoder!;
     expect(graphs.prefill).toBe(graphs.step);
-    expect(model.manifest.files.filter((f) => f.path.startsWith('decoder') && f.path.endsWith('.onnx')).map((f) => f.path).sort()).toEqual(['decoder_memory.onnx', 'decoder_step.onnx']);
+    expect(portableGraphs!.prefill).toBe(portableGraphs!.step);
+    expect(model.manifest.files.filter((f) => f.path.startsWith('decoder') && f.path.endsWith('.onnx')).map((f) => f.path).sort()).toEqual([
+      'decoder_memory.onnx',
+      'decoder_memory.portable.onnx',
+      'decoder_step.onnx',
+      'decoder_step.portable.onnx',
+    ]);
   });
 });
