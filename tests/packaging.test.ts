@@ -2,7 +2,7 @@
  * onnxruntime-node is an optional peer dependency of @mplug2/core (and @lancedb/lancedb, which brings another
  * onnxruntime-node through its optional @huggingface/transformers, one of @mplug2/tasks): a browser project
  * installing the packed @mplug2/tasks gets neither (nor their install scripts). Run in Node anyway, that
- * install still works on wasm (onnxruntime-web) and names the missing package for cpu / webgpu / cuda, from
+ * install still works on wasm (onnxruntime-web; `auto` picks it) and names the missing package for cpu / webgpu / cuda, from
  * both the ESM and the CommonJS build; the retrieval store names @lancedb/lancedb likewise. Needs the built packages (npx turbo run build; `npm test` builds first)
  * and a reachable registry (or the npm cache).
  */
@@ -14,18 +14,19 @@ import { describe, expect, it } from 'vitest';
 
 const ROOT = path.resolve(__dirname, '..');
 
-const NAMES = '{ BackendUnavailableError, ModuleSession, availableBackends, probeBackend }';
+const NAMES = '{ BackendUnavailableError, ModuleSession, availableBackends, probeBackend, resolveBackend }';
 
 /** After `importLine`: probes every backend and creates a cpu session; prints what happened as one JSON line. */
 const probeScript = (importLine: string) => `${importLine}
 (async () => {
   const available = await availableBackends();
   const cpuProbe = await probeBackend('cpu');
+  const auto = await resolveBackend('auto');
   const created = await ModuleSession.create(new Uint8Array(0), { backend: 'cpu' }).then(
     () => ({ typed: false, message: 'created' }),
     (e) => ({ typed: e instanceof BackendUnavailableError, message: e.message, available: e.available }),
   );
-  console.log(JSON.stringify({ available, cpuProbe, created }));
+  console.log(JSON.stringify({ available, cpuProbe, auto, created }));
 })();
 `;
 
@@ -56,6 +57,7 @@ describe('@mplug2/tasks installed as in a browser project: no onnxruntime-node',
       const out = execFileSync(process.execPath, [script], { cwd: app, encoding: 'utf8', timeout: 60_000 });
       const r = JSON.parse(out.trim().split('\n').pop()!);
       expect(r.available, script).toEqual(['wasm']);
+      expect(r.auto, script).toBe('wasm');
       expect(r.cpuProbe, script).toMatch(/onnxruntime-node is not installed .*npm install onnxruntime-node@1\.30\.0/);
       expect(r.created.typed, script).toBe(true);
       expect(r.created.message, script).toMatch(/^backend 'cpu' is not available \(tried: cpu: onnxruntime-node could not be loaded: onnxruntime-node is not installed/);

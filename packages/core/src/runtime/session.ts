@@ -16,7 +16,7 @@ export type OrtRuntime = 'onnxruntime-node' | 'onnxruntime-web';
 
 export interface SessionOptions {
   /**
-   * `auto` (default) picks `cpu` in Node; in a browser `webgpu` when a hardware adapter exists (not
+   * `auto` (default) picks `cpu` in Node (`wasm` when onnxruntime-node is not installed); in a browser `webgpu` when a hardware adapter exists (not
    * a software fallback such as SwiftShader, which is slower than wasm), else `wasm`.
    */
   readonly backend?: Backend | 'auto';
@@ -246,7 +246,8 @@ export async function availableBackends(): Promise<Backend[]> {
 export async function resolveBackend(backend: SessionOptions['backend']): Promise<Backend> {
   const b = backend ?? 'auto';
   if (b === 'auto') {
-    if (isNode) return 'cpu';
+    // onnxruntime-node is an optional peer: without it, Node runs on onnxruntime-web's wasm.
+    if (isNode) return (await probeBackend('cpu')) === null ? 'cpu' : 'wasm';
     const info = await webGpuAdapterInfo();
     return info && !info.isFallbackAdapter && (await probeBackend('webgpu')) === null ? 'webgpu' : 'wasm';
   }
