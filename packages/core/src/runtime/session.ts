@@ -84,7 +84,11 @@ function loadOrt(runtime: OrtRuntime): Promise<OrtModule> {
         : (import(/* @vite-ignore */ /* webpackIgnore: true */ ORT_NODE_PACKAGE).catch(explainMissingOrtNode) as Promise<OrtModule>);
     p = p.then((m) => {
       const d = (m as unknown as { default?: OrtModule }).default;
-      return d?.InferenceSession ? d : m;
+      const ort = d?.InferenceSession ? d : m;
+      // Failures reach callers as typed errors; onnxruntime's own logger would also print them (e.g.
+      // the missing CUDA provider library whenever backends are probed).
+      ort.env.logLevel = 'fatal';
+      return ort;
     });
     ortModules.set(runtime, p);
     p.catch(() => ortModules.delete(runtime));
