@@ -6,7 +6,7 @@ import type { Page } from 'playwright-core';
 import { convertCheckpoint, type ParityReport } from '@mplug2/tasks';
 import { GOLDENS, goldenModel } from '../helpers/golden';
 import { defineBackendSuite, measured, type BackendCase } from '../backends/suite';
-import { buildTestPage, launchBrowser, serveTestPage, type Browser } from './harness';
+import { openTestPage, type TestPage } from './harness';
 import type { StaticServer } from './server';
 
 /**
@@ -14,7 +14,7 @@ import type { StaticServer } from './server';
  * The golden models are converted in Node by the real converter, served over HTTP and loaded in the
  * page through `RemoteModel` (fetch + Cache API + sha256); fixtures are read by HTTP Range.
  */
-let browser: Browser;
+let testPage: TestPage;
 let server: StaticServer;
 let page: Page;
 const models = new Map<string, string>();
@@ -25,7 +25,6 @@ const BACKENDS = [
 ] as const;
 
 beforeAll(async () => {
-  const pageDir = mkdtempSync(path.join(tmpdir(), 'mplug2-testpage-'));
   const mounts: Record<string, string> = { '/goldens/': GOLDENS };
   for (const name of ['videoqa_tiny', 'videocaption_tiny'] as const)
     for (const fused of new Set(BACKENDS.flatMap((b) => b.fusedAttention))) {
@@ -38,18 +37,14 @@ beforeAll(async () => {
   const caption = path.join(GOLDENS, 'videocaption_tiny');
   await convertCheckpoint({ checkpoint: path.join(caption, 'checkpoint.pth'), config: path.join(caption, 'config.json'), out: fp16Compute, compute: 'fp16' });
   mounts['/models/fp16-compute/'] = fp16Compute;
-  await buildTestPage(pageDir);
-  server = await serveTestPage(pageDir, mounts);
-  browser = await launchBrowser();
-  page = await browser.newPage(`${server.url}/`);
-  await page.waitForFunction(() => document.title.endsWith('ready'));
+  testPage = await openTestPage(mounts);
+  ({ page, server } = testPage);
   const env = await page.evaluate(() => (globalThis as any).mplug2Test.environment());
   process.stdout.write(`[browser] ${JSON.stringify(env)}\n`);
 }, 300_000);
 
 afterAll(async () => {
-  await browser?.close();
-  await server?.close();
+  await testPage?.close();
   process.stdout.write(`[browser backends] measured max abs float diffs: ${JSON.stringify(measured)}\n`);
 });
 

@@ -6,7 +6,7 @@ import type { Page } from 'playwright-core';
 import type { Manifest } from '@mplug2/core';
 import { convertCheckpoint, type ParityReport } from '@mplug2/tasks';
 import { GOLDENS } from '../helpers/golden';
-import { buildTestPage, launchBrowser, serveTestPage, type Browser } from './harness';
+import { openTestPage, type TestPage } from './harness';
 import type { StaticServer } from './server';
 
 /**
@@ -14,7 +14,7 @@ import type { StaticServer } from './server';
  * loaded in headless Chromium through `RemoteModel` and run on onnxruntime-web wasm: every chunk is
  * fetched, verified and handed to the sessions as external data.
  */
-let browser: Browser;
+let testPage: TestPage;
 let server: StaticServer;
 let page: Page;
 let manifest: Manifest;
@@ -23,18 +23,11 @@ beforeAll(async () => {
   const out = mkdtempSync(path.join(tmpdir(), 'mplug2-chunked-browser-'));
   const name = 'videoqa_tiny';
   ({ manifest } = await convertCheckpoint({ checkpoint: path.join(GOLDENS, name, 'checkpoint.pth'), config: path.join(GOLDENS, name, 'config.json'), out, maxDataFileBytes: 320 << 10 }));
-  const pageDir = mkdtempSync(path.join(tmpdir(), 'mplug2-testpage-'));
-  await buildTestPage(pageDir);
-  server = await serveTestPage(pageDir, { '/goldens/': GOLDENS, '/chunked/': out });
-  browser = await launchBrowser();
-  page = await browser.newPage(`${server.url}/`);
-  await page.waitForFunction(() => document.title.endsWith('ready'));
+  testPage = await openTestPage({ '/goldens/': GOLDENS, '/chunked/': out });
+  ({ page, server } = testPage);
 }, 300_000);
 
-afterAll(async () => {
-  await browser?.close();
-  await server?.close();
-});
+afterAll(() => testPage?.close());
 
 describe('chunked data files in the browser', () => {
   it('videoqa_tiny on wasm matches the reference (1e-4, ids exact) with every chunk fetched', async () => {

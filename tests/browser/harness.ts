@@ -73,7 +73,7 @@ export async function buildTestPage(outDir: string, pageDir = 'tests/browser/pag
       {
         name: 'mplug2-browser-sources',
         setup(b) {
-          b.onResolve({ filter: /^@mplug2\/[a-z-]+$/ }, (a) => ({ path: path.join(ROOT, 'packages', a.path.slice('@mplug2/'.length), 'src/index.ts') }));
+          b.onResolve({ filter: /^@mplug2\/[a-z-]+(\/browser)?$/ }, (a) => ({ path: path.join(ROOT, 'packages', a.path.split('/')[1], 'src/index.ts') }));
         },
       },
     ],
@@ -85,4 +85,34 @@ export async function buildTestPage(outDir: string, pageDir = 'tests/browser/pag
 /** The page, onnxruntime-web's wasm files and extra mounts, served with Range + COOP/COEP. */
 export async function serveTestPage(pageDir: string, mounts: Record<string, string>): Promise<StaticServer> {
   return serveStatic({ mounts: { '/': pageDir, '/ort/': path.join(ROOT, 'node_modules/onnxruntime-web/dist'), ...mounts } });
+}
+
+export interface TestPage {
+  readonly server: StaticServer;
+  readonly browser: Browser;
+  readonly page: Page;
+  close(): Promise<void>;
+}
+
+/**
+ * Bundles a test page (see `buildTestPage`) into a temporary folder, serves it with `mounts` (see
+ * `serveTestPage`), launches Chromium and opens the page once its title reports it ready.
+ */
+export async function openTestPage(mounts: Record<string, string>, pageDir = 'tests/browser/page', extraEntries: string[] = []): Promise<TestPage> {
+  const out = mkdtempSync(path.join(tmpdir(), 'mplug2-testpage-'));
+  await buildTestPage(out, pageDir, extraEntries);
+  const server = await serveTestPage(out, mounts);
+  const browser = await launchBrowser();
+  const page = await browser.newPage(`${server.url}/`);
+  await page.waitForFunction(() => document.title.endsWith('ready'));
+  return {
+    server,
+    browser,
+    page,
+    async close() {
+      await browser.close();
+      await server.close();
+      rmSync(out, { recursive: true, force: true });
+    },
+  };
 }

@@ -6,8 +6,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { GOLDENS } from '../helpers/golden';
-import { buildTestPage, launchBrowser, serveTestPage, type Browser } from './harness';
-import type { StaticServer } from './server';
+import { openTestPage, type TestPage } from './harness';
 import { sampleFrameIndices } from '../../packages/vision-encoder/src/video/sampling';
 import { yuv420ToRgb } from '../../packages/vision-encoder/src/video/webcodecs';
 import type { Measurement, MeasureRequest, frameHashes } from './video-page/measure';
@@ -21,8 +20,7 @@ import type { Measurement, MeasureRequest, frameHashes } from './video-page/meas
  * (several GOPs, B-frames), VP9 and AV1 in MP4 decode to exactly ffmpeg's YUV.
  */
 const hasFfmpeg = spawnSync('ffmpeg', ['-version'], { stdio: 'ignore' }).status === 0;
-let browser: Browser;
-let server: StaticServer;
+let testPage: TestPage;
 let page: Page;
 
 const VIDEO = '/goldens/preprocess/testsrc_320x240_30fps_3s.mp4';
@@ -123,22 +121,15 @@ function ffmpegFrameHashes(file: string, width: number, height: number): string[
 }
 
 beforeAll(async () => {
-  const pageDir = mkdtempSync(path.join(tmpdir(), 'mplug2-videopage-'));
   const broken = mkdtempSync(path.join(tmpdir(), 'mplug2-broken-'));
   generatedDir = mkdtempSync(path.join(tmpdir(), 'mplug2-generated-'));
   writeBrokenVideos(broken);
   if (hasFfmpeg) writeGeneratedVideos(generatedDir);
-  await buildTestPage(pageDir, 'tests/browser/video-page', ['worker.ts']);
-  server = await serveTestPage(pageDir, { '/goldens/': GOLDENS, '/broken/': broken, '/generated/': generatedDir });
-  browser = await launchBrowser();
-  page = await browser.newPage(`${server.url}/`);
-  await page.waitForFunction(() => document.title.endsWith('ready'));
+  testPage = await openTestPage({ '/goldens/': GOLDENS, '/broken/': broken, '/generated/': generatedDir }, 'tests/browser/video-page', ['worker.ts']);
+  page = testPage.page;
 }, 120_000);
 
-afterAll(async () => {
-  await browser?.close();
-  await server?.close();
-});
+afterAll(() => testPage?.close());
 
 describe('browser video decoders vs the preprocessing golden', () => {
   it('WebCodecs on the page: golden frame indices, measured pixel differences', async () => {

@@ -3,7 +3,7 @@
  * (fixtures/goldens/preprocess): frame indices, the preprocessed tensor and the raw decoded RGB
  * frames. Runs on the page and in a worker (video-page/worker.ts) alike.
  */
-import { CLIP_STD, loadVideo, type BrowserVideoDecoder } from '@mplug2/vision-encoder';
+import { CLIP_STD, loadVideo, type BrowserVideoDecoder } from '@mplug2/vision-encoder/browser';
 import { openCheckpoint } from '@mplug2/core';
 
 export interface MeasureRequest {
@@ -79,7 +79,7 @@ export type Measurement = Awaited<ReturnType<typeof measure>>;
 export async function frameHashes({ videoUrl, numFrames, size, decoder }: Omit<MeasureRequest, 'fixturesUrl'>) {
   const v = await loadVideo(new URL(videoUrl, location.href).href, { numFrames, size, decoder, keepFrames: true });
   const hex = (b: ArrayBuffer) => Array.from(new Uint8Array(b), (x) => x.toString(16).padStart(2, '0')).join('');
-  const hashes = await Promise.all((v.frames ?? []).map(async (f) => hex(await crypto.subtle.digest('SHA-256', f.data))));
+  const hashes = await Promise.all((v.frames ?? []).map(async (f) => hex(await crypto.subtle.digest('SHA-256', f.data as Uint8Array<ArrayBuffer>))));
   return { frameIndices: v.frameIndices, info: v.info, hashes };
 }
 
