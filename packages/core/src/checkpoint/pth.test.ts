@@ -11,26 +11,12 @@ import { CheckpointFormatError, Mplug2Error, UnsafePickleError } from '../errors
 import { type Checkpoint, type ByteSource, openCheckpoint, openCheckpointBytes, openCheckpointSource } from './index.js';
 import { ZipArchive } from './zip.js';
 import { bytesSource } from './source.js';
-import { type FakeTensor, OP, PickleWriter, buildZip, le, rowMajorStrides, torchPickle, torchZip } from './test-utils.js';
+import { type FakeTensor, OP, PickleWriter, buildZip, expectFormatError, le, rejectionOf, rowMajorStrides, torchPickle, torchZip } from './test-utils.js';
 
 const open = (bytes: Uint8Array, options = {}) => openCheckpointBytes(bytes, 'crafted.pth', options);
 const archive = (tensors: FakeTensor[], storages: Record<string, Uint8Array>, opts: Parameters<typeof torchPickle>[1] = {}) =>
   torchZip(torchPickle(tensors, opts), storages).bytes;
 
-async function error(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected a rejection');
-}
-async function fails(p: Promise<unknown>, what: RegExp, entry?: string) {
-  const e = await error(p);
-  expect(e).toBeInstanceOf(CheckpointFormatError);
-  expect(e.message).toMatch(what);
-  if (entry !== undefined) expect((e as CheckpointFormatError).entry).toBe(entry);
-}
 
 /** Independent reference for a strided view: recursive row-major walk. */
 function view<T>(storage: ArrayLike<T>, offset: number, shape: number[], stride: number[]): T[] {
@@ -111,10 +97,10 @@ describe('wrappers and ignored keys', () => {
   });
 
   test('state dict must be a dict with tensors', async () => {
-    await fails(open(torchZip(new PickleWriter().proto(2).op(OP.EMPTY_LIST).stop().bytes(), {}).bytes), /top-level object is a list/);
-    await fails(open(torchZip(new PickleWriter().proto(2).emptyDict().str('model').int(3).setitem().stop().bytes(), {}).bytes), /no tensors found \(top-level keys: 'model'\)/);
-    await fails(open(torchZip(new PickleWriter().proto(2).emptyDict().str('epoch').int(3).setitem().stop().bytes(), {}).bytes), /no tensors found \(top-level keys: 'epoch'\)/);
-    await fails(open(archive([], {})), /'model' holds no tensors/);
+    await expectFormatError(open(torchZip(new PickleWriter().proto(2).op(OP.EMPTY_LIST).stop().bytes(), {}).bytes), /top-level object is a list/);
+    await expectFormatError(open(torchZip(new PickleWriter().proto(2).emptyDict().str('model').int(3).setitem().stop().bytes(), {}).bytes), /no tensors found \(top-level keys: 'model'\)/);
+    await expectFormatError(open(torchZip(new PickleWriter().proto(2).emptyDict().str('epoch').int(3).setitem().stop().bytes(), {}).bytes), /no tensors found \(top-level keys: 'epoch'\)/);
+    await expectFormatError(open(archive([], {})), /'model' holds no tensors/);
   });
 });
 
@@ -158,7 +144,7 @@ describe('dtypes', () => {
   });
 
   test('unsupported storage type names the tensor', async () => {
-    await fails(open(archive([{ name: 's', storageKey: '0', storageType: 'ShortStorage', storageNumel: 2, shape: [2] }], { '0': new Uint8Array(4) })), /tensor 's': storage type torch\.ShortStorage is not supported/);
+    await expectFormatError(open(archive([{ name: 's', storageKey: '0', storageType: 'ShortStorage', storageNumel: 2, shape: [2] }], { '0': new Uint8Array(4) })), /tensor 's': storage type torch\.ShortStorage is not supported/);
   });
 });
 
@@ -217,40 +203,40 @@ describe('lying metadata gives CheckpointFormatError, never an allocation or a R
     open(archive([{ ...F('x', '0', 12, [3, 4]), ...t }], storages));
 
   test('data.pkl missing names the entry', async () => {
-    const e = await error(open(torchZip(new Uint8Array(0), { '0': S }, { omitPkl: true }).bytes));
+    const e = await rejectionOf(open(torchZip(new Uint8Array(0), { '0': S }, { omitPkl: true }).bytes));
     expect(e).toBeInstanceOf(CheckpointFormatError);
     expect((e as CheckpointFormatError).entry).toBe('data.pkl');
     expect(e.message).toMatch(/data\.pkl/);
   });
   test('storage entry missing names archive/data/N', async () => {
-    await fails(one({ storageKey: '3' }), /tensor 'x': storage entry 'archive\/data\/3' is missing/, 'archive/data/3');
+    await expectFormatError(one({ storageKey: '3' }), /tensor 'x': storage entry 'archive\/data\/3' is missing/, 'archive/data/3');
   });
   test('huge declared shapes and strides', async () => {
     const t0 = performance.now();
-    await fails(one({ shape: [1e12] }), /reach element 999999999999 but the storage has 12 elements/, 'archive/data/0');
-    await fails(one({ shape: [2 ** 40, 2 ** 40] }), /more elements than can be addressed/);
-    await fails(one({ shape: [4], stride: [1e6] }), /reach element 3000000/);
-    await fails(one({ shape: [3, 4], stride: [2 ** 52, 1] }), /beyond 2\^53/);
+    await expectFormatError(one({ shape: [1e12] }), /reach element 999999999999 but the storage has 12 elements/, 'archive/data/0');
+    await expectFormatError(one({ shape: [2 ** 40, 2 ** 40] }), /more elements than can be addressed/);
+    await expectFormatError(one({ shape: [4], stride: [1e6] }), /reach element 3000000/);
+    await expectFormatError(one({ shape: [3, 4], stride: [2 ** 52, 1] }), /beyond 2\^53/);
     // a legal broadcast view of 1e12 elements opens, but is not materialised
     const ck = await one({ shape: [1e12], stride: [0] });
     expect(ck.info('x').shape).toEqual([1e12]);
-    await fails(ck.read('x'), /4000000000000 bytes is above the \d+-byte limit/);
+    await expectFormatError(ck.read('x'), /4000000000000 bytes is above the \d+-byte limit/);
     const wide = await one({ shape: [3, 2 ** 28], stride: [1, 0] }); // 3 GiB broadcast of 12 floats
-    await fails(wide.read('x'), /3221225472 bytes is above the 16777216-byte limit for a broadcast view of a 48-byte storage/);
+    await expectFormatError(wide.read('x'), /3221225472 bytes is above the 16777216-byte limit for a broadcast view of a 48-byte storage/);
     expect(performance.now() - t0).toBeLessThan(2000);
   });
   test('negative or non-integer dims, strides, offsets; offsets out of range', async () => {
-    await fails(one({ shape: [-3, 4] }), /invalid dimension -3/);
-    await fails(one({ stride: [-4, 1] }), /invalid stride -4/);
-    await fails(one({ offset: -1 }), /invalid storage offset -1/);
-    await fails(one({ offset: 1 }), /reach element 12 but the storage has 12/);
-    await fails(one({ shape: [0], offset: 13 }), /storage offset 13 is beyond/);
-    await fails(one({ stride: [4] }), /different ranks/);
+    await expectFormatError(one({ shape: [-3, 4] }), /invalid dimension -3/);
+    await expectFormatError(one({ stride: [-4, 1] }), /invalid stride -4/);
+    await expectFormatError(one({ offset: -1 }), /invalid storage offset -1/);
+    await expectFormatError(one({ offset: 1 }), /reach element 12 but the storage has 12/);
+    await expectFormatError(one({ shape: [0], offset: 13 }), /storage offset 13 is beyond/);
+    await expectFormatError(one({ stride: [4] }), /different ranks/);
   });
   test('storage numel vs entry size', async () => {
-    await fails(one({ storageNumel: 13, shape: [12] }), /declares 13 elements of 4 bytes but its entry holds 48 bytes/);
-    await fails(one({}, { '0': S.subarray(0, 47) }), /entry holds 47 bytes/);
-    await fails(one({ storageNumel: 2 ** 52, shape: [1] }), /declares 4503599627370496 elements/);
+    await expectFormatError(one({ storageNumel: 13, shape: [12] }), /declares 13 elements of 4 bytes but its entry holds 48 bytes/);
+    await expectFormatError(one({}, { '0': S.subarray(0, 47) }), /entry holds 47 bytes/);
+    await expectFormatError(one({ storageNumel: 2 ** 52, shape: [1] }), /declares 4503599627370496 elements/);
   });
   test('compressed storages and big-endian archives are refused', async () => {
     const pkl = torchPickle([F('x', '0', 12, [12])]);
@@ -258,13 +244,13 @@ describe('lying metadata gives CheckpointFormatError, never an allocation or a R
       { name: 'a/data.pkl', data: pkl },
       { name: 'a/data/0', data: S, method: 8 },
     ]);
-    await fails(open(z.bytes), /storage entry is compressed/);
+    await expectFormatError(open(z.bytes), /storage entry is compressed/);
     const be = buildZip([
       { name: 'a/data.pkl', data: pkl },
       { name: 'a/byteorder', data: new TextEncoder().encode('big') },
       { name: 'a/data/0', data: S },
     ]);
-    await fails(open(be.bytes), /'big'-endian/, 'a/byteorder');
+    await expectFormatError(open(be.bytes), /'big'-endian/, 'a/byteorder');
     const little = buildZip([
       { name: 'a/data.pkl', data: pkl },
       { name: 'a/byteorder', data: new TextEncoder().encode('little') },
@@ -277,14 +263,14 @@ describe('lying metadata gives CheckpointFormatError, never an allocation or a R
     const at = built.layout.find((l) => l.name === 'archive/data/0')!.dataOffset;
     const bad = built.bytes.slice();
     bad[at] ^= 0x40;
-    await fails((await open(bad)).read('x'), /CRC-32 mismatch/);
+    await expectFormatError((await open(bad)).read('x'), /CRC-32 mismatch/);
     const raw = await (await open(bad, { verifyCrc: false })).read('x');
     expect(raw[0]).not.toBe(f32(12)[0]);
     expect(Array.from(raw as Float32Array).slice(1)).toEqual(Array.from(f32(12)).slice(1));
   });
   test('a forbidden global in an ignored key refuses the whole file', async () => {
     const pkl = torchPickle([F('x', '0', 12, [12])], { after: (w) => w.str('args').global('argparse', 'Namespace').emptyTuple().reduce().setitem() });
-    const e = await error(open(torchZip(pkl, { '0': S }).bytes));
+    const e = await rejectionOf(open(torchZip(pkl, { '0': S }).bytes));
     expect(e).toBeInstanceOf(UnsafePickleError);
     expect(e.message).toMatch(/GLOBAL argparse\.Namespace/);
   });
@@ -306,11 +292,11 @@ describe('file detection', () => {
     return p;
   };
   test('wrong magic, empty file, legacy torch.save pickle', async () => {
-    await fails(openCheckpoint(file('x.pth', new TextEncoder().encode('<html>not found</html>'))), /not a PyTorch checkpoint/);
-    await fails(openCheckpoint(file('e.pth', new Uint8Array(0))), /not a PyTorch checkpoint.*empty/);
+    await expectFormatError(openCheckpoint(file('x.pth', new TextEncoder().encode('<html>not found</html>'))), /not a PyTorch checkpoint/);
+    await expectFormatError(openCheckpoint(file('e.pth', new Uint8Array(0))), /not a PyTorch checkpoint.*empty/);
     // legacy format: pickled magic number 0x1950a86a20f9469cfc6c first
     const legacy = Uint8Array.of(0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e);
-    const e = await error(openCheckpoint(file('old.pth', legacy)));
+    const e = await rejectionOf(openCheckpoint(file('old.pth', legacy)));
     expect(e).toBeInstanceOf(CheckpointFormatError);
     expect(e.message).toMatch(/legacy .*torch\.save format is not supported/);
     expect(e.message).toMatch(/torch\.save\(torch\.load\(/);
@@ -356,7 +342,7 @@ describe('truncation', () => {
       'one byte short': golden.length - 1,
     };
     for (const [what, at] of Object.entries(cuts)) {
-      const e = await error(open(golden.subarray(0, at)));
+      const e = await rejectionOf(open(golden.subarray(0, at)));
       expect(e, what).toBeInstanceOf(CheckpointFormatError);
     }
   });

@@ -1,9 +1,8 @@
 import { describe, expect, test } from 'vitest';
-import { CheckpointFormatError } from '../errors.js';
 import { openCheckpointBytes } from './index.js';
 import { openSafetensors } from './safetensors.js';
 import { bytesSource } from './source.js';
-import { le } from './test-utils.js';
+import { expectFormatError, le } from './test-utils.js';
 
 const enc = new TextEncoder();
 
@@ -22,16 +21,6 @@ function st(header: unknown, data: Uint8Array, declared?: number): Uint8Array {
 const open = (b: Uint8Array) => openCheckpointBytes(b, 'x.safetensors');
 /** The reader alone (detection would already turn some of these away as "not a checkpoint"). */
 const reader = (b: Uint8Array) => openSafetensors(bytesSource(b), 'x.safetensors');
-async function fails(p: Promise<unknown>, what: RegExp) {
-  let err: unknown;
-  try {
-    await p;
-  } catch (e) {
-    err = e;
-  }
-  expect(err).toBeInstanceOf(CheckpointFormatError);
-  expect((err as Error).message).toMatch(what);
-}
 
 describe('safetensors', () => {
   // Data laid out in a different order than the header lists it; names include integer-like keys,
@@ -84,38 +73,38 @@ describe('safetensors', () => {
     expect(ck.sharesStorage('f', 'f')).toBe(true);
     expect(ck.sharesStorage('f', 'i')).toBe(false);
     expect(ck.has('__metadata__')).toBe(false);
-    await fails(ck.read('nope'), /no tensor named 'nope'/);
+    await expectFormatError(ck.read('nope'), /no tensor named 'nope'/);
   });
 
   test('header length: bounded, within the file', async () => {
-    await fails(reader(Uint8Array.of(1, 0, 0)), /truncated: 3 bytes/);
-    await fails(open(Uint8Array.of(1, 0, 0)), /not a PyTorch checkpoint/);
-    await fails(reader(st(header, data, 200_000_000)), /above the 100000000-byte limit/);
-    await fails(reader(st(header, data, 2 ** 60)), /above the 100000000-byte limit/);
-    await fails(open(st(header, data, 2 ** 60)), /not a PyTorch checkpoint/);
-    await fails(open(st(header, data, file.length)), /runs past the end/);
-    await fails(open(file.subarray(0, 40)), /runs past the end/);
+    await expectFormatError(reader(Uint8Array.of(1, 0, 0)), /truncated: 3 bytes/);
+    await expectFormatError(open(Uint8Array.of(1, 0, 0)), /not a PyTorch checkpoint/);
+    await expectFormatError(reader(st(header, data, 200_000_000)), /above the 100000000-byte limit/);
+    await expectFormatError(reader(st(header, data, 2 ** 60)), /above the 100000000-byte limit/);
+    await expectFormatError(open(st(header, data, 2 ** 60)), /not a PyTorch checkpoint/);
+    await expectFormatError(open(st(header, data, file.length)), /runs past the end/);
+    await expectFormatError(open(file.subarray(0, 40)), /runs past the end/);
   });
 
   test('corrupt headers', async () => {
-    await fails(open(st('{"a": {"dtype": "F32", ', new Uint8Array(0))), /not valid UTF-8 JSON/);
-    await fails(reader(st('[1, 2]', new Uint8Array(0))), /not a JSON object/);
-    await fails(reader(st('null', new Uint8Array(0))), /not a JSON object/);
+    await expectFormatError(open(st('{"a": {"dtype": "F32", ', new Uint8Array(0))), /not valid UTF-8 JSON/);
+    await expectFormatError(reader(st('[1, 2]', new Uint8Array(0))), /not a JSON object/);
+    await expectFormatError(reader(st('null', new Uint8Array(0))), /not a JSON object/);
     const badUtf8 = st('{"\u00e9":1}', new Uint8Array(0));
     badUtf8[10] = 0xff;
-    await fails(open(badUtf8), /not valid UTF-8/);
+    await expectFormatError(open(badUtf8), /not valid UTF-8/);
     const one = (spec: unknown, bytes = 16) => open(st({ x: spec }, new Uint8Array(bytes)));
-    await fails(one(3), /tensor 'x': entry is not an object/);
-    await fails(one({ dtype: 'I8', shape: [4], data_offsets: [0, 4] }), /unsupported dtype "I8"/);
-    await fails(one({ dtype: 'F32', shape: [-1], data_offsets: [0, 4] }), /invalid shape \[-1\]/);
-    await fails(one({ dtype: 'F32', shape: [1.5], data_offsets: [0, 4] }), /invalid shape/);
-    await fails(one({ dtype: 'F32', shape: [1], data_offsets: [4, 0] }), /invalid data_offsets/);
-    await fails(one({ dtype: 'F32', shape: [1], data_offsets: [0, -4] }), /invalid data_offsets/);
-    await fails(one({ dtype: 'F32', shape: [8], data_offsets: [0, 32] }), /run past the 16 bytes of data/);
-    await fails(one({ dtype: 'F32', shape: [3], data_offsets: [0, 16] }), /needs 12 bytes but data_offsets give 16/);
-    await fails(one({ dtype: 'F32', shape: [1e12], data_offsets: [0, 16] }), /storage has 4 elements/);
-    await fails(one({ dtype: 'F64', shape: [1], data_offsets: [0, 12] }), /not a whole number/);
-    await fails(
+    await expectFormatError(one(3), /tensor 'x': entry is not an object/);
+    await expectFormatError(one({ dtype: 'I8', shape: [4], data_offsets: [0, 4] }), /unsupported dtype "I8"/);
+    await expectFormatError(one({ dtype: 'F32', shape: [-1], data_offsets: [0, 4] }), /invalid shape \[-1\]/);
+    await expectFormatError(one({ dtype: 'F32', shape: [1.5], data_offsets: [0, 4] }), /invalid shape/);
+    await expectFormatError(one({ dtype: 'F32', shape: [1], data_offsets: [4, 0] }), /invalid data_offsets/);
+    await expectFormatError(one({ dtype: 'F32', shape: [1], data_offsets: [0, -4] }), /invalid data_offsets/);
+    await expectFormatError(one({ dtype: 'F32', shape: [8], data_offsets: [0, 32] }), /run past the 16 bytes of data/);
+    await expectFormatError(one({ dtype: 'F32', shape: [3], data_offsets: [0, 16] }), /needs 12 bytes but data_offsets give 16/);
+    await expectFormatError(one({ dtype: 'F32', shape: [1e12], data_offsets: [0, 16] }), /storage has 4 elements/);
+    await expectFormatError(one({ dtype: 'F64', shape: [1], data_offsets: [0, 12] }), /not a whole number/);
+    await expectFormatError(
       open(st({ a: { dtype: 'U8', shape: [8], data_offsets: [0, 8] }, e: { dtype: 'U8', shape: [0], data_offsets: [4, 4] }, b: { dtype: 'U8', shape: [4], data_offsets: [6, 10] } }, new Uint8Array(16))),
       /tensor 'b': data \[6, 10\) overlaps 'a'/,
     );
@@ -123,8 +112,8 @@ describe('safetensors', () => {
 
   test('deeply nested header JSON is refused before parsing (fuzz: 10^6 levels took ~1 s in JSON.parse)', async () => {
     const deep = (d: number) => `{"__metadata__":{"k":"[[[{{"},"deep":${'['.repeat(d)}${']'.repeat(d)}}`;
-    await fails(open(st(deep(1_000_000), new Uint8Array(0))), /nests deeper than 128 levels/);
-    await fails(open(st(deep(127), new Uint8Array(0))), /tensor 'deep': entry is not an object/);
+    await expectFormatError(open(st(deep(1_000_000), new Uint8Array(0))), /nests deeper than 128 levels/);
+    await expectFormatError(open(st(deep(127), new Uint8Array(0))), /tensor 'deep': entry is not an object/);
     // brackets inside strings, escaped quotes included, do not count
     const ck = await open(st(`{"__metadata__":{"k":"\\\"${'['.repeat(500)}"},"e":{"dtype":"U8","shape":[0],"data_offsets":[0,0]}}`, new Uint8Array(0)));
     expect(ck.list().map((t) => t.name)).toEqual(['e']);

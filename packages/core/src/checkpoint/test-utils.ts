@@ -1,8 +1,10 @@
 /**
  * Test helpers (not exported from the package): a ZIP writer and a pickle opcode writer, to
- * craft torch.save-like archives and hostile pickles byte by byte.
+ * craft torch.save-like archives and hostile pickles byte by byte, and rejection checks.
  */
 import { deflateRawSync } from 'node:zlib';
+import { expect } from 'vitest';
+import { CheckpointFormatError } from '../errors.js';
 import { crc32 } from './zip.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -315,4 +317,25 @@ export function torchZip(
 /** Little-endian bytes of typed data. */
 export function le(data: Float32Array | Float64Array | Int32Array | BigInt64Array | Uint16Array | Uint8Array): Uint8Array {
   return new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rejections
+
+/** The error `p` rejects with (fails the test when it resolves). */
+export async function rejectionOf(p: Promise<unknown>): Promise<Error> {
+  try {
+    await p;
+  } catch (e) {
+    return e as Error;
+  }
+  throw new Error('expected a rejection');
+}
+
+/** `p` rejects with a `CheckpointFormatError` whose message matches `what` (and names ZIP `entry`, when given). */
+export async function expectFormatError(p: Promise<unknown>, what: RegExp, entry?: string): Promise<void> {
+  const e = await rejectionOf(p);
+  expect(e).toBeInstanceOf(CheckpointFormatError);
+  expect(e.message).toMatch(what);
+  if (entry !== undefined) expect((e as CheckpointFormatError).entry).toBe(entry);
 }

@@ -1,22 +1,11 @@
 import { deflateRawSync } from 'node:zlib';
 import { describe, expect, test } from 'vitest';
-import { CheckpointFormatError } from '../errors.js';
 import { bytesSource } from './source.js';
-import { buildZip, type ZipInput } from './test-utils.js';
+import { buildZip, expectFormatError, type ZipInput } from './test-utils.js';
 import { crc32, ZipArchive } from './zip.js';
 
 const enc = new TextEncoder();
 const open = (bytes: Uint8Array) => ZipArchive.open(bytesSource(bytes), 'test.zip');
-async function fails(p: Promise<unknown>, what: RegExp) {
-  let err: unknown;
-  try {
-    await p;
-  } catch (e) {
-    err = e;
-  }
-  expect(err).toBeInstanceOf(CheckpointFormatError);
-  expect((err as Error).message).toMatch(what);
-}
 const put32 = (b: Uint8Array, at: number, v: number) => {
   b[at] = v & 0xff;
   b[at + 1] = (v >>> 8) & 0xff;
@@ -51,27 +40,27 @@ describe('ZipArchive', () => {
     });
 
   test('not a zip / truncated inside the EOCD', async () => {
-    await fails(open(enc.encode('short')), /only 5 bytes/);
-    await fails(open(new Uint8Array(1000)), /end of central directory record not found/);
+    await expectFormatError(open(enc.encode('short')), /only 5 bytes/);
+    await expectFormatError(open(new Uint8Array(1000)), /end of central directory record not found/);
     const { bytes } = buildZip(ENTRIES);
-    await fails(open(bytes.subarray(0, bytes.length - 5)), /end of central directory record not found/);
+    await expectFormatError(open(bytes.subarray(0, bytes.length - 5)), /end of central directory record not found/);
   });
 
   test('central directory outside the file, too small for its count, or with a huge count', async () => {
     const { bytes, eocdOffset } = buildZip(ENTRIES);
     let b = bytes.slice();
     put32(b, eocdOffset + 16, bytes.length + 100); // cd offset beyond EOF
-    await fails(open(b), /runs past its end record/);
+    await expectFormatError(open(b), /runs past its end record/);
     b = bytes.slice();
     b[eocdOffset + 8] = b[eocdOffset + 10] = 0xfe; // 65534 entries
     b[eocdOffset + 9] = b[eocdOffset + 11] = 0xff;
-    await fails(open(b), /cannot hold the 65534 entries/);
+    await expectFormatError(open(b), /cannot hold the 65534 entries/);
     b = bytes.slice();
     b[eocdOffset + 8] = b[eocdOffset + 10] = 4; // one more entry than present
-    await fails(open(b), /truncated at entry 3|cannot hold/);
+    await expectFormatError(open(b), /truncated at entry 3|cannot hold/);
     b = bytes.slice();
     b[eocdOffset + 4] = 1; // disk number
-    await fails(open(b), /multi-disk/);
+    await expectFormatError(open(b), /multi-disk/);
   });
 
   test('zip64: huge counts and offsets beyond the file are rejected without allocation', async () => {
@@ -79,33 +68,33 @@ describe('ZipArchive', () => {
     const rec = eocdOffset - 20 - 56;
     let b = bytes.slice();
     b.fill(0xff, rec + 24, rec + 40); // 2^64-1 entries
-    await fails(open(b), /2\^53/);
+    await expectFormatError(open(b), /2\^53/);
     b = bytes.slice();
     put32(b, rec + 32, 0x7fffffff); // entries (total) = 2^31-1
     put32(b, rec + 24, 0x7fffffff);
-    await fails(open(b), /cannot hold/);
+    await expectFormatError(open(b), /cannot hold/);
     b = bytes.slice();
     put32(b, eocdOffset - 20 + 8, bytes.length); // locator → record offset beyond EOF
-    await fails(open(b), /outside the file/);
+    await expectFormatError(open(b), /outside the file/);
     b = bytes.slice();
     put32(b, eocdOffset - 20, 0); // locator signature destroyed: saturated EOCD without zip64
-    await fails(open(b), /without a zip64/);
+    await expectFormatError(open(b), /without a zip64/);
   });
 
   test('duplicate names and overlapping entries', async () => {
-    await fails(open(buildZip([ENTRIES[1], { ...ENTRIES[1] }]).bytes), /duplicate entry name/);
+    await expectFormatError(open(buildZip([ENTRIES[1], { ...ENTRIES[1] }]).bytes), /duplicate entry name/);
     const twice = buildZip([ENTRIES[1], { ...ENTRIES[2], localHeaderOffset: 0 }]);
-    await fails(open(twice.bytes), /overlaps/);
+    await expectFormatError(open(twice.bytes), /overlaps/);
     // a central record whose data length runs into the next entry
     const built = buildZip([{ name: 'x', data: new Uint8Array(10) }, { name: 'y', data: new Uint8Array(10) }]);
     const b = built.bytes.slice();
     put32(b, built.centralDirectoryOffset + 20, 30); // compressed size 30 > room before 'y'
-    await fails(open(b), /overlaps 'y'/);
+    await expectFormatError(open(b), /overlaps 'y'/);
     // an entry whose declared size runs into the central directory
     const b2 = built.bytes.slice();
     const second = built.centralDirectoryOffset + 46 + 1;
     put32(b2, second + 20, 1000);
-    await fails(open(b2), /runs into the central directory/);
+    await expectFormatError(open(b2), /runs into the central directory/);
   });
 
   test('local header problems are found when the entry is used', async () => {
@@ -113,15 +102,15 @@ describe('ZipArchive', () => {
     let b = built.bytes.slice();
     b[built.layout[1].localHeaderOffset] = 0; // signature
     let z = await open(b);
-    await fails(z.dataOffset(z.entries.get('a/data/0')!), /bad local header signature/);
+    await expectFormatError(z.dataOffset(z.entries.get('a/data/0')!), /bad local header signature/);
     b = built.bytes.slice();
     b[built.layout[1].localHeaderOffset + 28] = 0xff; // extra length → data beyond the next entry
     z = await open(b);
-    await fails(z.dataOffset(z.entries.get('a/data/0')!), /runs past the next entry/);
+    await expectFormatError(z.dataOffset(z.entries.get('a/data/0')!), /runs past the next entry/);
     b = built.bytes.slice();
     b[built.layout[1].localHeaderOffset + 30] = 0x62; // name 'b/data/0'
     z = await open(b);
-    await fails(z.dataOffset(z.entries.get('a/data/0')!), /local header names 'b\/data\/0'/);
+    await expectFormatError(z.dataOffset(z.entries.get('a/data/0')!), /local header names 'b\/data\/0'/);
   });
 
   test('CRC mismatch, bounded inflate (zip bomb), corrupt deflate, unsupported method, encryption', async () => {
@@ -130,22 +119,22 @@ describe('ZipArchive', () => {
       const z = await open(buildZip([e]).bytes);
       return z.readEntry(z.entries.get(name)!, max);
     };
-    await fails(read({ name, data: enc.encode('abc'), crc: 1234 }), /CRC-32 mismatch/);
+    await expectFormatError(read({ name, data: enc.encode('abc'), crc: 1234 }), /CRC-32 mismatch/);
     const bomb = deflateRawSync(new Uint8Array(64 * 1024 * 1024)); // 64 MiB of zeros in ~64 KiB
     expect(bomb.length).toBeLessThan(100_000);
-    await fails(read({ name, data: new Uint8Array(10), method: 8, payload: bomb, size: 1000 }), /inflates to more than the 1000 bytes/);
-    await fails(read({ name, data: new Uint8Array(10), method: 8, payload: bomb, size: 64 * 1024 * 1024 }, 1 << 20), /above the 1048576-byte limit/);
-    await fails(read({ name, data: new Uint8Array(10), method: 8, payload: new Uint8Array(10), size: 20_000 }), /impossible for DEFLATE/);
-    await fails(read({ name, data: new Uint8Array(10), method: 8, payload: Uint8Array.of(0xff, 0xff, 0xff) }), /corrupt DEFLATE|inflates/);
+    await expectFormatError(read({ name, data: new Uint8Array(10), method: 8, payload: bomb, size: 1000 }), /inflates to more than the 1000 bytes/);
+    await expectFormatError(read({ name, data: new Uint8Array(10), method: 8, payload: bomb, size: 64 * 1024 * 1024 }, 1 << 20), /above the 1048576-byte limit/);
+    await expectFormatError(read({ name, data: new Uint8Array(10), method: 8, payload: new Uint8Array(10), size: 20_000 }), /impossible for DEFLATE/);
+    await expectFormatError(read({ name, data: new Uint8Array(10), method: 8, payload: Uint8Array.of(0xff, 0xff, 0xff) }), /corrupt DEFLATE|inflates/);
     const short = deflateRawSync(enc.encode('abc'));
-    await fails(read({ name, data: enc.encode('abcdef'), method: 8, payload: short }), /inflates to 3 bytes but declares 6/);
-    await fails(read({ name, data: enc.encode('abc'), method: 12 }), /compression method 12 is not supported/);
+    await expectFormatError(read({ name, data: enc.encode('abcdef'), method: 8, payload: short }), /inflates to 3 bytes but declares 6/);
+    await expectFormatError(read({ name, data: enc.encode('abc'), method: 12 }), /compression method 12 is not supported/);
     const z = await open(buildZip([{ name, data: enc.encode('abc') }]).bytes);
-    await fails(z.readEntry({ ...z.entries.get(name)!, flags: 1 }, 100), /encrypted/);
+    await expectFormatError(z.readEntry({ ...z.entries.get(name)!, flags: 1 }, 100), /encrypted/);
   });
 
   test('central directory size cap', async () => {
     const { bytes } = buildZip(ENTRIES);
-    await fails(ZipArchive.open(bytesSource(bytes), 't', { maxCentralDirectoryBytes: 10 }), /exceeds the 10-byte limit/);
+    await expectFormatError(ZipArchive.open(bytesSource(bytes), 't', { maxCentralDirectoryBytes: 10 }), /exceeds the 10-byte limit/);
   });
 });
