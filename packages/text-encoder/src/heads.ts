@@ -1,4 +1,4 @@
-import { GraphBuilder, linear, port, type BuildContext, type ModelDims, type PortSpec, type WeightPlan } from '@mplug2/core';
+import { GraphBuilder, itcProjection, port, type BuildContext, type ModelDims, type PortSpec, type WeightPlan } from '@mplug2/core';
 
 /**
  * The text ITC head (mPLUG v1 recipe, spec §11.3 [INFER]): token 0 ([CLS]) of `text_states`
@@ -10,9 +10,7 @@ export function buildTextProjGraph(plan: WeightPlan, dims: ModelDims, embedDim: 
   const ctx: BuildContext = { g, plan, file: 'heads.weights' };
   const h = dims.text.hidden;
   const x = g.input('text_states', 'float32', ['batch', 'tokens', h]);
-  const cls = g.op('Reshape', [g.op('Gather', [x, g.int64s([0])], { axis: 1 }), g.int64s([-1, h])]);
-  const proj = linear(ctx, cls, 'text_proj', h, embedDim);
-  g.output(g.op('LpNormalization', [proj], { axis: -1, p: 2 }), 'text_feat', 'float32', ['batch', embedDim]);
+  g.output(itcProjection(ctx, x, 'text_proj', h, embedDim), 'text_feat', 'float32', ['batch', embedDim]);
   return g;
 }
 

@@ -1,4 +1,4 @@
-import { GraphBuilder, linear, port, type BuildContext, type ModelDims, type PortSpec, type WeightPlan } from '@mplug2/core';
+import { GraphBuilder, itcProjection, port, type BuildContext, type ModelDims, type PortSpec, type WeightPlan } from '@mplug2/core';
 
 /**
  * The visual ITC head (mPLUG v1 recipe, spec §11.3 [INFER]): token 0 of `image_embeds` (the
@@ -11,10 +11,7 @@ export function buildVisionProjGraph(plan: WeightPlan, dims: ModelDims, embedDim
   const ctx: BuildContext = { g, plan, file: 'heads.weights' };
   const h = dims.text.hidden;
   const x = g.input('image_embeds', 'float32', ['batch', 'video_tokens', h]);
-  const cls = g.op('Gather', [x, g.int64s([0])], { axis: 1 });
-  const cls2 = g.op('Reshape', [cls, g.int64s([-1, h])]);
-  const proj = linear(ctx, cls2, 'vision_proj', h, embedDim);
-  g.output(g.op('LpNormalization', [proj], { axis: -1, p: 2 }), 'video_feat', 'float32', ['batch', embedDim]);
+  g.output(itcProjection(ctx, x, 'vision_proj', h, embedDim), 'video_feat', 'float32', ['batch', embedDim]);
   return g;
 }
 

@@ -22,6 +22,7 @@ export {
   float32Param,
   FP16_MASK_FILL_FLOOR,
   gelu,
+  itcProjection,
   layerNorm,
   linear,
   linearGelu,

@@ -112,6 +112,16 @@ export function linearResidualNorm(ctx: BuildContext, y: Value, x: Value, prefix
 }
 
 /**
+ * An ITC projection (mPLUG v1 recipe, spec §11.3): token 0 of `x` `[batch, tokens, dim]` →
+ * Linear `prefix` (dim → embedDim) → L2 normalisation, `[batch, embedDim]`.
+ */
+export function itcProjection(ctx: BuildContext, x: Value, prefix: string, dim: number, embedDim: number): Value {
+  const { g } = ctx;
+  const first = g.op('Reshape', [g.op('Gather', [x, g.int64s([0])], { axis: 1 }), g.int64s([-1, dim])]);
+  return g.op('LpNormalization', [linear(ctx, first, prefix, dim, embedDim)], { axis: -1, p: 2 });
+}
+
+/**
  * LayerNorm over the last axis, always in float32: an fp16 graph casts around it, since a kernel that
  * sums squares in fp16 overflows past 65504 (768 activations of magnitude 10 already do).
  */
