@@ -4,7 +4,7 @@ import * as ortWeb from 'onnxruntime-web';
 import { fromBinary } from '@bufbuild/protobuf';
 import { ModelProtoSchema, TensorProto_DataType } from 'onnx-buf';
 import { GraphBuilder, type ComputePrecision } from './graph.js';
-import { gelu, layerNorm, linear, maskBias } from './nn.js';
+import { gelu, itcProjection, layerNorm, linear, maskBias } from './nn.js';
 import { MemoryWeightSink, WeightPlan } from './weights.js';
 import { TINY_WEIGHTS, tinyWeightSource } from './tiny-weights.testutil.js';
 
@@ -108,5 +108,29 @@ describe('GraphBuilder', () => {
     const sink = new MemoryWeightSink();
     await plan.write(sink);
     expect(sink.bytes('w.bin').byteLength).toBe((6 + 2) * 4);
+  });
+});
+
+describe('itcProjection', () => {
+  it('projects token 0 of every sample and L2-normalises it, as a JS reference does', async () => {
+    const g = new GraphBuilder('itc');
+    const plan = new WeightPlan(tinyWeightSource);
+    const x = g.input('x', 'float32', ['batch', 'tokens', 3]);
+    g.output(itcProjection({ g, plan, file: 'w.bin' }, x, 'fc', 3, 2), 'y', 'float32', ['batch', 2]);
+    const sink = new MemoryWeightSink();
+    await plan.write(sink);
+    // Two samples of two tokens; only token 0 of each may count.
+    const input = [0.3, -1.2, 0.8, 9, 9, 9, 2, 0.5, -0.1, -9, 9, -9];
+    const session = await ortNode.InferenceSession.create(g.toBytes(), { externalData: [{ path: 'w.bin', data: sink.bytes('w.bin') }] } as never);
+    const out = (await session.run({ x: new ortNode.Tensor('float32', Float32Array.from(input), [2, 2, 3]) })).y.data as Float32Array;
+    await session.release();
+    const w = TINY_WEIGHTS['fc.weight'].data;
+    const b = TINY_WEIGHTS['fc.bias'].data;
+    const expected = [0, 6].flatMap((at) => {
+      const y = [0, 1].map((o) => input[at] * w[o * 3] + input[at + 1] * w[o * 3 + 1] + input[at + 2] * w[o * 3 + 2] + b[o]);
+      const norm = Math.hypot(...y);
+      return y.map((v) => v / norm);
+    });
+    for (let i = 0; i < 4; i++) expect(Math.abs(out[i] - expected[i])).toBeLessThan(1e-6);
   });
 });
