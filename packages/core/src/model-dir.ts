@@ -72,7 +72,7 @@ export class ModelDirectory implements ModelSource {
     const { backend, ...entry } = await resolveGraph(this.manifest, this.dir, module, role, options.backend);
     // onnxruntime-web does not resolve external data next to the model by itself.
     const externalData = backend === 'wasm' ? entry.data.map((d) => ({ path: d, data: path.join(this.dir, d) })) : undefined;
-    return ModuleSession.create(path.join(this.dir, entry.file), { ...options, backend, externalData, label: `${module}.${role}`, compute: this.manifest.graphOptions.compute });
+    return ModuleSession.create(path.join(this.dir, entry.file), { ...options, backend, externalData, label: `${module}.${role}` });
   }
 }
 

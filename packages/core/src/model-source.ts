@@ -1,6 +1,6 @@
 import { BackendUnavailableError, Mplug2Error } from './errors.js';
 import type { Manifest, ModuleName } from './manifest.js';
-import { availableBackends, resolveBackend, type Backend, type ModuleSession, type SessionOptions } from './runtime/session.js';
+import { availableBackends, checkComputeSupport, resolveBackend, type Backend, type ModuleSession, type SessionOptions } from './runtime/session.js';
 
 export const MANIFEST_FILE = 'manifest.json';
 export const MANIFEST_HASH_FILE = 'manifest.json.sha256';
@@ -34,6 +34,7 @@ export interface ModelSource {
  * microsoft/onnxruntime#26064 and #27791), so on webgpu a model converted with fused attention runs
  * its `portableGraphs` (primitive ops, same weights). A model without them (converted before they
  * existed): `auto` falls back to another backend, an explicit `webgpu` is a `BackendUnavailableError`.
+ * An fp16-compute model on webgpu without `shader-f16` is refused here too, before anything is loaded.
  */
 export async function resolveGraph(
   manifest: Manifest,
@@ -47,6 +48,7 @@ export async function resolveGraph(
   if (!entry || !file)
     throw new Mplug2Error('MODULE_MISSING', `${location}: the model has no ${module}${entry ? ` graph '${role}'` : ''} (modules: ${Object.keys(manifest.modules).join(', ')})`);
   const backend = await resolveBackend(requested);
+  await checkComputeSupport(backend, manifest.graphOptions.compute, `${module}.${role}`);
   if (backend !== 'webgpu' || !manifest.graphOptions.fusedAttention) return { backend, file, data: entry.data };
   const portable = entry.portableGraphs?.[role];
   if (portable) return { backend, file: portable, data: entry.data };

@@ -8,7 +8,7 @@
 import { ModelIntegrityError, Mplug2Error } from '../errors.js';
 import { parseManifest, type Manifest, type ModuleName } from '../manifest.js';
 import { MANIFEST_FILE, MANIFEST_HASH_FILE, resolveGraph, type ModelSource, type OpenModelOptions } from '../model-source.js';
-import { checkComputeSupport, ModuleSession, type SessionOptions } from '../runtime/session.js';
+import { ModuleSession, type SessionOptions } from '../runtime/session.js';
 
 /**
  * The largest single file onnxruntime-web can take: its wasm build is 32-bit (4 GiB address space for
@@ -205,8 +205,6 @@ export class RemoteModel implements ModelSource {
   /** A session for one graph of one module: graph and weights come from the cache or the network. */
   async session(module: ModuleName, role: string, options: SessionOptions = {}): Promise<ModuleSession> {
     const { backend, ...entry } = await resolveGraph(this.manifest, this.baseUrl, module, role, options.backend);
-    const compute = this.manifest.graphOptions.compute;
-    await checkComputeSupport(backend, compute, `${module}.${role}`); // before downloading weights it could not run
     const infos = [entry.file, ...entry.data].map((p) => this.fileInfo(p));
     const [graph, ...data] = await this.load(infos, true);
     return ModuleSession.create(graph, {
@@ -214,7 +212,6 @@ export class RemoteModel implements ModelSource {
       backend,
       externalData: entry.data.map((path, i) => ({ path, data: data[i] })),
       label: options.label ?? `${module}.${role}`,
-      compute,
     });
   }
 

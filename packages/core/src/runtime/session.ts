@@ -43,9 +43,9 @@ export interface SessionOptions {
    */
   readonly memoryArena?: boolean;
   /**
-   * The float type the graph computes in (a model's `manifest.graphOptions.compute`; model sources
-   * pass it). `fp16` on webgpu needs the adapter feature `shader-f16`: without it session creation
-   * is a `BackendUnavailableError`.
+   * The float type the graph computes in, for graphs loaded directly (model sources check their
+   * manifest's `graphOptions.compute` when they pick the graph). `fp16` on webgpu needs the adapter
+   * feature `shader-f16`: without it session creation is a `BackendUnavailableError`.
    */
   readonly compute?: ComputePrecision;
 }
