@@ -9,6 +9,7 @@ export * from './config.js';
 export * from './onnx/index.js';
 export * from './runtime/session.js';
 export * from './runtime/device.js';
+export * from './runtime/gather.js';
 export * from './manifest.js';
 export * from './model-source.js';
 export * from './module.js';

@@ -1,4 +1,4 @@
-import { GraphBuilder, ModuleSession, disposeDeviceTensors, isDeviceTensor, tensor, type Tensor } from '@mplug2/core';
+import { DeviceRowGather, disposeDeviceTensors, isDeviceTensor, type Tensor } from '@mplug2/core';
 import type { DecoderCache } from './decoder.js';
 
 /**
@@ -13,27 +13,26 @@ import type { DecoderCache } from './decoder.js';
  */
 export class DeviceKv {
   private constructor(
-    private readonly reorderSession: ModuleSession,
-    private readonly cacheNames: readonly string[],
-    private readonly memorySession: ModuleSession,
-    private readonly crossNames: readonly string[],
+    private readonly reorder: DeviceRowGather,
+    private readonly memory: DeviceRowGather,
   ) {}
 
-  /** GPU gather graphs for the cache tensors `cacheNames` and the cross K/V `crossNames` (`[rows, heads, tokens, head_dim]` each). */
+  /** GPU gathers for the cache tensors `cacheNames` and the cross K/V `crossNames` (`[rows, heads, tokens, head_dim]` each). */
   static async create(cacheNames: readonly string[], crossNames: readonly string[]): Promise<DeviceKv> {
-    const [reorder, memory] = await Promise.all([gatherRows('decoder.reorder', cacheNames), gatherRows('decoder.select_memory', crossNames)]);
-    return new DeviceKv(reorder, cacheNames, memory, crossNames);
+    const inputs = (names: readonly string[]) => names.map((name) => ({ name, dtype: 'float32' as const, rank: 4 }));
+    const [reorder, memory] = await Promise.all([DeviceRowGather.create('decoder.reorder', inputs(cacheNames)), DeviceRowGather.create('decoder.select_memory', inputs(crossNames))]);
+    return new DeviceKv(reorder, memory);
   }
 
   /** Rows `samples` of the cross K/V, gathered into new device tensors (the sources are left as they are). */
   async selectMemory(cross: Readonly<Record<string, Tensor>>, samples: readonly number[]): Promise<Record<string, Tensor<'float32'>>> {
-    return (await runGather(this.memorySession, this.crossNames, cross, samples)) as Record<string, Tensor<'float32'>>;
+    return (await this.memory.select(cross, samples)) as Record<string, Tensor<'float32'>>;
   }
 
   /** The cache's tensors with a pending reorder applied (on the GPU); unless the cache is shared, the unordered buffers are released. */
   async past(cache: DecoderCache): Promise<Record<string, Tensor>> {
     if (!cache.order) return { ...cache.past };
-    const out = await runGather(this.reorderSession, this.cacheNames, cache.past, cache.order);
+    const out = await this.reorder.select(cache.past, cache.order);
     if (!cache.shared) disposeDeviceTensors(cache.past);
     return out;
   }
@@ -49,24 +48,6 @@ export class DeviceKv {
   }
 
   async dispose(): Promise<void> {
-    await Promise.all([this.reorderSession.dispose(), this.memorySession.dispose()]);
+    await Promise.all([this.reorder.dispose(), this.memory.dispose()]);
   }
-}
-
-/** A webgpu session gathering rows `index` (axis 0) of every tensor `names`, outputs kept in GPU memory. */
-async function gatherRows(label: string, names: readonly string[]): Promise<ModuleSession> {
-  const g = new GraphBuilder(`mplug2_${label.replace('.', '_')}`);
-  const index = g.input('index', 'int64', ['rows_out']);
-  for (const n of names) {
-    const x = g.input(n, 'float32', ['rows', 'heads', 'tokens', 'head_dim']);
-    g.output(g.op('Gather', [x, index], { axis: 0 }), `gathered_${n}`, 'float32', ['rows_out', 'heads', 'tokens', 'head_dim']);
-  }
-  return ModuleSession.create(g.toBytes(), { backend: 'webgpu', deviceOutputs: 'all', label });
-}
-
-async function runGather(session: ModuleSession, names: readonly string[], tensors: Readonly<Record<string, Tensor>>, rows: readonly number[]): Promise<Record<string, Tensor>> {
-  const feeds: Record<string, Tensor> = { index: tensor('int64', ['rows_out'], [rows.length], BigInt64Array.from(rows, BigInt)) };
-  for (const n of names) feeds[n] = tensors[n];
-  const out = await session.run(feeds);
-  return Object.fromEntries(names.map((n) => [n, out[`gathered_${n}`]]));
 }

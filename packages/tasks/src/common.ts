@@ -1,13 +1,11 @@
 import {
-  GraphBuilder,
+  DeviceRowGather,
   InvalidOptionError,
-  ModuleSession,
   Pipeline,
   disposeDeviceTensors,
   isDeviceTensor,
   openModel,
   tensor,
-  type DType,
   type Mplug2Config,
   type ModelSource,
   type OpenModelOptions,
@@ -122,38 +120,25 @@ export function selectRows<T extends Tensor>(t: T, rows: readonly number[]): T {
   return tensor(t.dtype, t.dims, [rows.length, ...t.shape.slice(1)], data as never) as T;
 }
 
-/**
- * Row selection (`Gather` on axis 0) of device tensors, on the GPU: one session per dtype and rank,
- * created on first use. Its outputs stay on the GPU and are released with it.
- */
-class DeviceRowGather {
-  private readonly sessions = new Map<string, Promise<ModuleSession>>();
+/** GPU row selection of single device tensors: one `DeviceRowGather` per dtype and rank, created on first use. */
+class DeviceRows {
+  private readonly gathers = new Map<string, Promise<DeviceRowGather>>();
 
   async select<T extends Tensor>(t: T, rows: readonly number[]): Promise<T> {
     const key = `${t.dtype}:${t.shape.length}`;
-    let s = this.sessions.get(key);
-    if (!s) {
-      s = ModuleSession.create(gatherRowsModel(t.dtype, t.shape.length), { backend: 'webgpu', deviceOutputs: 'all', label: 'select_rows' });
-      this.sessions.set(key, s);
-      s.catch(() => this.sessions.delete(key));
+    let g = this.gathers.get(key);
+    if (!g) {
+      g = DeviceRowGather.create('select_rows', [{ name: 'x', dtype: t.dtype, rank: t.shape.length }]);
+      this.gathers.set(key, g);
+      g.catch(() => this.gathers.delete(key));
     }
-    const order = tensor('int64', ['rows'], [rows.length], BigInt64Array.from(rows, BigInt));
-    return (await (await s).run({ x: t, rows: order }, { y: t.dims })).y as T;
+    return (await (await g).select({ x: t }, rows)).x as T;
   }
 
   async dispose(): Promise<void> {
-    for (const s of this.sessions.values()) await (await s.catch(() => null))?.dispose();
-    this.sessions.clear();
+    for (const g of this.gathers.values()) await (await g.catch(() => null))?.dispose();
+    this.gathers.clear();
   }
-}
-
-function gatherRowsModel(dtype: DType, rank: number): Uint8Array {
-  const g = new GraphBuilder('mplug2_select_rows');
-  const dims = Array.from({ length: rank }, (_, i) => `d${i}`);
-  const x = g.input('x', dtype, dims);
-  const rows = g.input('rows', 'int64', ['rows']);
-  g.output(g.op('Gather', [x, rows], { axis: 0 }), 'y', dtype, ['rows', ...dims.slice(1)]);
-  return g.toBytes();
 }
 
 /**
@@ -162,7 +147,7 @@ function gatherRowsModel(dtype: DType, rank: number): Uint8Array {
  * `video_states` and `image_embeds` stay in GPU memory (see `TaskLoadOptions.keepOnDevice`).
  */
 export class VisualPath {
-  private readonly gather = new DeviceRowGather();
+  private readonly gather = new DeviceRows();
 
   private constructor(
     readonly model: ModelSource,
