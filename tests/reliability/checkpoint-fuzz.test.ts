@@ -1,6 +1,6 @@
 /**
  * Hostile checkpoints, seeded and fast: the reader bugs the fuzz benchmark (`npm run bench:fuzz`) found,
- * as regression tests, and a sample of its hostile mutations (bench/fuzz-hostile.mjs) of the golden
+ * as regression tests, and a sample of its hostile mutations (`hostileMutations`, @mplug2/core) of the golden
  * `.pth`. Every case must read fully or fail with a typed Mplug2Error, quickly, without memory following a
  * declared size; policy mutations (forbidden callables, object construction, unknown opcodes) must be
  * refused as UnsafePickleError. Samples of the other generators: `mutations` in
@@ -9,8 +9,16 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { CheckpointFormatError, Mplug2Error, openCheckpointBytes } from '@mplug2/core';
-import { HOSTILE_KINDS, analysePth, hostileMutations, writeZip, type PthAnalysis } from '../../bench/fuzz-hostile.mjs';
+import {
+  CheckpointFormatError,
+  HOSTILE_KINDS,
+  Mplug2Error,
+  analysePth,
+  hostileMutations,
+  openCheckpointBytes,
+  pthWithPickle,
+  type PthAnalysis,
+} from '@mplug2/core';
 import { GOLDENS } from '../helpers/golden';
 
 const golden = (rel: string) => new Uint8Array(readFileSync(path.join(GOLDENS, rel)));
@@ -28,8 +36,8 @@ function withFragment(fragment: Uint8Array): Uint8Array {
   const at = A.ops[1].pos;
   return withPickle(concat(A.pkl.subarray(0, at), fragment, A.pkl.subarray(at)));
 }
-function withPickle(pkl: Uint8Array, extra: { method?: 0 | 8 } = {}): Uint8Array {
-  return writeZip(A.entries.map((e) => (e.name === A.pklEntry.name ? { name: e.name, data: pkl, ...extra } : e)));
+function withPickle(pkl: Uint8Array, options: { deflate?: boolean } = {}): Uint8Array {
+  return pthWithPickle(A, pkl, options);
 }
 
 /** Opens and reads every tensor; 'ok' or the error code. Throws (fails the test) on anything untyped. */
@@ -107,12 +115,12 @@ describe('checkpoint reader regressions found by fuzzing', () => {
     bomb.set(A.pkl.subarray(0, 2));
     for (let i = 2; i < n; i += 2) bomb.set([0x4e, 0x30], i); // NONE, POP: valid opcodes all the way
     bomb.set(A.pkl.subarray(2), n);
-    const { error, ms } = await failure(withPickle(bomb, { method: 8 }));
+    const { error, ms } = await failure(withPickle(bomb, { deflate: true }));
     expect(error).toBeInstanceOf(CheckpointFormatError);
     expect((error as Error).message).toMatch(/a ratio above 100:1/);
     expect(ms).toBeLessThan(2000);
     // a real data.pkl compresses ~4:1 and still reads
-    await expect(exercise(withPickle(A.pkl, { method: 8 }), 'deflated data.pkl')).resolves.toBe('ok');
+    await expect(exercise(withPickle(A.pkl, { deflate: true }), 'deflated data.pkl')).resolves.toBe('ok');
   });
 });
 

@@ -127,12 +127,14 @@ export const STRUCTURAL_KINDS = {
   safetensors: ['cut', 'stlen', 'shape', 'offsets', 'dtype', 'stjson', 'nest'],
 } as const;
 
+// The byte helpers, ZIP layout reader / writer and pickle walker below are shared with the hostile
+// mutations (fuzz-hostile.ts).
 const u16 = (b: Uint8Array, o: number) => b[o] | (b[o + 1] << 8);
-const u32 = (b: Uint8Array, o: number) => (b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24)) >>> 0;
-const latin1 = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0) & 0xff);
+export const u32 = (b: Uint8Array, o: number) => (b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24)) >>> 0;
+export const latin1 = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0) & 0xff);
 const utf8 = new TextEncoder();
 
-function concat(parts: Uint8Array[]): Uint8Array {
+export function concat(parts: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let o = 0;
   for (const p of parts) {
@@ -142,7 +144,8 @@ function concat(parts: Uint8Array[]): Uint8Array {
   return out;
 }
 
-function le(n: number, width: 2 | 4 | 8): Uint8Array {
+/** `n` (a non-negative integer up to 2^53) as `width` little-endian bytes. */
+export function le(n: number, width: 2 | 4 | 8): Uint8Array {
   const b = new Uint8Array(width);
   let v = n;
   for (let i = 0; i < width; i++) {
@@ -152,7 +155,7 @@ function le(n: number, width: 2 | 4 | 8): Uint8Array {
   return b;
 }
 
-interface ZipEntryLayout {
+export interface ZipEntryLayout {
   name: Uint8Array;
   method: number;
   crc: number;
@@ -163,14 +166,15 @@ interface ZipEntryLayout {
   cd: number;
 }
 
-interface ZipLayout {
+export interface ZipLayout {
   entries: ZipEntryLayout[];
   cdOffset: number;
+  cdSize: number;
   eocd: number;
 }
 
 /** A plain (non-zip64) archive's layout, or null when `bytes` is not one. */
-function zipLayout(bytes: Uint8Array): ZipLayout | null {
+export function zipLayout(bytes: Uint8Array): ZipLayout | null {
   let eocd = -1;
   for (let i = bytes.length - 22; i >= Math.max(0, bytes.length - 22 - 65535); i--)
     if (u32(bytes, i) === 0x06054b50) {
@@ -191,10 +195,10 @@ function zipLayout(bytes: Uint8Array): ZipLayout | null {
     entries.push({ name: bytes.slice(p + 46, p + 46 + nameLen), method: u16(bytes, p + 10), crc: u32(bytes, p + 16), csize: u32(bytes, p + 20), usize: u32(bytes, p + 24), lh, data, cd: p });
     p += 46 + nameLen + u16(bytes, p + 30) + u16(bytes, p + 32);
   }
-  return { entries, cdOffset, eocd };
+  return { entries, cdOffset, cdSize: u32(bytes, eocd + 12), eocd };
 }
 
-interface ZipOut {
+export interface ZipOut {
   name: Uint8Array;
   payload: Uint8Array;
   method?: number;
@@ -205,15 +209,20 @@ interface ZipOut {
   lhRaw?: number;
 }
 
-/** Serialises entries as a plain zip (CRC computed unless given). */
-function writeZip(entries: ZipOut[]): Uint8Array {
+/**
+ * Serialises entries as a plain zip (CRC computed unless given). With `align`, each local header
+ * gets an extra field ("FB" record, as torch.save writes) that starts the entry's data at a
+ * multiple of `align`.
+ */
+export function writeZip(entries: ZipOut[], options: { align?: number } = {}): Uint8Array {
   const parts: Uint8Array[] = [];
   const offsets: number[] = [];
   let pos = 0;
   const crcs = entries.map((e) => e.crc ?? crc32(e.payload));
   entries.forEach((e, i) => {
     offsets.push(pos);
-    const head = concat([le(0x04034b50, 4), le(20, 2), le(0, 2), le(e.method ?? 0, 2), le(0, 4), le(crcs[i], 4), le(e.payload.length, 4), le(e.usize ?? e.payload.length, 4), le(e.name.length, 2), le(0, 2), e.name]);
+    const extra = options.align ? alignmentPadding(pos + 30 + e.name.length, options.align) : new Uint8Array(0);
+    const head = concat([le(0x04034b50, 4), le(20, 2), le(0, 2), le(e.method ?? 0, 2), le(0, 4), le(crcs[i], 4), le(e.payload.length, 4), le(e.usize ?? e.payload.length, 4), le(e.name.length, 2), le(extra.length, 2), e.name, extra]);
     parts.push(head, e.payload);
     pos += head.length + e.payload.length;
   });
@@ -226,6 +235,12 @@ function writeZip(entries: ZipOut[]): Uint8Array {
   });
   parts.push(concat([le(0x06054b50, 4), le(0, 2), le(0, 2), le(entries.length, 2), le(entries.length, 2), le(pos - cdStart, 4), le(cdStart, 4), le(0, 2)]));
   return concat(parts);
+}
+
+/** The "FB" extra field of a local header whose extra field starts at `at`: the data after it starts at a multiple of `align`. */
+function alignmentPadding(at: number, align: number): Uint8Array {
+  const pad = (align - ((at + 4) % align)) % align;
+  return concat([latin1('FB'), le(pad, 2), new Uint8Array(pad)]);
 }
 
 /** Raw DEFLATE stream (fixed Huffman) that inflates to `n` (rounded up to 258) zero bytes: a zip bomb. */
@@ -260,7 +275,7 @@ export function deflateBomb(n: number): Uint8Array {
   return Uint8Array.from(out);
 }
 
-interface PickleOp {
+export interface PickleOp {
   pos: number;
   op: number;
   end: number;
@@ -271,7 +286,7 @@ const LEN_ARG: Record<number, 1 | 4 | 8> = { 0x8a: 1, 0x8b: 4, 0x58: 4, 0x8c: 1,
 const LINE_ARGS: Record<number, number> = { 0x49: 1, 0x4c: 1, 0x46: 1, 0x53: 1, 0x56: 1, 0x70: 1, 0x67: 1, 0x50: 1, 0x63: 2, 0x69: 2 };
 
 /** Opcode boundaries of a pickle (stops at the first it cannot step over). */
-function pickleOps(p: Uint8Array): PickleOp[] {
+export function pickleOps(p: Uint8Array): PickleOp[] {
   const ops: PickleOp[] = [];
   let i = 0;
   while (i < p.length) {
@@ -315,7 +330,8 @@ const HOSTILE_GLOBALS: [string, string][] = [
   ['x'.repeat(300), 'y'],
 ];
 
-const shortStr = (s: string) => concat([Uint8Array.of(0x8c, s.length), latin1(s)]);
+/** SHORT_BINUNICODE of an ASCII string. */
+export const shortStr = (s: string) => concat([Uint8Array.of(0x8c, s.length), latin1(s)]);
 
 /** Small hostile pickle fragments to insert at an opcode boundary. */
 function hostileFragment(int: (n: number) => number): { name: string; bytes: Uint8Array } {
