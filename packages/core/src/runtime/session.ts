@@ -48,6 +48,13 @@ export interface SessionOptions {
    * feature `shader-f16`: without it session creation is a `BackendUnavailableError`.
    */
   readonly compute?: ComputePrecision;
+  /**
+   * Let onnxruntime place nodes its execution provider has no kernel for on its CPU provider (default
+   * true). `false` makes session creation fail instead (`SESSION_CREATE` naming the CPU-assigned nodes),
+   * proving a webgpu/cuda session runs every node on the device — the backend tests use it so a silent
+   * CPU fallback cannot pass as GPU parity.
+   */
+  readonly cpuFallback?: boolean;
 }
 
 type OrtModule = typeof OrtCommon;
@@ -353,6 +360,7 @@ export class ModuleSession {
       ...baseSessionOptions(backend),
       ...(options.threads && runtime === 'onnxruntime-node' ? { intraOpNumThreads: options.threads } : {}),
       ...(runtime === 'onnxruntime-node' ? { enableCpuMemArena: options.memoryArena ?? false } : {}),
+      ...(options.cpuFallback === false ? { extra: { session: { disable_cpu_ep_fallback: '1' } } } : {}),
       ...(options.externalData ? { externalData: options.externalData.map((e) => ({ path: e.path, data: e.data })) as never } : {}),
       ...(device === 'all'
         ? { preferredOutputLocation: 'gpu-buffer' as const }
