@@ -16,6 +16,8 @@ export default defineConfig({
       '@mplug2/fusion': pkg('fusion'),
       '@mplug2/decoder': pkg('decoder'),
       '@mplug2/tasks': pkg('tasks', 'node'),
+      '@mplug2/converter': pkg('converter', 'node'),
+      '@mplug2/testing': pkg('testing'),
     },
   },
   test: {

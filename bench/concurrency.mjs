@@ -12,7 +12,8 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { tensor } from '@mplug2/core';
-import { Captioner, VideoQA, convertCheckpoint, generateCheckpoint, tinyDemoConfig } from '@mplug2/tasks';
+import { convertCheckpoint, generateCheckpoint, tinyDemoConfig } from '@mplug2/converter';
+import { Captioner, VideoQA } from '@mplug2/tasks';
 import { loadVideo } from '@mplug2/vision-encoder';
 
 const { values } = parseArgs({ options: { calls: { type: 'string', default: '32' }, threads: { type: 'string' }, json: { type: 'boolean', default: false } } });

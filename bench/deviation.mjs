@@ -15,7 +15,7 @@ import { parseArgs } from 'node:util';
 const { values } = parseArgs({
   options: { json: { type: 'boolean', default: false }, dtype: { type: 'string' }, backend: { type: 'string', default: 'cpu' } },
 });
-const { convertCheckpoint, runParity } = await import('@mplug2/tasks');
+const { convertCheckpoint, runParity } = await import('@mplug2/converter');
 const { ModelDirectory } = await import('@mplug2/core');
 const GOLDENS = path.join(path.dirname(fileURLToPath(import.meta.url)), '../fixtures/goldens');
 const VARIANTS = [

@@ -1,11 +1,11 @@
 #!/usr/bin/env node
 // Fuzzes the .pth reader (ZIP + restricted unpickler) and the safetensors reader with seeded mutations
 // of the golden files, from three generators:
-//   generic     `mutations` (@mplug2/core): bit flips, byte/u32 overwrites, fills, cuts, deletions, duplications
-//   structural  `structuralMutations` (@mplug2/core): cuts at every structural boundary, lying ZIP
+//   generic     `mutations` (@mplug2/testing): bit flips, byte/u32 overwrites, fills, cuts, deletions, duplications
+//   structural  `structuralMutations` (@mplug2/testing): cuts at every structural boundary, lying ZIP
 //               lengths, duplicated / overlapping entries, zip bombs, pickle cuts, forbidden globals,
 //               injected opcodes, huge ints, deep nesting; safetensors header lies
-//   hostile     `hostileMutations` (@mplug2/core, Node entry): policy refusals that must be
+//   hostile     `hostileMutations` (@mplug2/testing): policy refusals that must be
 //               UnsafePickleError, rewritten tensor views (broadcasts, rank floods), memo/stack
 //               floods and cycles, pathological literals, honest zip bombs, zip64 lies
 // Every case must open and read all its tensors, or fail with a typed Mplug2Error, within a CPU-time bound
@@ -50,8 +50,8 @@ function kindOf(gen, m) {
 // Worker: generates the cases deterministically, runs them from `start`, reports each one.
 
 async function worker({ total, seed, start }) {
-  const { Mplug2Error, hostileMutations, mutations, openCheckpointBytes, structuralMutations } = await import('@mplug2/core');
-  if (typeof hostileMutations !== 'function') throw new Error('@mplug2/core does not export hostileMutations: rebuild (npm run build)');
+  const { Mplug2Error, openCheckpointBytes } = await import('@mplug2/core');
+  const { hostileMutations, mutations, structuralMutations } = await import('@mplug2/testing');
   const generators = { generic: mutations, structural: structuralMutations, hostile: hostileMutations };
   const send = (msg) => parentPort.postMessage(msg);
   let index = 0;

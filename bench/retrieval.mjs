@@ -9,7 +9,8 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, st
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { LanceVectorStore, Retriever, convertCheckpoint, fullSizeConfig, generateCheckpoint, indexVideos, searchVideos, tinyDemoConfig } from '@mplug2/tasks';
+import { convertCheckpoint, fullSizeConfig, generateCheckpoint, tinyDemoConfig } from '@mplug2/converter';
+import { LanceVectorStore, Retriever, indexVideos, searchVideos } from '@mplug2/tasks';
 
 const { values } = parseArgs({
   options: { size: { type: 'string', default: 'tiny' }, videos: { type: 'string' }, queries: { type: 'string' }, rerank: { type: 'string' }, batch: { type: 'string' }, json: { type: 'string' } },

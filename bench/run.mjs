@@ -43,12 +43,12 @@ const variant = (dtype) => `${values.size}-${dtype}${values.primitive ? '-primit
 const CACHE = path.join(process.env.MPLUG2_BENCH_CACHE ?? path.join(os.homedir(), '.cache', 'mplug2-bench'));
 const threads = values.threads ? Number(values.threads) : os.availableParallelism();
 
-const tasks = await import('@mplug2/tasks');
+const converter = await import('@mplug2/converter');
 // Fingerprint of the converter and every graph builder it calls: a cached model converted by other code is converted again.
 const require = createRequire(import.meta.url);
 const CONVERTER_FINGERPRINT = (() => {
   const h = createHash('sha256');
-  for (const p of ['core', 'vision-encoder', 'universal', 'text-encoder', 'fusion', 'decoder', 'tasks']) h.update(readFileSync(require.resolve(`@mplug2/${p}`)));
+  for (const p of ['core', 'vision-encoder', 'universal', 'text-encoder', 'fusion', 'decoder', 'tasks', 'converter']) h.update(readFileSync(require.resolve(`@mplug2/${p}`)));
   return h.digest('hex').slice(0, 16);
 })();
 const core = await import('@mplug2/core');
@@ -56,7 +56,7 @@ const core = await import('@mplug2/core');
 /** Converted model for this size, generated and converted once, then reused. */
 async function modelDir(dtype) {
   mkdirSync(CACHE, { recursive: true });
-  const config = values.size === 'large' ? tasks.fullSizeConfig('pretrain') : tasks.tinyDemoConfig('pretrain');
+  const config = values.size === 'large' ? converter.fullSizeConfig('pretrain') : converter.tinyDemoConfig('pretrain');
   const ckpt = path.join(CACHE, `${values.size}.pth`);
   // One directory per converter build: a model converted by other code is converted again, and a
   // directory another bench process may be reading is never rewritten in place.
@@ -64,7 +64,7 @@ async function modelDir(dtype) {
   const info = {};
   if (!existsSync(ckpt)) {
     const t = performance.now();
-    await tasks.generateCheckpoint(ckpt, config, { seed: 1 });
+    await converter.generateCheckpoint(ckpt, config, { seed: 1 });
     info.generate_s = (performance.now() - t) / 1000;
   }
   if (!existsSync(path.join(out, 'manifest.json'))) {
@@ -72,7 +72,7 @@ async function modelDir(dtype) {
     rmSync(tmp, { recursive: true, force: true });
     const t = performance.now();
     const rss0 = process.resourceUsage().maxRSS;
-    await tasks.convertCheckpoint({ checkpoint: ckpt, config, out: tmp, task: 'pretrain', dtype, fusedAttention: !values.primitive });
+    await converter.convertCheckpoint({ checkpoint: ckpt, config, out: tmp, task: 'pretrain', dtype, fusedAttention: !values.primitive });
     info.convert_s = (performance.now() - t) / 1000;
     info.convert_peak_rss_gb = Math.max(rss0, process.resourceUsage().maxRSS) / 1024 ** 2;
     renameSync(tmp, out);

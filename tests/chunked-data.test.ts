@@ -17,7 +17,7 @@ import {
   type ModelLoadProgress,
   type ModelSource,
 } from '@mplug2/core';
-import { convertCheckpoint, runParity, type ParityReport } from '@mplug2/tasks';
+import { convertCheckpoint, runParity, type ParityReport } from '@mplug2/converter';
 import { runCli } from './helpers/cli';
 import { MemoryCache } from './helpers/memory-cache';
 import { serveStatic, type StaticServer } from './browser/server';

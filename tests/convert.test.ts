@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, ModelDirectory, openCheckpoint, tensor, type Mplug2Config } from '@mplug2/core';
-import { Captioner, VideoQA, convertCheckpoint, generateCheckpoint, runParity, tinyDemoConfig, writeTorchCheckpoint } from '@mplug2/tasks';
+import { convertCheckpoint, generateCheckpoint, runParity, tinyDemoConfig, writeTorchCheckpoint } from '@mplug2/converter';
+import { Captioner, VideoQA } from '@mplug2/tasks';
 import { GOLDENS } from './helpers/golden';
 
 const tmp = (p: string) => mkdtempSync(path.join(tmpdir(), `mplug2-${p}-`));

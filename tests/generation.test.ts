@@ -3,7 +3,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InvalidOptionError, maxAbsDiff, tensor, type ModelDims, type Tensor } from '@mplug2/core';
 import { TextDecoder, type DecoderCache, type DecoderMemory } from '@mplug2/decoder';
-import { flattenHypotheses } from '@mplug2/tasks';
+import { flattenHypotheses } from '@mplug2/converter';
 import {
   beamSearch,
   greedySearch,

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runParity } from '@mplug2/tasks';
+import { runParity } from '@mplug2/converter';
 import { GOLDENS, goldenModel, type GoldenName } from './helpers/golden';
 
 const BOUNDARIES: Record<GoldenName, string[]> = {

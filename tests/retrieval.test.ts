@@ -5,17 +5,19 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { MissingTensorError } from '@mplug2/core';
 import {
-  LanceVectorStore,
-  MemoryVectorStore,
-  Retriever,
   convertCheckpoint,
   generateCheckpoint,
-  indexVideos,
   mplug2TensorSpecs,
-  searchVideos,
   syntheticSources,
   tinyDemoConfig,
   writeTorchCheckpoint,
+} from '@mplug2/converter';
+import {
+  LanceVectorStore,
+  MemoryVectorStore,
+  Retriever,
+  indexVideos,
+  searchVideos,
   zeroShotClassify,
 } from '@mplug2/tasks';
 import { runCli } from './helpers/cli';

@@ -6,7 +6,7 @@ import { fromBinary } from '@bufbuild/protobuf';
 import { ModelProtoSchema } from 'onnx-buf';
 import { describe, expect, it } from 'vitest';
 import { ModelDirectory, quantizeColumns, toFloat16Bits } from '@mplug2/core';
-import { convertCheckpoint, runParity } from '@mplug2/tasks';
+import { convertCheckpoint, runParity } from '@mplug2/converter';
 import { GOLDENS, type GoldenName } from './helpers/golden';
 
 const tmp = (p: string) => mkdtempSync(path.join(tmpdir(), `mplug2-${p}-`));

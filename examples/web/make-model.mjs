@@ -4,7 +4,7 @@
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { convertCheckpoint, generateCheckpoint, tinyDemoConfig } from '@mplug2/tasks';
+import { convertCheckpoint, generateCheckpoint, tinyDemoConfig } from '@mplug2/converter';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const out = path.resolve(process.argv[2] ?? path.join(here, 'public/model'));

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ModuleSession, isDeviceTensor, probeBackend, tensor, type Tensor } from '@mplug2/core';
 import { decoderTensorNames as N } from '@mplug2/decoder';
-import { FixtureFile } from '@mplug2/tasks';
+import { FixtureFile } from '@mplug2/converter';
 import { GOLDENS, goldenModel } from '../helpers/golden';
 import { useSwiftShaderVulkan } from './webgpu-env';
 

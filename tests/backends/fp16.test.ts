@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BackendUnavailableError, GraphBuilder, InvalidOptionError, ModuleSession, parseManifest, probeBackend, tensor, webGpuFloat16Support, type Backend } from '@mplug2/core';
-import { convertCheckpoint, runParity, type ParityReport } from '@mplug2/tasks';
+import { convertCheckpoint, runParity, type ParityReport } from '@mplug2/converter';
 import { GOLDENS, type GoldenName } from '../helpers/golden';
 import { useSwiftShaderVulkan } from './webgpu-env';
 

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { afterAll } from 'vitest';
 import { probeBackend } from '@mplug2/core';
-import { runParity } from '@mplug2/tasks';
+import { runParity } from '@mplug2/converter';
 import { GOLDENS, goldenModel } from '../helpers/golden';
 import { defineBackendSuite, measured } from './suite';
 import { useSwiftShaderVulkan } from './webgpu-env';

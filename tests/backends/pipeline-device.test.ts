@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ModuleSession, downloadTensor, prng, isDeviceTensor, maxAbsDiff, probeBackend, tensor, type DeviceTensor } from '@mplug2/core';
-import { Captioner, Retriever, VideoQA, convertCheckpoint, generateCheckpoint, selectRows, tinyDemoConfig, type VideoFeatures } from '@mplug2/tasks';
+import { convertCheckpoint, generateCheckpoint, tinyDemoConfig } from '@mplug2/converter';
+import { Captioner, Retriever, VideoQA, selectRows, type VideoFeatures } from '@mplug2/tasks';
 import { Fixtures, goldenModel } from '../helpers/golden';
 import { useSwiftShaderVulkan } from './webgpu-env';
 

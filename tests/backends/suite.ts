@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Backend } from '@mplug2/core';
-import type { ParityReport } from '@mplug2/tasks';
+import type { ParityReport } from '@mplug2/converter';
 
 /**
  * The ONE backend test suite (the tfjs pattern): the same golden parity cases are registered once

@@ -17,7 +17,7 @@ import {
   type Tensor,
 } from '@mplug2/core';
 import { TextDecoder, beamSearch, disposeDecoderMemory, rankAnswers, selectMemorySamples } from '@mplug2/decoder';
-import { FixtureFile } from '@mplug2/tasks';
+import { FixtureFile } from '@mplug2/converter';
 import { Fixtures, GOLDENS, goldenModel } from '../helpers/golden';
 import { useSwiftShaderVulkan } from './webgpu-env';
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import { convertCheckpoint, type ParityReport } from '@mplug2/tasks';
+import { convertCheckpoint, type ParityReport } from '@mplug2/converter';
 import { GOLDENS, goldenModel } from '../helpers/golden';
 import { defineBackendSuite, measured, type BackendCase } from '../backends/suite';
 import { openTestPage, type TestPage } from './harness';

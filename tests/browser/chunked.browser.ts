@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import type { Manifest } from '@mplug2/core';
-import { convertCheckpoint, type ParityReport } from '@mplug2/tasks';
+import { convertCheckpoint, type ParityReport } from '@mplug2/converter';
 import { GOLDENS } from '../helpers/golden';
 import { openTestPage, type TestPage } from './harness';
 import type { StaticServer } from './server';

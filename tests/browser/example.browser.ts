@@ -3,7 +3,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { build } from 'vite';
-import { convertCheckpoint, generateCheckpoint, tinyDemoConfig } from '@mplug2/tasks';
+import { convertCheckpoint, generateCheckpoint, tinyDemoConfig } from '@mplug2/converter';
 import { ROOT, launchBrowser, type Browser } from './harness';
 import { serveStatic, type StaticServer } from './server';
 

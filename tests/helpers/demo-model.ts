@@ -1,7 +1,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { convertCheckpoint, generateCheckpoint, tinyDemoConfig } from '@mplug2/tasks';
+import { convertCheckpoint, generateCheckpoint, tinyDemoConfig } from '@mplug2/converter';
 
 let cached: Promise<string> | undefined;
 

@@ -2,7 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ModelDirectory, openCheckpoint, tensor, type Checkpoint, type Tensor } from '@mplug2/core';
-import { convertCheckpoint } from '@mplug2/tasks';
+import { convertCheckpoint } from '@mplug2/converter';
 
 export const GOLDENS = path.resolve(__dirname, '../../fixtures/goldens');
 export type GoldenName = 'videoqa_tiny' | 'videocaption_tiny';

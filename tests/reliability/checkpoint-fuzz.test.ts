@@ -1,24 +1,26 @@
 /**
  * Hostile checkpoints, seeded and fast: the reader bugs the fuzz benchmark (`npm run bench:fuzz`) found,
- * as regression tests, and a sample of its hostile mutations (`hostileMutations`, @mplug2/core) of the golden
+ * as regression tests, and a sample of its hostile mutations (`hostileMutations`, @mplug2/testing) of the golden
  * `.pth`. Every case must read fully or fail with a typed Mplug2Error, quickly, without memory following a
  * declared size; policy mutations (forbidden callables, object construction, unknown opcodes) must be
  * refused as UnsafePickleError. Samples of the other generators: `mutations` in
- * packages/core/src/checkpoint/fuzz.test.ts, `structuralMutations` in fuzz-structural.test.ts.
+ * packages/testing/src/fuzz.test.ts, `structuralMutations` in fuzz-structural.test.ts.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, test } from 'vitest';
 import {
   CheckpointFormatError,
-  HOSTILE_KINDS,
   Mplug2Error,
+  openCheckpointBytes,
+} from '@mplug2/core';
+import {
+  HOSTILE_KINDS,
   analysePth,
   hostileMutations,
-  openCheckpointBytes,
   pthWithPickle,
   type PthAnalysis,
-} from '@mplug2/core';
+} from '@mplug2/testing';
 import { GOLDENS } from '../helpers/golden';
 
 const golden = (rel: string) => new Uint8Array(readFileSync(path.join(GOLDENS, rel)));

@@ -1,11 +1,12 @@
 /**
  * Structure-aware fuzzing (a small seeded slice of `npm run bench:fuzz`): every kind of `structuralMutations`
  * on the golden `.pth` and safetensors files ends in success or a typed Mplug2Error, quickly. The byte-level
- * `mutations` are covered by packages/core/src/checkpoint/fuzz.test.ts.
+ * `mutations` are covered by packages/testing/src/fuzz.test.ts.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { Mplug2Error, STRUCTURAL_KINDS, deflateBomb, openCheckpointBytes, structuralMutations } from '@mplug2/core';
+import { Mplug2Error, openCheckpointBytes } from '@mplug2/core';
+import { STRUCTURAL_KINDS, deflateBomb, structuralMutations } from '@mplug2/testing';
 import { describe, expect, it } from 'vitest';
 
 const golden = (rel: string) => new Uint8Array(readFileSync(path.resolve(__dirname, '../../fixtures/goldens', rel)));

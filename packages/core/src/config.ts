@@ -1,6 +1,10 @@
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
 
+/** What a checkpoint was trained for, which decides the modules a model has (one list for the config, manifest, converter and CLI). */
+export const TASKS = ['qa', 'caption', 'pretrain'] as const;
+export type Task = (typeof TASKS)[number];
+
 /**
  * The conversion config: `model_config` holds the reference yaml/argparse values, `bert_config`
  * the BERT json — the layout of the golden `config.json` and of the released configs.
@@ -41,7 +45,7 @@ export const BertConfigSchema = z.looseObject({
 });
 
 export const Mplug2ConfigSchema = z.looseObject({
-  kind: z.enum(['qa', 'caption', 'pretrain']).optional(),
+  kind: z.enum(TASKS).optional(),
   model_config: ModelConfigSchema,
   bert_config: BertConfigSchema,
 });

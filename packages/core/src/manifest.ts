@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
-import { Mplug2ConfigSchema } from './config.js';
+import { Mplug2ConfigSchema, TASKS } from './config.js';
 
 export const MANIFEST_FORMAT = 'mplug2-onnx';
 export const MANIFEST_VERSION = 1;
@@ -24,10 +24,13 @@ const ModuleEntry = z.object({
 export const ModuleNames = ['vision_encoder', 'universal', 'text_encoder', 'fusion', 'decoder', 'retrieval_heads'] as const;
 export type ModuleName = (typeof ModuleNames)[number];
 
+/** The checkpoint tensors of the retrieval heads (`retrieval_heads` module): the converter requires all or none, the Retriever names the missing ones. */
+export const RETRIEVAL_HEAD_TENSORS = ['vision_proj.weight', 'vision_proj.bias', 'text_proj.weight', 'text_proj.bias', 'itm_head.weight', 'itm_head.bias'] as const;
+
 export const ManifestSchema = z.object({
   format: z.literal(MANIFEST_FORMAT),
   formatVersion: z.literal(MANIFEST_VERSION),
-  task: z.enum(['qa', 'caption', 'pretrain']),
+  task: z.enum(TASKS),
   modelId: z.string(),
   createdBy: z.string(),
   source: z.object({ checkpoint: z.string(), wrapper: z.string().nullable(), tensors: z.number().int() }),

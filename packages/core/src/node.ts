@@ -6,16 +6,5 @@ export * from './index.js';
 export { ModelDirectory, openModel, sha256File } from './model-dir.js';
 export * from './file-sink.js';
 export { fileSource, openCheckpoint } from './checkpoint/index.js';
-// Hostile checkpoint mutations (fuzzing): Node only, their honest zip bombs need node:zlib's compressor.
-export {
-  HOSTILE_KINDS,
-  type HostileKind,
-  type HostileMutation,
-  type PthAnalysis,
-  type TensorView,
-  analysePth,
-  hostileMutations,
-  pthWithPickle,
-} from './checkpoint/fuzz-hostile.js';
 export * from './safetensors-file.js';
 export * from './probe-file.js';

@@ -1,7 +1,5 @@
-// Node entry of @mplug2/tasks (the `node` condition): the browser-safe `index.ts` plus the
-// converter, synthetic checkpoints and retrieval (files, native vector store).
+// Node entry of @mplug2/tasks (the `node` condition): the browser-safe `index.ts` plus retrieval
+// (files, native vector store).
 export * from './index.js';
-export * from './convert.js';
-export * from './synthetic/index.js';
 export * from './store.js';
 export * from './retrieval.js';

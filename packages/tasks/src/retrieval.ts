@@ -4,6 +4,7 @@ import {
   GraphModule,
   InvalidOptionError,
   MissingTensorError,
+  RETRIEVAL_HEAD_TENSORS,
   VideoDecodeError,
   disposeDeviceTensors,
   downloadTensor,
@@ -33,7 +34,6 @@ import {
   type VideoFeatures,
   type VideoInput,
 } from './common.js';
-import { RETRIEVAL_HEAD_TENSORS } from './convert.js';
 import { compareHits, type StoreHit, type VectorStore } from './store.js';
 
 /** File extensions `collectVideos` picks up from a folder. */

@@ -5,7 +5,7 @@
  */
 import * as ort from 'onnxruntime-web';
 import { availableBackends, BackendUnavailableError, openModel, probeBackend, webGpuAdapterInfo, type Backend, type Mplug2Error } from '@mplug2/core';
-import { runParity } from '@mplug2/tasks';
+import { runParity } from '@mplug2/converter';
 
 ort.env.wasm.wasmPaths = new URL('/ort/', location.href).href;
 

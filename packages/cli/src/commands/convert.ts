@@ -1,4 +1,5 @@
-import { convertCheckpoint, PRESETS, type Task } from '@mplug2/tasks';
+import { convertCheckpoint, PRESETS } from '@mplug2/converter';
+import { type Task } from '@mplug2/core';
 import { InvalidOptionError, type ComputePrecision, type WeightStorage } from '@mplug2/core';
 import { progressBar, requirePositional, type Command } from '../cli.js';
 

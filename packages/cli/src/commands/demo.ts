@@ -3,7 +3,8 @@ import { mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Captioner, VideoQA, convertCheckpoint, generateCheckpoint, tinyDemoConfig } from '@mplug2/tasks';
+import { convertCheckpoint, generateCheckpoint, tinyDemoConfig } from '@mplug2/converter';
+import { Captioner, VideoQA } from '@mplug2/tasks';
 import { progressBar, type Command } from '../cli.js';
 
 /** The sample video ships in the package's assets folder (next to dist/). */

@@ -1,5 +1,5 @@
 import { InvalidOptionError } from '@mplug2/core';
-import { runParity } from '@mplug2/tasks';
+import { runParity } from '@mplug2/converter';
 import { requirePositional, type Command } from '../cli.js';
 import { backendOption } from './shared.js';
 

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { openCheckpoint } from './index.js';
-import { Bytes, torchPickle } from './test-utils.js';
+import { Bytes, torchPickle } from '@mplug2/testing';
 import { crc32 } from './zip.js';
 
 describe('tensors over 2 GiB', () => {

@@ -27,7 +27,6 @@ export {
 } from './dtype.js';
 export { type ByteSource, bytesSource } from './source.js';
 export { urlSource, type UrlSourceOptions } from './url-source.js';
-export { deflateBomb, type Mutation, mutations, STRUCTURAL_KINDS, structuralMutations } from './fuzz.js';
 export { crc32 } from './zip.js';
 
 export type CheckpointFormat = 'pth' | 'safetensors' | 'legacy-pickle' | 'unknown';

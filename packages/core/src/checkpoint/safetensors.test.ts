@@ -2,7 +2,7 @@ import { describe, expect, test } from 'vitest';
 import { openCheckpointBytes } from './index.js';
 import { openSafetensors } from './safetensors.js';
 import { bytesSource } from './source.js';
-import { expectFormatError, le } from './test-utils.js';
+import { expectFormatError, le } from '@mplug2/testing';
 
 const enc = new TextEncoder();
 

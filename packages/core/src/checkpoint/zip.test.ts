@@ -1,7 +1,7 @@
 import { deflateRawSync } from 'node:zlib';
 import { describe, expect, test } from 'vitest';
 import { bytesSource } from './source.js';
-import { buildZip, expectFormatError, type ZipInput } from './test-utils.js';
+import { buildZip, expectFormatError, type ZipInput } from '@mplug2/testing';
 import { crc32, ZipArchive } from './zip.js';
 
 const enc = new TextEncoder();

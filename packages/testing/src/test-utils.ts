@@ -4,8 +4,7 @@
  */
 import { deflateRawSync } from 'node:zlib';
 import { expect } from 'vitest';
-import { CheckpointFormatError } from '../errors.js';
-import { crc32 } from './zip.js';
+import { CheckpointFormatError, crc32 } from '@mplug2/core';
 
 // ---------------------------------------------------------------------------------------------
 // ZIP

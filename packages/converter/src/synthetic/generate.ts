@@ -9,7 +9,7 @@
  * (`fixtures/goldens/*_tiny/checkpoint.pth`). Where the goldens cannot tell (the `visn_fc` width
  * adapter, retrieval heads, momentum copies) the order is inferred from module registration order.
  */
-import { ConfigError, deriveDims, NUM_LATENTS, type Mplug2Config } from '@mplug2/core';
+import { ConfigError, deriveDims, NUM_LATENTS, type Mplug2Config, type Task } from '@mplug2/core';
 import { PRESETS } from '../presets.js';
 import { float32ToFloat16Bits, seed32, Xoshiro128 } from './prng.js';
 import { writeTorchCheckpoint, type TorchTensorSource, type WriteTorchResult } from './torch-writer.js';
@@ -430,7 +430,6 @@ export async function generateCheckpoint(file: string, config: Mplug2Config, opt
 // ---------------------------------------------------------------------------------------------
 // Configs
 
-export type SyntheticTask = 'qa' | 'caption' | 'pretrain';
 
 /** Vision depth of the tiny demo model (not part of the config: it is counted from the weights). */
 export const TINY_DEMO_VISION_LAYERS = 2;
@@ -446,7 +445,7 @@ export const TINY_DEMO_CLIP_TEXT_TOWER: Required<ClipTextTowerDims> = { width: 6
  * The config carries `clip_text_tower` and `derived.vision_layers`, so `mplug2TensorSpecs` and
  * `generateCheckpoint` need no extra options for it.
  */
-export function tinyDemoConfig(task: SyntheticTask = 'qa'): Mplug2Config {
+export function tinyDemoConfig(task: Task = 'qa'): Mplug2Config {
   const lengths = task === 'caption' ? { min_length: 4, max_length: 20, prompt: 'a video of' } : { min_length: 1, max_length: 10 };
   return {
     kind: task,
@@ -493,7 +492,7 @@ export function tinyDemoConfig(task: SyntheticTask = 'qa'): Mplug2Config {
   };
 }
 
-const FULL_SIZE_PRESET: Record<SyntheticTask, string> = {
+const FULL_SIZE_PRESET: Record<Task, string> = {
   qa: 'videoqa-msrvtt-large',
   caption: 'caption-msrvtt-large',
   pretrain: 'pretrain-large',
@@ -503,7 +502,7 @@ const FULL_SIZE_PRESET: Record<SyntheticTask, string> = {
 export const FULL_SIZE_VISION_LAYERS = 24;
 
 /** The released large config of a task (from the presets): ViT-L/14 224 px 16 frames, BERT-large. */
-export function fullSizeConfig(task: SyntheticTask = 'qa'): Mplug2Config {
+export function fullSizeConfig(task: Task = 'qa'): Mplug2Config {
   const preset = PRESETS[FULL_SIZE_PRESET[task]];
   if (!preset) throw new ConfigError('presets', `no preset for task '${task}'`);
   return preset.config();

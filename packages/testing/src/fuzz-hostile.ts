@@ -20,10 +20,8 @@
  * Node entry, not with the browser-safe readers. Deterministic for a given seed.
  */
 import { deflateRawSync } from 'node:zlib';
-import { CheckpointFormatError } from '../errors.js';
-import { prng } from '../util.js';
+import { CheckpointFormatError, crc32, prng } from '@mplug2/core';
 import { concat, latin1, le, type Mutation, type PickleOp, pickleOps, shortStr, u32, writeZip, type ZipLayout, type ZipOut, zipLayout } from './fuzz.js';
-import { crc32 } from './zip.js';
 
 export const HOSTILE_KINDS = ['policy', 'view', 'flood', 'literal', 'bomb', 'zip64'] as const;
 export type HostileKind = (typeof HOSTILE_KINDS)[number];

@@ -10,6 +10,8 @@ import {
   MANIFEST_FORMAT,
   MANIFEST_HASH_FILE,
   MANIFEST_VERSION,
+  RETRIEVAL_HEAD_TENSORS,
+  TASKS,
   WeightPlan,
   deriveDims,
   openCheckpoint,
@@ -22,6 +24,7 @@ import {
   type ModelDims,
   type ModuleName,
   type Mplug2Config,
+  type Task,
   type WeightSource,
   type WeightStorage,
 } from '@mplug2/core';
@@ -32,7 +35,6 @@ import { buildUniversalGraph, buildVisionProjGraph } from '@mplug2/universal';
 import { buildVisionEncoderGraph } from '@mplug2/vision-encoder';
 import { PRESETS } from './presets.js';
 
-export type Task = 'qa' | 'caption' | 'pretrain';
 
 export interface ConvertOptions {
   readonly checkpoint: string;
@@ -152,7 +154,6 @@ function unusedReason(name: string, task: Task, dims: ModelDims): string {
 }
 
 /** The ITC/ITM head tensors of the mPLUG v1 recipe (spec §11.3) that retrieval needs. */
-export const RETRIEVAL_HEAD_TENSORS = ['vision_proj.weight', 'vision_proj.bias', 'text_proj.weight', 'text_proj.bias', 'itm_head.weight', 'itm_head.bias'] as const;
 
 /** True when the checkpoint carries any retrieval head (then all of them must be there and fit). */
 export function hasRetrievalHeads(source: Pick<WeightSource, 'has'>): boolean {
@@ -183,7 +184,7 @@ function modulesFor(task: Task, source: WeightSource): ModuleName[] {
 export async function convertCheckpoint(options: ConvertOptions): Promise<ConvertResult> {
   const config = await loadConfig(options.config);
   const task: Task = options.task ?? config.kind ?? 'qa';
-  if (!['qa', 'caption', 'pretrain'].includes(task)) throw new InvalidOptionError('task', `'${task}' is not one of qa, caption, pretrain`);
+  if (!TASKS.includes(task)) throw new InvalidOptionError('task', `'${task}' is not one of ${TASKS.join(', ')}`);
   const ckpt = await openCheckpoint(options.checkpoint);
   try {
     const source = taskView(ckpt);

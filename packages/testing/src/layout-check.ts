@@ -1,11 +1,12 @@
 /**
- * Test helper: runs `check_torch_layout.py` (Python stdlib only) on a checkpoint and returns its
- * JSON report. Fails loudly when python3 is missing — the layout check is never skipped.
+ * Test helper: runs `tests/fixtures-gen/check_torch_layout.py` (Python stdlib only, kept out of the
+ * TypeScript packages) on a checkpoint and returns its JSON report. Fails loudly when python3 is
+ * missing — the layout check is never skipped.
  */
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-export const LAYOUT_CHECK_SCRIPT = fileURLToPath(new URL('./check_torch_layout.py', import.meta.url));
+export const LAYOUT_CHECK_SCRIPT = fileURLToPath(new URL('../../../tests/fixtures-gen/check_torch_layout.py', import.meta.url));
 
 export interface LayoutTensor {
   name: string;
@@ -45,30 +46,4 @@ export function checkTorchLayout(file: string, flags: string[] = []): LayoutRepo
     throw new Error(`torch.save layout check failed for ${file} (exit ${err.status}): ${err.stderr?.trim() || err.message}`);
   }
   return JSON.parse(out) as LayoutReport;
-}
-
-/** The subset of `@mplug2/core`'s Checkpoint the tests use. */
-export interface CheckpointReader {
-  readonly wrapper: string | null;
-  list(): { name: string; dtype: string; shape: readonly number[] }[];
-  read(name: string): Promise<ArrayLike<number | bigint>>;
-  sharesStorage(a: string, b: string): boolean;
-  close(): Promise<void>;
-}
-
-/**
- * `openCheckpoint` from `@mplug2/core` when it is exported there, else from the core sources
- * (packages/core/src/checkpoint), else null (the reader is being written in parallel).
- */
-export async function loadOpenCheckpoint(): Promise<((file: string) => Promise<CheckpointReader>) | null> {
-  const candidates = ['@mplug2/core', new URL('../../../core/src/checkpoint/index.ts', import.meta.url).href];
-  for (const spec of candidates) {
-    try {
-      const mod = (await import(/* @vite-ignore */ spec)) as { openCheckpoint?: (file: string) => Promise<CheckpointReader> };
-      if (typeof mod.openCheckpoint === 'function') return mod.openCheckpoint;
-    } catch {
-      // not available (yet)
-    }
-  }
-  return null;
 }

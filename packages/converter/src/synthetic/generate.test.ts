@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseConfig, type Mplug2Config } from '@mplug2/core';
+import { openCheckpoint, parseConfig, type Mplug2Config } from '@mplug2/core';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   countParams,
@@ -14,7 +14,7 @@ import {
   tinyDemoConfig,
   type Mplug2TensorSpec,
 } from './generate.js';
-import { checkTorchLayout, loadOpenCheckpoint } from './layout-check.js';
+import { checkTorchLayout } from '@mplug2/testing';
 import { float16BitsToNumber } from './prng.js';
 import { buildTorchPickle, planTorchTensors } from './torch-writer.js';
 
@@ -22,7 +22,6 @@ const GOLDENS = fileURLToPath(new URL('../../../../fixtures/goldens/', import.me
 const dir = mkdtempSync(path.join(tmpdir(), 'mplug2-synthetic-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const openCheckpoint = await loadOpenCheckpoint();
 
 function goldenConfig(name: string): Mplug2Config {
   const file = path.join(GOLDENS, name, 'config.json');
@@ -261,10 +260,10 @@ describe('generateCheckpoint', () => {
     for (let i = 0; i < ln.length; i++) expect(Math.abs(float16BitsToNumber(ln16[i]) - ln[i])).toBeLessThanOrEqual(2 ** -11);
   });
 
-  it.skipIf(!openCheckpoint)('reads back through @mplug2/core openCheckpoint (tied LM head shares storage)', async () => {
+  it('reads back through @mplug2/core openCheckpoint (tied LM head shares storage)', async () => {
     const file = path.join(dir, 'demo_core.pth');
     const res = await generateCheckpoint(file, tinyDemoConfig('caption'), { seed: 99 });
-    const ckpt = await openCheckpoint!(file);
+    const ckpt = await openCheckpoint(file);
     try {
       expect(ckpt.list().map((t) => [t.name, t.dtype, [...t.shape]])).toEqual(res.specs.map((t) => [t.name, t.dtype, t.shape]));
       expect(ckpt.sharesStorage('text_decoder.cls.predictions.decoder.weight', 'text_decoder.bert.embeddings.word_embeddings.weight')).toBe(true);

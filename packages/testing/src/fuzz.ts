@@ -7,8 +7,7 @@
  * that) and a third uniformly, so structural bytes are hit often.
  */
 
-import { prng } from '../util.js';
-import { crc32 } from './zip.js';
+import { crc32, prng } from '@mplug2/core';
 
 export interface Mutation {
   /** Reproducible description, e.g. `#12 flip@4711^0x20`. */
