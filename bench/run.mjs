@@ -165,14 +165,14 @@ async function runTask(task, dtype) {
   const { loadUniversal } = await import('@mplug2/universal');
   const { loadTextEncoder, Mplug2Tokenizer } = await import('@mplug2/text-encoder');
   const { loadFusion } = await import('@mplug2/fusion');
-  const { TextDecoder, beamSearch, rankAnswers } = await import('@mplug2/decoder');
+  const { TextDecoderModule, beamSearch, rankAnswers } = await import('@mplug2/decoder');
   const model = await core.ModelDirectory.open(out, { verify: 'none' });
   const d = core.manifestDims(model.manifest);
   const opts = { threads };
   const load0 = os.loadavg()[0];
   // The machine may be shared: a peak measured now as well; the table uses the highest one seen.
   const taskPeak = await matmulPeak(dtype, values.size === 'large' ? 4096 : 1024);
-  const [[vision, universal, decoder], load_s] = await timed(() => Promise.all([loadVisionEncoder(model, opts), loadUniversal(model, opts), TextDecoder.load(model, opts)]));
+  const [[vision, universal, decoder], load_s] = await timed(() => Promise.all([loadVisionEncoder(model, opts), loadUniversal(model, opts), TextDecoderModule.load(model, opts)]));
   const tok = Mplug2Tokenizer.fromVocab();
   const ones = (n) => core.tensor('int64', ['batch', 'n'], [1, n], new BigInt64Array(n).fill(1n));
 

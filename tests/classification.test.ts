@@ -3,7 +3,7 @@ import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { fitLinearProbe, loadProbeHead, predictProbe, saveProbeHead } from '@mplug2/core';
+import { fitLinearProbe, loadProbeHead, predictProbe, saveProbeHead } from '@mplug2/vision-encoder';
 import { CLS_EMBEDDING, VideoEmbedder } from '@mplug2/vision-encoder';
 import { runCli } from './helpers/cli';
 import { demoModel } from './helpers/demo-model';

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InvalidOptionError, maxAbsDiff, tensor, type ModelDims, type Tensor } from '@mplug2/core';
-import { TextDecoder, type DecoderCache, type DecoderMemory } from '@mplug2/decoder';
+import { TextDecoderModule, type DecoderCache, type DecoderMemory } from '@mplug2/decoder';
 import { flattenHypotheses } from '@mplug2/converter';
 import {
   beamSearch,
@@ -37,7 +37,7 @@ function scoreDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 const ints = (t: Tensor<'int64'>) => Array.from(t.data, Number);
 
 describe.each<GoldenName>(['videoqa_tiny', 'videocaption_tiny'])('generation parity: %s', (name) => {
-  let decoder: TextDecoder;
+  let decoder: TextDecoderModule;
   let fx: Fixtures;
   let memory: DecoderMemory;
   let cfg: GoldenConfig['model_config'];
@@ -51,7 +51,7 @@ describe.each<GoldenName>(['videoqa_tiny', 'videocaption_tiny'])('generation par
     cfg = config.model_config;
     earlySample = config.beam_margins.early_sample;
     search = { beamSize: cfg.beam_size, minLength: cfg.min_length, maxLength: cfg.max_length };
-    decoder = await TextDecoder.load(await goldenModel(name));
+    decoder = await TextDecoderModule.load(await goldenModel(name));
     fx = await Fixtures.open(name);
     if (qa) {
       const states = await fx.float('fusion.merged_states');

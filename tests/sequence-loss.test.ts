@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tensor } from '@mplug2/core';
-import { TextDecoder, type DecoderMemory } from '@mplug2/decoder';
+import { TextDecoderModule, type DecoderMemory } from '@mplug2/decoder';
 import { sequenceLosses } from '../packages/decoder/src/generation/index.js';
 import { goldenModel } from './helpers/golden.js';
 
@@ -12,7 +12,7 @@ const PAD = 0;
 const CLS = 101;
 
 /** Summed CE of a row from one full-width decoder call, computed independently of `sequenceLosses`. */
-async function plainLoss(decoder: TextDecoder, memory: DecoderMemory, sample: number, ids: number[], mask: number[]): Promise<number> {
+async function plainLoss(decoder: TextDecoderModule, memory: DecoderMemory, sample: number, ids: number[], mask: number[]): Promise<number> {
   const mem: DecoderMemory = {
     batch: 1,
     mask: tensor('int64', ['batch', 'memory_tokens'], [1, memory.mask.shape[1]], memory.mask.data.slice(sample * memory.mask.shape[1], (sample + 1) * memory.mask.shape[1])),
@@ -39,7 +39,7 @@ async function plainLoss(decoder: TextDecoder, memory: DecoderMemory, sample: nu
 }
 
 describe('teacher-forced sequence losses: length-bucketed calls and the shared first token', () => {
-  let decoder: TextDecoder;
+  let decoder: TextDecoderModule;
   let memory: DecoderMemory;
   const B = 2;
   const S = 9;
@@ -49,7 +49,7 @@ describe('teacher-forced sequence losses: length-bucketed calls and the shared f
   const mask = lengths.map((n) => Array.from({ length: 9 }, (_, t) => (t < n ? 1 : 0)));
 
   beforeAll(async () => {
-    decoder = await TextDecoder.load(await goldenModel('videoqa_tiny'));
+    decoder = await TextDecoderModule.load(await goldenModel('videoqa_tiny'));
     const width = decoder.dims.text.encoderWidth;
     const states = Float32Array.from({ length: B * S * width }, (_, i) => Math.sin(i * 0.37));
     const memMask = BigInt64Array.from({ length: B * S }, (_, i) => (i % S < S - 2 * (i >= S ? 1 : 0) ? 1n : 0n));

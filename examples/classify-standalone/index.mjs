@@ -2,7 +2,7 @@
 // usage: node index.mjs <model-dir> <labels.csv (path,label)> [head.json] [videos to predict...]
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { loadProbeHead, saveProbeHead } from '@mplug2/core';
+import { loadProbeHead, saveProbeHead } from '@mplug2/vision-encoder';
 import { VideoEmbedder } from '@mplug2/vision-encoder';
 
 const [modelDir, labelsCsv, headFile = 'head.json', ...toPredict] = process.argv.slice(2);

@@ -16,12 +16,12 @@ import {
   type DeviceTensor,
   type Tensor,
 } from '@mplug2/core';
-import { TextDecoder, beamSearch, disposeDecoderMemory, rankAnswers, selectMemorySamples } from '@mplug2/decoder';
+import { TextDecoderModule, beamSearch, disposeDecoderMemory, rankAnswers, selectMemorySamples } from '@mplug2/decoder';
 import { FixtureFile } from '@mplug2/converter';
 import { Fixtures, GOLDENS, goldenModel } from '../helpers/golden';
 import { useSwiftShaderVulkan } from './webgpu-env';
 
-// TextDecoder on webgpu keeps cross K/V and the KV cache in GPU memory across steps, with beam
+// TextDecoderModule on webgpu keeps cross K/V and the KV cache in GPU memory across steps, with beam
 // reordering as a GPU gather (lazy, applied by the next step). Beam ids on webgpu are checked by the
 // backend suite; this checks the cache really stays on the GPU and equals the CPU path.
 useSwiftShaderVulkan();
@@ -36,7 +36,7 @@ async function threeSteps(backend: 'cpu' | 'webgpu') {
   const memory = (await fx.get('fusion.merged_states')) as Tensor<'float32'>;
   const mask = (await fx.get('fusion.merged_mask')) as Tensor<'int64'>;
   await fx.close();
-  const dec = await TextDecoder.load(model, { backend });
+  const dec = await TextDecoderModule.load(model, { backend });
   const mem = await dec.encodeMemory(memory, mask);
   const B = memory.shape[0];
   const first = await dec.forward(mem, ids(B, 101), ones(B, 1));
@@ -50,7 +50,7 @@ async function threeSteps(backend: 'cpu' | 'webgpu') {
   return { logits, resident };
 }
 
-describe.skipIf(webgpuError !== null)('TextDecoder on webgpu', () => {
+describe.skipIf(webgpuError !== null)('TextDecoderModule on webgpu', () => {
   it('keeps the KV cache in GPU memory and reorders beams on the GPU, with the CPU path’s logits', async () => {
     const cpu = await threeSteps('cpu');
     const gpu = await threeSteps('webgpu');
@@ -74,7 +74,7 @@ describe.skipIf(webgpuError !== null)('TextDecoder on webgpu', () => {
     const k = goldenIds[0].length;
 
     const run = async (backend: 'cpu' | 'webgpu') => {
-      const dec = await TextDecoder.load(model, { backend });
+      const dec = await TextDecoderModule.load(model, { backend });
       const mem = await dec.encodeMemory(memory, mask);
       const onDevice = Object.values(mem.cross).every(isDeviceTensor);
       const selectError = await Promise.resolve()

@@ -8,7 +8,7 @@ import { tokenizeCommand } from './commands/tokenize.js';
 import { qaCommand } from './commands/qa.js';
 import { captionCommand } from './commands/caption.js';
 import { demoCommand } from './commands/demo.js';
-import { indexCommand } from './commands/index.js';
+import { indexCommand } from './commands/index-command.js';
 import { searchCommand } from './commands/search.js';
 import { classifyCommand } from './commands/classify.js';
 

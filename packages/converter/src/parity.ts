@@ -9,7 +9,7 @@ import {
   type SessionOptions,
   type Tensor,
 } from '@mplug2/core';
-import { TextDecoder, beamSearch, rankAnswers, type BeamSearchResult, type DecoderMemory } from '@mplug2/decoder';
+import { TextDecoderModule, beamSearch, rankAnswers, type BeamSearchResult, type DecoderMemory } from '@mplug2/decoder';
 import { loadFusion } from '@mplug2/fusion';
 import { loadTextEncoder } from '@mplug2/text-encoder';
 import { loadUniversal } from '@mplug2/universal';
@@ -152,7 +152,7 @@ export async function runParity(model: string | ModelSource, fixturesFile: strin
       for (const n of ['decoder_tf.logits', 'beam.ids']) rec.markMissing(n);
       return rec.report();
     }
-    const decoder = await TextDecoder.load(dir, options);
+    const decoder = await TextDecoderModule.load(dir, options);
     disposers.push(() => decoder.dispose());
     const mem = await decoder.encodeMemory(memory, memoryMask);
     const tfName = fixtures.has('input.tf_answer_ids') ? 'input.tf_answer' : 'input.tf_caption';
@@ -191,7 +191,7 @@ export function flattenHypotheses(results: readonly BeamSearchResult[], n: numbe
 }
 
 /** Beam search (best and n-best) and answer ranking against the fixtures' `beam*` / `rank*` tensors. */
-async function compareGeneration(dir: ModelSource, decoder: TextDecoder, memory: DecoderMemory, fixtures: FixtureFile, rec: ParityRecorder): Promise<void> {
+async function compareGeneration(dir: ModelSource, decoder: TextDecoderModule, memory: DecoderMemory, fixtures: FixtureFile, rec: ParityRecorder): Promise<void> {
   const cfg = dir.manifest.config.model_config;
   const search = { beamSize: cfg.beam_size, minLength: cfg.min_length ?? 1, maxLength: cfg.max_length ?? 10 };
   if (fixtures.has('beam.ids')) {

@@ -18,6 +18,5 @@ export * from './dims.js';
 export * from './util.js';
 export * from './checkpoint/readers.js';
 export * from './safetensors-write.js';
-export * from './probe.js';
 export * from './browser/remote-model.js';
 export * from './browser/open.js';

@@ -7,4 +7,3 @@ export { ModelDirectory, openModel, sha256File } from './model-dir.js';
 export * from './file-sink.js';
 export { fileSource, openCheckpoint } from './checkpoint/index.js';
 export * from './safetensors-file.js';
-export * from './probe-file.js';

@@ -16,12 +16,12 @@ import {
   type Tensor,
 } from '@mplug2/core';
 import { DeviceKv } from './device-kv.js';
-import { isIdentitySelection, selectMemorySamples, selectSampleRows } from './generation/common.js';
+import { isIdentitySelection, selectMemorySamples, selectSampleRows } from './memory-selection.js';
 import { decoderTensorNames } from './graph.js';
 
 /**
  * Cross-attention keys/values of one batch of memories, computed once and shared by all rows (beams, answers) of a sample.
- * On `webgpu` (`TextDecoder.encodeMemory`) `cross` holds `DeviceTensor`s: they stay in GPU memory, fed to every step
+ * On `webgpu` (`TextDecoderModule.encodeMemory`) `cross` holds `DeviceTensor`s: they stay in GPU memory, fed to every step
  * from there. Release them with `disposeDecoderMemory` once the memory is no longer decoded against (they are also
  * released with the decoder, or when collected).
  */
@@ -76,7 +76,7 @@ export function decoderPorts(dims: ModelDims): { inputs: PortSpec[]; outputs: Po
  * (`run`); `forward` then decodes tokens against them with a self-attention KV cache, so each step
  * costs one token per row regardless of the prefix length.
  */
-export class TextDecoder implements PipelineModule {
+export class TextDecoderModule implements PipelineModule {
   readonly specVersion = MODULE_SPEC_VERSION;
   readonly name = 'decoder';
   readonly inputs: readonly PortSpec[];
@@ -104,7 +104,7 @@ export class TextDecoder implements PipelineModule {
     this.headDim = dims.text.hidden / dims.text.heads;
   }
 
-  static async load(model: ModelSource, options: SessionOptions = {}): Promise<TextDecoder> {
+  static async load(model: ModelSource, options: SessionOptions = {}): Promise<TextDecoderModule> {
     const graphs = model.manifest.modules.decoder?.graphs;
     const sharedStep = !!graphs && graphs.prefill === graphs.step;
     const dims = manifestDims(model.manifest);
@@ -123,7 +123,7 @@ export class TextDecoder implements PipelineModule {
       model.session('decoder', 'step', stepOptions),
     ]);
     const device = onDevice && s.backend === 'webgpu' ? await DeviceKv.create(cacheNames, crossNames) : null;
-    return new TextDecoder(dims, m, p, s, device);
+    return new TextDecoderModule(dims, m, p, s, device);
   }
 
   async run(inputs: Record<string, Tensor>): Promise<Record<string, Tensor>> {

@@ -1,5 +1,5 @@
 import { InvalidOptionError, type ModelSource } from '@mplug2/core';
-import { TextDecoder, beamSearch, disposeDecoderMemory } from '@mplug2/decoder';
+import { TextDecoderModule, beamSearch, disposeDecoderMemory } from '@mplug2/decoder';
 import { Mplug2Tokenizer } from '@mplug2/text-encoder';
 import {
   VisualPath,
@@ -34,14 +34,14 @@ export class Captioner {
   private constructor(
     readonly model: ModelSource,
     readonly visual: VisualPath,
-    readonly decoder: TextDecoder,
+    readonly decoder: TextDecoderModule,
     readonly tokenizer: Mplug2Tokenizer,
   ) {}
 
   static async load(dir: ModelInput, options: TaskLoadOptions = {}): Promise<Captioner> {
     const model = await openModelInput(dir, options);
     if (!model.has('decoder')) throw new InvalidOptionError('model', `${model.location} has no decoder (modules: ${Object.keys(model.manifest.modules).join(', ')})`);
-    const [visual, decoder] = await Promise.all([VisualPath.load(model, options), TextDecoder.load(model, moduleOptions(options))]);
+    const [visual, decoder] = await Promise.all([VisualPath.load(model, options), TextDecoderModule.load(model, moduleOptions(options))]);
     return new Captioner(model, visual, decoder, Mplug2Tokenizer.fromVocab());
   }
 

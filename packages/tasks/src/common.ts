@@ -29,7 +29,7 @@ export interface TaskLoadOptions extends Omit<SessionOptions, 'deviceOutputs'>, 
 
 /**
  * Session options for one module of a task: `deviceOutputs` are the outputs that stay in GPU memory
- * on `webgpu`; left out, the module decides (`TextDecoder` keeps its cache there). With
+ * on `webgpu`; left out, the module decides (`TextDecoderModule` keeps its cache there). With
  * `keepOnDevice: false` every output is downloaded (`[]`, which also turns off the decoder's GPU cache).
  */
 export function moduleOptions(options: TaskLoadOptions, deviceOutputs?: readonly string[]): SessionOptions {

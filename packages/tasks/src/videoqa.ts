@@ -1,5 +1,5 @@
 import { InvalidOptionError, Pipeline, disposeDeviceTensors, int64Tensor, type ModelSource, type PortRef, type Tensor } from '@mplug2/core';
-import { TextDecoder, beamSearch, disposeDecoderMemory, rankAnswers, type DecoderMemory } from '@mplug2/decoder';
+import { TextDecoderModule, beamSearch, disposeDecoderMemory, rankAnswers, type DecoderMemory } from '@mplug2/decoder';
 import { loadFusion } from '@mplug2/fusion';
 import { Mplug2Tokenizer, loadTextEncoder } from '@mplug2/text-encoder';
 import {
@@ -47,7 +47,7 @@ export class VideoQA {
     readonly model: ModelSource,
     readonly visual: VisualPath,
     readonly question: Pipeline,
-    readonly decoder: TextDecoder,
+    readonly decoder: TextDecoderModule,
     readonly tokenizer: Mplug2Tokenizer,
     private readonly disposers: (() => Promise<void>)[],
   ) {}
@@ -62,7 +62,7 @@ export class VideoQA {
       VisualPath.load(model, options),
       loadTextEncoder(model, moduleOptions(options, ['text_states'])),
       loadFusion(model, moduleOptions(options, ['merged_states', 'fusion_text', 'fusion_image'])),
-      TextDecoder.load(model, moduleOptions(options)),
+      TextDecoderModule.load(model, moduleOptions(options)),
     ]);
     const question = Pipeline.compose({
       modules: { text, fusion, decoder },

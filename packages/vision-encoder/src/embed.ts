@@ -1,18 +1,14 @@
 import {
   InvalidOptionError,
-  fitLinearProbe,
   openModel,
-  predictProbe,
   tensor,
-  type FitProbeOptions,
   type GraphModule,
   type ModelSource,
   type OpenModelOptions,
-  type ProbeHead,
-  type ProbePrediction,
   type SessionOptions,
   type Tensor,
 } from '@mplug2/core';
+import { fitLinearProbe, predictProbe, type FitProbeOptions, type ProbeHead, type ProbePrediction } from './linear-probe.js';
 import { loadVisionEncoder } from './module.js';
 import { stackVideos } from './video/index.js';
 import { loadVideo, type LoadedVideo } from './video/load.js';

@@ -5,3 +5,4 @@ export * from './graph.js';
 export * from './module.js';
 export * from './video/index.js';
 export * from './video/browser.js';
+export * from './linear-probe.js';

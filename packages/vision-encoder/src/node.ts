@@ -5,3 +5,4 @@ export * from './index.js';
 export * from './video/node.js';
 export { loadImage, loadVideo, type LoadVideoOptions, type LoadedVideo } from './video/load.js';
 export * from './embed.js';
+export * from './linear-probe-file.js';

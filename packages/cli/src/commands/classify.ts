@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { InvalidOptionError, loadProbeHead, saveProbeHead } from '@mplug2/core';
+import { InvalidOptionError } from '@mplug2/core';
+import { loadProbeHead, saveProbeHead } from '@mplug2/vision-encoder';
 import { Retriever, collectVideos, zeroShotClassify } from '@mplug2/tasks';
 import { VideoEmbedder } from '@mplug2/vision-encoder';
 import { intOption, progressBar, requirePositional, type Command } from '../cli.js';

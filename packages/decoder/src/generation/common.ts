@@ -1,5 +1,6 @@
-import { InvalidOptionError, Mplug2Error, PortMismatchError, isDeviceTensor, tensor, type Tensor } from '@mplug2/core';
-import type { DecoderMemory, TextDecoder } from '../decoder.js';
+import { InvalidOptionError, PortMismatchError, tensor, type Tensor } from '@mplug2/core';
+import type { DecoderMemory, TextDecoderModule } from '../decoder.js';
+import { selectMemorySamples } from '../memory-selection.js';
 
 /** `[CLS]`: the decoder's start token (every hypothesis and every answer begins with it). */
 export const BOS_TOKEN_ID = 101;
@@ -9,16 +10,16 @@ export const EOS_TOKEN_ID = 102;
 export const PAD_TOKEN_ID = 0;
 
 /**
- * What generation needs from a decoder. `TextDecoder` satisfies it; tests and alternative
+ * What generation needs from a decoder. `TextDecoderModule` satisfies it; tests and alternative
  * runtimes can pass any object with the same step API.
  */
 export interface GenerationDecoder {
   readonly vocabSize: number;
   readonly dims: { readonly text: { readonly maxPositions: number } };
-  forward: TextDecoder['forward'];
-  reorder: TextDecoder['reorder'];
+  forward: TextDecoderModule['forward'];
+  reorder: TextDecoderModule['reorder'];
   /** Row selection of memories `selectMemorySamples` cannot cut (GPU memories); left out, `selectMemorySamples` is used. */
-  selectMemory?: TextDecoder['selectMemory'];
+  selectMemory?: TextDecoderModule['selectMemory'];
 }
 
 /**
@@ -39,42 +40,6 @@ export function checkInteger(option: string, value: unknown, min: number, max = 
 export function checkFinite(option: string, value: unknown): number {
   if (typeof value !== 'number' || !Number.isFinite(value)) throw new InvalidOptionError(option, `must be a finite number, got ${String(value)}`);
   return value;
-}
-
-/** Whether selecting `samples` of `memory` is the identity; throws when a sample is out of range. */
-export function isIdentitySelection(memory: DecoderMemory, samples: readonly number[]): boolean {
-  if (samples.length === memory.batch && samples.every((s, i) => s === i)) return true;
-  for (const s of samples)
-    if (!Number.isInteger(s) || s < 0 || s >= memory.batch)
-      throw new PortMismatchError('decoder.memory', `sample ${s} is out of range for a memory batch of ${memory.batch}`, 'batch');
-  return false;
-}
-
-/** The rows `samples` of `data` (`batch` equal rows): a view for a contiguous range, else a copy. */
-export function selectSampleRows<T extends Float32Array | BigInt64Array>(data: T, batch: number, samples: readonly number[], make: (n: number) => T): T {
-  const per = data.length / batch;
-  if (samples.every((s, i) => s === samples[0] + i)) return data.subarray(samples[0] * per, (samples[0] + samples.length) * per) as T;
-  const out = make(samples.length * per);
-  samples.forEach((s, i) => out.set(data.subarray(s * per, (s + 1) * per) as never, i * per));
-  return out;
-}
-
-/**
- * A `DecoderMemory` holding only the given samples (in that order). A contiguous range shares the
- * cross-attention keys/values of `memory` (typed-array views); other selections copy those samples'
- * keys/values. Returns `memory` itself when the selection is the identity. JS memories only: a GPU
- * memory (`webgpu`) is selected by `TextDecoder.selectMemory`.
- */
-export function selectMemorySamples(memory: DecoderMemory, samples: readonly number[]): DecoderMemory {
-  if (isIdentitySelection(memory, samples)) return memory;
-  if (Object.values(memory.cross).some(isDeviceTensor))
-    throw new Mplug2Error('TENSOR_ON_DEVICE', 'decoder.memory: the cross-attention keys/values are in GPU memory; select samples with TextDecoder.selectMemory');
-  const cross: Record<string, Tensor<'float32'>> = {};
-  for (const [name, t] of Object.entries(memory.cross))
-    cross[name] = tensor('float32', t.dims, [samples.length, ...t.shape.slice(1)], selectSampleRows(t.data, memory.batch, samples, (n) => new Float32Array(n)));
-  const m = memory.mask;
-  const mask = tensor('int64', m.dims, [samples.length, ...m.shape.slice(1)], selectSampleRows(m.data, memory.batch, samples, (n) => new BigInt64Array(n)));
-  return { batch: samples.length, cross, mask };
 }
 
 /** `[rows, width]` int64 tensor filled with one value. */

@@ -2,9 +2,9 @@ export {
   BOS_TOKEN_ID,
   EOS_TOKEN_ID,
   PAD_TOKEN_ID,
-  selectMemorySamples,
   type GenerationDecoder,
 } from './common.js';
+export { selectMemorySamples } from '../memory-selection.js';
 export {
   beamSearch,
   greedySearch,

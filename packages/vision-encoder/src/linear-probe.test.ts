@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { fitLinearProbe, parseProbeHead, predictProbe, softmaxRegressionLoss, splitIndices } from './probe.js';
+import { fitLinearProbe, parseProbeHead, predictProbe, softmaxRegressionLoss, splitIndices } from './linear-probe.js';
 
 /** Deterministic pseudo-random numbers in [0, 1). */
 function lcg(seed: number): () => number {

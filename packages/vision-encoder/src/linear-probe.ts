@@ -1,6 +1,5 @@
 import { z } from 'zod';
-import { ConfigError, InvalidOptionError } from './errors.js';
-import { prng } from './util.js';
+import { ConfigError, InvalidOptionError, prng } from '@mplug2/core';
 
 /**
  * A linear probe: multinomial logistic (softmax) regression with L2 on frozen embeddings, in plain

@@ -1,8 +1,8 @@
 import { readFile, writeFile } from 'node:fs/promises';
-import { ConfigError } from './errors.js';
-import { parseProbeHead, type ProbeHead } from './probe.js';
+import { ConfigError } from '@mplug2/core';
+import { parseProbeHead, type ProbeHead } from './linear-probe.js';
 
-// Node-only file I/O of probe heads (split from probe.ts so that the probe math stays browser-safe).
+// Node-only file I/O of probe heads (split from linear-probe.ts so that the probe math stays browser-safe).
 
 export async function saveProbeHead(file: string, head: ProbeHead): Promise<void> {
   await writeFile(file, JSON.stringify(head) + '\n');
