@@ -8,6 +8,8 @@ export * from './ports.js';
 export * from './config.js';
 export * from './onnx/index.js';
 export * from './runtime/session.js';
+export * from './runtime/backends.js';
+export { runningInNode, type OrtRuntime } from './runtime/loading.js';
 export * from './runtime/device.js';
 export * from './runtime/gather.js';
 export * from './manifest.js';

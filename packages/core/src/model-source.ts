@@ -1,6 +1,7 @@
 import { BackendUnavailableError, Mplug2Error } from './errors.js';
 import type { Manifest, ModuleName } from './manifest.js';
-import { availableBackends, checkComputeSupport, resolveBackend, type Backend, type ModuleSession, type SessionOptions } from './runtime/session.js';
+import { availableBackends, checkComputeSupport, resolveBackend, type Backend } from './runtime/backends.js';
+import type { ModuleSession, SessionOptions } from './runtime/session.js';
 
 export const MANIFEST_FILE = 'manifest.json';
 export const MANIFEST_HASH_FILE = 'manifest.json.sha256';
