@@ -3,9 +3,48 @@
  * names of what is at fault (file, entry, tensor, port, dim, option) so callers
  * can react programmatically and the CLI can print one clear line.
  */
+/**
+ * Every `code` an `Mplug2Error` can carry: one list, so a typo is a compile error and callers can
+ * switch over the codes exhaustively. A new failure kind adds its code here.
+ */
+export const MPLUG2_ERROR_CODES = [
+  // checkpoints
+  'CHECKPOINT_FORMAT',
+  'UNSAFE_PICKLE',
+  'MISSING_TENSOR',
+  'TENSOR_TOO_LARGE',
+  // configuration and options
+  'CONFIG',
+  'INVALID_OPTION',
+  // models on disk or over HTTP
+  'MODEL_INTEGRITY',
+  'MODEL_URL',
+  'MODEL_DOWNLOAD',
+  'MODEL_TOO_LARGE',
+  'MODULE_MISSING',
+  'NO_CRYPTO',
+  // composition and ports
+  'PORT_MISMATCH',
+  'PIPELINE_INPUT',
+  // runtime
+  'BACKEND_UNAVAILABLE',
+  'SESSION_CREATE',
+  'SESSION_RUN',
+  'SESSION_DISPOSED',
+  'NON_FINITE',
+  'TENSOR_ON_DEVICE',
+  'TENSOR_DISPOSED',
+  // inputs
+  'VIDEO_DECODE',
+  'SEQUENCE_TOO_LONG',
+  // retrieval store
+  'STORE_UNAVAILABLE',
+] as const;
+export type Mplug2ErrorCode = (typeof MPLUG2_ERROR_CODES)[number];
+
 export class Mplug2Error extends Error {
-  readonly code: string;
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
+  readonly code: Mplug2ErrorCode;
+  constructor(code: Mplug2ErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.code = code;
     this.name = new.target.name;
