@@ -8,17 +8,19 @@ const pkg = (name: string, entry = 'index') => fileURLToPath(new URL(`./packages
 // Node entry (as the `node` export condition does for the built packages).
 export default defineConfig({
   resolve: {
-    alias: {
-      '@mplug2/core': pkg('core', 'node'),
-      '@mplug2/vision-encoder': pkg('vision-encoder', 'node'),
-      '@mplug2/text-encoder': pkg('text-encoder'),
-      '@mplug2/universal': pkg('universal'),
-      '@mplug2/fusion': pkg('fusion'),
-      '@mplug2/decoder': pkg('decoder'),
-      '@mplug2/tasks': pkg('tasks', 'node'),
-      '@mplug2/converter': pkg('converter', 'node'),
-      '@mplug2/testing': pkg('testing'),
-    },
+    // Exact matches (regexes): a plain '@mplug2/core' key would also rewrite '@mplug2/core/onnx'.
+    alias: [
+      { find: /^@mplug2\/core\/onnx$/, replacement: pkg('core', 'onnx/index') },
+      { find: /^@mplug2\/core$/, replacement: pkg('core', 'node') },
+      { find: /^@mplug2\/vision-encoder$/, replacement: pkg('vision-encoder', 'node') },
+      { find: /^@mplug2\/text-encoder$/, replacement: pkg('text-encoder') },
+      { find: /^@mplug2\/universal$/, replacement: pkg('universal') },
+      { find: /^@mplug2\/fusion$/, replacement: pkg('fusion') },
+      { find: /^@mplug2\/decoder$/, replacement: pkg('decoder') },
+      { find: /^@mplug2\/tasks$/, replacement: pkg('tasks', 'node') },
+      { find: /^@mplug2\/converter$/, replacement: pkg('converter', 'node') },
+      { find: /^@mplug2\/testing$/, replacement: pkg('testing') },
+    ],
   },
   test: {
     include: ['packages/*/src/**/*.test.ts', 'tests/**/*.test.ts'],

@@ -52,6 +52,7 @@ const CONVERTER_FINGERPRINT = (() => {
   return h.digest('hex').slice(0, 16);
 })();
 const core = await import('@mplug2/core');
+const onnx = await import('@mplug2/core/onnx');
 
 /** Converted model for this size, generated and converted once, then reused. */
 async function modelDir(dtype) {
@@ -119,14 +120,14 @@ async function matmulPeak(dtype, m) {
   const shapes = m >= 4096 ? [[1024, 4096], [4096, 1024], [1024, 1024]] : [[256, 1024], [1024, 256]];
   let peak = 0;
   for (const [k, n] of shapes) {
-    const g = new core.GraphBuilder('matmul');
+    const g = new onnx.GraphBuilder('matmul');
     const a = g.input('a', 'float32', [m, k]);
     const w = Float32Array.from({ length: k * n }, (_, i) => (((i * 7919) % 1000) - 500) / 1000);
     const bytes = (v) => ({ kind: 'inline', bytes: new Uint8Array(v.buffer, v.byteOffset, v.byteLength) });
     const y =
       dtype === 'int8'
         ? (() => {
-            const { q, scale } = core.quantizeColumns(w, k, n);
+            const { q, scale } = onnx.quantizeColumns(w, k, n);
             return g.op('DynamicQuantizeMatMul', [a, g.initializer('w', 'int8', [k, n], bytes(q)), g.initializer('s', 'float32', [n], bytes(scale))], {}, 'com.microsoft');
           })()
         : g.op('MatMul', [a, g.initializer('w', 'float32', [k, n], bytes(w))]);

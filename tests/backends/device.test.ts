@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { GraphBuilder, ModuleSession, isDeviceTensor, probeBackend } from '@mplug2/core';
+import { ModuleSession, isDeviceTensor, probeBackend } from '@mplug2/core';
+import { GraphBuilder } from '@mplug2/core/onnx';
 import { useSwiftShaderVulkan } from './webgpu-env';
 
 /**

@@ -25,7 +25,7 @@ describe('backend selection (Node)', () => {
   });
 
   it('the NaN guard names the module output holding non-finite values', async () => {
-    const { GraphBuilder } = await import('@mplug2/core');
+    const { GraphBuilder } = await import('@mplug2/core/onnx');
     const g = new GraphBuilder('nan');
     const x = g.input('x', 'float32', ['n']);
     g.output(g.op('Log', [x]), 'y', 'float32', ['n']);

@@ -2,7 +2,8 @@ import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { GraphBuilder, Mplug2Error, ModuleSession, probeBackend, tensor } from '@mplug2/core';
+import { Mplug2Error, ModuleSession, probeBackend, tensor } from '@mplug2/core';
+import { GraphBuilder } from '@mplug2/core/onnx';
 import { goldenModel, type GoldenName } from '../helpers/golden';
 import { useSwiftShaderVulkan } from './webgpu-env';
 

@@ -11,7 +11,13 @@ import { describe, expect, it } from 'vitest';
  * from `src/node.ts` instead (core, vision-encoder, tasks), which re-exports the browser entry.
  */
 const ROOT = path.resolve(__dirname, '../..');
-const PACKAGES = ['core', 'vision-encoder', 'text-encoder', 'universal', 'fusion', 'decoder', 'tasks'];
+// Every browser-safe entry: each package's main entry, plus subpaths (`core/onnx`: the graph builder).
+const PACKAGES = ['core', 'core/onnx', 'vision-encoder', 'text-encoder', 'universal', 'fusion', 'decoder', 'tasks', 'converter'];
+/** The source and built file of an entry (`<pkg>` or `<pkg>/<subpath>`). */
+const entryFiles = (entry: string) => {
+  const [pkg, sub] = entry.split('/');
+  return { pkg, src: path.join(ROOT, 'packages', pkg, sub ? `src/${sub}/index.ts` : 'src/index.ts'), dist: path.join(ROOT, 'packages', pkg, `dist/${sub ?? 'index'}.js`) };
+};
 
 const FORBIDDEN = /^(node:|fs$|fs\/|path$|os$|child_process$|crypto$|zlib$|url$|worker_threads$|stream$)|onnxruntime-node|@lancedb/;
 
@@ -20,7 +26,7 @@ function sourcesPlugin(seen: { importer: string; path: string }[]): Plugin {
   return {
     name: 'mplug2-sources',
     setup(b) {
-      b.onResolve({ filter: /^@mplug2\/[a-z-]+$/ }, (args) => ({ path: path.join(ROOT, 'packages', args.path.slice('@mplug2/'.length), 'src/index.ts') }));
+      b.onResolve({ filter: /^@mplug2\/[a-z-]+(\/onnx)?$/ }, (args) => ({ path: entryFiles(args.path.slice('@mplug2/'.length)).src }));
       b.onResolve({ filter: /.*/ }, (args) => {
         seen.push({ importer: path.relative(ROOT, args.importer), path: args.path });
         return undefined;
@@ -50,13 +56,14 @@ async function bundle(entry: string | { contents: string }, fromSources: boolean
 
 describe.each(PACKAGES)('@mplug2/%s in a browser bundle', (pkg) => {
   it('its source entry reaches no Node built-in and no onnxruntime-node', async () => {
-    const seen = await bundle(path.join(ROOT, 'packages', pkg, 'src/index.ts'), true);
+    const { src } = entryFiles(pkg);
+    const seen = await bundle(src, true);
     const bad = seen.filter((s) => FORBIDDEN.test(s.path));
-    expect(bad, `Node-only imports reachable from packages/${pkg}/src/index.ts`).toEqual([]);
+    expect(bad, `Node-only imports reachable from ${path.relative(ROOT, src)}`).toEqual([]);
   });
 
   it('its package exports pick the browser entry of the build', async () => {
-    const dist = path.join(ROOT, 'packages', pkg, 'dist/index.js');
+    const { dist } = entryFiles(pkg);
     expect(existsSync(dist), `${dist} is missing: run npm run build`).toBe(true);
     const seen = await bundle({ contents: `export * from '@mplug2/${pkg}';\n` }, false);
     expect(seen.filter((s) => FORBIDDEN.test(s.path))).toEqual([]);

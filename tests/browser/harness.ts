@@ -73,7 +73,9 @@ export async function buildTestPage(outDir: string, pageDir = 'tests/browser/pag
       {
         name: 'mplug2-browser-sources',
         setup(b) {
-          b.onResolve({ filter: /^@mplug2\/[a-z-]+(\/browser)?$/ }, (a) => ({ path: path.join(ROOT, 'packages', a.path.split('/')[1], 'src/index.ts') }));
+          b.onResolve({ filter: /^@mplug2\/[a-z-]+(\/browser|\/onnx)?$/ }, (a) => ({
+            path: path.join(ROOT, 'packages', a.path.split('/')[1], a.path.endsWith('/onnx') ? 'src/onnx/index.ts' : 'src/index.ts'),
+          }));
         },
       },
     ],

@@ -3,7 +3,6 @@ import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import {
   ConfigError,
-  DEFAULT_MAX_DATA_FILE_BYTES,
   FileWeightSink,
   InvalidOptionError,
   MANIFEST_FILE,
@@ -12,22 +11,25 @@ import {
   MANIFEST_VERSION,
   RETRIEVAL_HEAD_TENSORS,
   TASKS,
-  WeightPlan,
   deriveDims,
   openCheckpoint,
   parseConfig,
   sha256File,
   type Checkpoint,
   type ComputePrecision,
-  type GraphBuilder,
   type Manifest,
   type ModelDims,
   type ModuleName,
   type Mplug2Config,
   type Task,
+} from '@mplug2/core';
+import {
+  DEFAULT_MAX_DATA_FILE_BYTES,
+  WeightPlan,
+  type GraphBuilder,
   type WeightSource,
   type WeightStorage,
-} from '@mplug2/core';
+} from '@mplug2/core/onnx';
 import { buildDecoderGraph, buildDecoderMemoryGraph, LM_HEAD_PREFIX, DECODER_PREFIX } from '@mplug2/decoder';
 import { buildFusionGraph, buildItmHeadGraph } from '@mplug2/fusion';
 import { buildTextEncoderGraph, buildTextProjGraph } from '@mplug2/text-encoder';

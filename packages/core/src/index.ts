@@ -6,7 +6,9 @@ export * from './errors.js';
 export * from './tensor.js';
 export * from './ports.js';
 export * from './config.js';
-export * from './onnx/index.js';
+// The ONNX graph builder and BERT blocks are behind the `@mplug2/core/onnx` subpath (src/onnx/index.ts):
+// they are for module packages and the converter, not for running models.
+export type { ComputePrecision } from './onnx/graph.js';
 export * from './runtime/session.js';
 export * from './runtime/backends.js';
 export { runningInNode, type OrtRuntime } from './runtime/loading.js';

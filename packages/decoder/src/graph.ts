@@ -1,4 +1,7 @@
 import {
+  type ModelDims,
+} from '@mplug2/core';
+import {
   CROSS_MASK_FILL,
   GraphBuilder,
   SELF_MASK_FILL,
@@ -21,11 +24,10 @@ import {
   splitHeads,
   type BuildContext,
   type GraphOptions,
-  type ModelDims,
   type Value,
   type WeightPlan,
   transpose2d,
-} from '@mplug2/core';
+} from '@mplug2/core/onnx';
 
 export const DECODER_PREFIX = 'text_decoder.bert.';
 export const LM_HEAD_PREFIX = 'text_decoder.cls.predictions.';

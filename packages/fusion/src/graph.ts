@@ -1,4 +1,7 @@
 import {
+  type ModelDims,
+} from '@mplug2/core';
+import {
   CROSS_MASK_FILL,
   GraphBuilder,
   SELF_MASK_FILL,
@@ -10,9 +13,8 @@ import {
   maskBias,
   type BuildContext,
   type GraphOptions,
-  type ModelDims,
   type WeightPlan,
-} from '@mplug2/core';
+} from '@mplug2/core/onnx';
 
 export const FUSION_PREFIX = 'fusion_encoder.encoder.layer.';
 

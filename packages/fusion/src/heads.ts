@@ -1,4 +1,5 @@
-import { GraphBuilder, linear, port, type BuildContext, type ModelDims, type PortSpec, type WeightPlan } from '@mplug2/core';
+import { port, type ModelDims, type PortSpec } from '@mplug2/core';
+import { GraphBuilder, linear, type BuildContext, type WeightPlan } from '@mplug2/core/onnx';
 
 /**
  * The ITM head (mPLUG v1 recipe, spec §11.3 [INFER]): fused text [CLS] (token 0 of `fusion_text`)

@@ -1,4 +1,7 @@
 import {
+  type ModelDims,
+} from '@mplug2/core';
+import {
   GraphBuilder,
   SELF_MASK_FILL,
   bertDimsOf,
@@ -9,9 +12,8 @@ import {
   contextOptions,
   type BuildContext,
   type GraphOptions,
-  type ModelDims,
   type WeightPlan,
-} from '@mplug2/core';
+} from '@mplug2/core/onnx';
 
 export const TEXT_PREFIX = 'text_encoder.';
 

@@ -1,4 +1,5 @@
-import { GraphBuilder, itcProjection, port, type BuildContext, type ModelDims, type PortSpec, type WeightPlan } from '@mplug2/core';
+import { port, type ModelDims, type PortSpec } from '@mplug2/core';
+import { GraphBuilder, itcProjection, type BuildContext, type WeightPlan } from '@mplug2/core/onnx';
 
 /**
  * The text ITC head (mPLUG v1 recipe, spec §11.3 [INFER]): token 0 ([CLS]) of `text_states`

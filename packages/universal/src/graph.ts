@@ -1,4 +1,7 @@
 import {
+  type ModelDims,
+} from '@mplug2/core';
+import {
   GraphBuilder,
   bertCrossAttention,
   bertDimsOf,
@@ -11,10 +14,9 @@ import {
   type BertDims,
   type BuildContext,
   type GraphOptions,
-  type ModelDims,
   type Value,
   type WeightPlan,
-} from '@mplug2/core';
+} from '@mplug2/core/onnx';
 
 /** The universal layers are the last `num_uni_layer` layers of the text encoder; their weights live there. */
 export const TEXT_LAYER_PREFIX = 'text_encoder.encoder.layer.';

@@ -1,4 +1,8 @@
 import {
+  type ModelDims,
+  type VisionDims,
+} from '@mplug2/core';
+import {
   GraphBuilder,
   contextOptions,
   flattenTranspose,
@@ -11,12 +15,10 @@ import {
   unmaskedAttention,
   type BuildContext,
   type GraphOptions,
-  type ModelDims,
   type Value,
-  type VisionDims,
   type WeightPlan,
   type WeightTransform,
-} from '@mplug2/core';
+} from '@mplug2/core/onnx';
 
 export const VISION_PREFIX = 'visual_encoder.visual.';
 

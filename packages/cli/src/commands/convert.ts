@@ -1,6 +1,7 @@
 import { convertCheckpoint, PRESETS } from '@mplug2/converter';
 import { type Task } from '@mplug2/core';
-import { InvalidOptionError, type ComputePrecision, type WeightStorage } from '@mplug2/core';
+import { InvalidOptionError, type ComputePrecision } from '@mplug2/core';
+import { type WeightStorage } from '@mplug2/core/onnx';
 import { progressBar, requirePositional, type Command } from '../cli.js';
 
 const SIZE_UNITS: Record<string, number> = { '': 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30 };
