@@ -3,7 +3,7 @@
 export { FixtureFile, FLOAT_TOLERANCE, flattenHypotheses, type ParityEntry, ParityRecorder, type ParityReport, PRESETS, runParity } from './index.js';
 
 // Official .pth (or safetensors) checkpoint → one ONNX graph per module + manifest.
-export { type ConvertOptions, type ConvertResult, convertCheckpoint, hasRetrievalHeads } from './convert.js';
+export { type ConvertOptions, type ConvertResult, convertCheckpoint } from './convert.js';
 // Random-weight mPLUG-2 checkpoints of any config, written as torch.save files. Product code, not test
 // tooling: `mplug2 demo`, the web example (examples/web/make-model.mjs) and the benchmarks make their
 // models with it, so it ships here; the fuzzers and hand-built malformed archives live in the private

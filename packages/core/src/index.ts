@@ -2,25 +2,100 @@
 // may import a Node built-in, statically or dynamically. Node-only APIs (files, model directories)
 // are exported by `node.ts` (the `node` condition), which re-exports everything below.
 // `tests/browser/entries.test.ts` bundles this entry for the browser and fails on any Node import.
-export * from './errors.js';
-export * from './tensor.js';
-export * from './ports.js';
-export * from './config.js';
+export {
+  BackendUnavailableError,
+  CheckpointFormatError,
+  ConfigError,
+  InvalidOptionError,
+  MissingTensorError,
+  ModelIntegrityError,
+  MPLUG2_ERROR_CODES,
+  Mplug2Error,
+  type Mplug2ErrorCode,
+  PortMismatchError,
+  TensorTooLargeError,
+  UnsafePickleError,
+  VideoDecodeError,
+} from './errors.js';
+export { type DType, type DTypeArrays, int64Tensor, maxAbsDiff, numel, tensor, type Tensor, toFloat32, toNumbers, zeros } from './tensor.js';
+export { checkTensor, type DimSpec, port, type PortSpec } from './ports.js';
+export {
+  BertConfigSchema,
+  deriveDims,
+  ModelConfigSchema,
+  type ModelDims,
+  type Mplug2Config,
+  Mplug2ConfigSchema,
+  NUM_LATENTS,
+  parseConfig,
+  type Task,
+  TASKS,
+  type TextDims,
+  type VisionDims,
+} from './config.js';
 // The ONNX graph builder and BERT blocks are behind the `@mplug2/core/onnx` subpath (src/onnx/index.ts):
 // they are for module packages and the converter, not for running models.
 export type { ComputePrecision } from './onnx/graph.js';
-export * from './runtime/session.js';
-export * from './runtime/backends.js';
+export { downloadTensor, ModuleSession, type SessionOptions } from './runtime/session.js';
+export {
+  availableBackends,
+  type Backend,
+  BACKENDS,
+  platformBackends,
+  probeBackend,
+  resolveBackend,
+  webGpuAdapterInfo,
+  type WebGpuAdapterInfo,
+  webGpuFloat16Support,
+} from './runtime/backends.js';
 export { runningInNode, type OrtRuntime } from './runtime/loading.js';
-export * from './runtime/device.js';
-export * from './runtime/gather.js';
-export * from './manifest.js';
-export * from './model-source.js';
-export * from './module.js';
-export * from './composer.js';
-export * from './dims.js';
-export * from './util.js';
-export * from './checkpoint/readers.js';
-export * from './safetensors-write.js';
-export * from './browser/remote-model.js';
-export * from './browser/open.js';
+export { type DeviceTensor, disposeDeviceTensors, isDeviceTensor } from './runtime/device.js';
+export { DeviceRowGather, type GatherInput } from './runtime/gather.js';
+export {
+  type Manifest,
+  MANIFEST_FORMAT,
+  MANIFEST_VERSION,
+  ManifestSchema,
+  type ModuleName,
+  ModuleNames,
+  parseManifest,
+  RETRIEVAL_HEAD_TENSORS,
+} from './manifest.js';
+export { MANIFEST_FILE, MANIFEST_HASH_FILE, type ModelSource, type OpenModelOptions, type VerifyLevel } from './model-source.js';
+export { checkInputs, GraphModule, MODULE_SPEC_VERSION, type PipelineModule } from './module.js';
+export { Pipeline, type PipelineRunOptions, type PipelineSpec, type PortRef } from './composer.js';
+export { manifestDims } from './dims.js';
+export { mapLimit, prng } from './util.js';
+export {
+  bfloat16ToFloat32,
+  bfloat16ToNumber,
+  type ByteSource,
+  bytesSource,
+  type Checkpoint,
+  type CheckpointArray,
+  type CheckpointArrays,
+  checkpointArrayToFloat32,
+  type CheckpointDType,
+  type CheckpointFormat,
+  type CheckpointTensorInfo,
+  crc32,
+  detectCheckpointFormat,
+  DTYPE_BYTES,
+  float16ToFloat32,
+  float16ToNumber,
+  openCheckpointBytes,
+  type OpenCheckpointOptions,
+  openCheckpointSource,
+  urlSource,
+  type UrlSourceOptions,
+} from './checkpoint/readers.js';
+export { encodeSafetensors } from './safetensors-write.js';
+export {
+  type CacheLike,
+  DEFAULT_CHUNK_BYTES,
+  MAX_WEB_FILE_BYTES,
+  type ModelLoadProgress,
+  RemoteModel,
+  type RemoteModelOptions,
+} from './browser/remote-model.js';
+export { openCheckpoint, openModel } from './browser/open.js';

@@ -1,3 +1,27 @@
-export * from './graph.js';
-export * from './decoder.js';
-export * from './generation/index.js';
+export { buildDecoderGraph, buildDecoderMemoryGraph, DECODER_PREFIX, type DecoderGraphOptions, decoderTensorNames, LM_HEAD_PREFIX } from './graph.js';
+export { type DecoderCache, type DecoderMemory, decoderPorts, disposeDecoderCache, disposeDecoderMemory, TextDecoderModule } from './decoder.js';
+export {
+  beamSearch,
+  type BeamSearchOptions,
+  type BeamSearchResult,
+  type BeamStepEvent,
+  type BeamStepSample,
+  BOS_TOKEN_ID,
+  DEFAULT_LOGITS_BUDGET,
+  EOS_TOKEN_ID,
+  type GenerationDecoder,
+  greedySearch,
+  type GreedySearchOptions,
+  type Hypothesis,
+  PAD_TOKEN_ID,
+  rankAnswers,
+  type RankAnswersOptions,
+  type RankAnswersResult,
+  type RankedAnswers,
+  type RowLosses,
+  selectMemorySamples,
+  sequenceLosses,
+  type SequenceLossOptions,
+  teacherForcedLoss,
+  type TeacherForcedLossOptions,
+} from './generation/index.js';

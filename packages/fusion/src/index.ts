@@ -1,3 +1,3 @@
-export * from './graph.js';
-export * from './module.js';
-export * from './heads.js';
+export { buildFusionGraph, FUSION_PREFIX, fusionSlots } from './graph.js';
+export { fusionPorts, loadFusion } from './module.js';
+export { buildItmHeadGraph, itmHeadPorts } from './heads.js';

@@ -2,6 +2,19 @@
 // take a model location (a URL here) or any `ModelSource` (e.g. `RemoteModel`). Node-only APIs
 // (retrieval store, indexing files) are in `node.ts` (the `node` condition); the converter, presets,
 // parity and synthetic checkpoints are in @mplug2/converter.
-export * from './common.js';
-export * from './videoqa.js';
-export * from './caption.js';
+export {
+  disposeVideoFeatures,
+  type GenerationOptions,
+  isVideoFeatures,
+  type ModelInput,
+  now,
+  ones,
+  type ProgressListener,
+  selectRows,
+  type TaskLoadOptions,
+  type Timings,
+  type VideoFeatures,
+  type VideoInput,
+} from './common.js';
+export { type QAOptions, type QAResult, VideoQA } from './videoqa.js';
+export { Captioner, type CaptionOptions, type CaptionResult } from './caption.js';

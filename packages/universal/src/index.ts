@@ -1,3 +1,3 @@
-export * from './graph.js';
-export * from './module.js';
-export * from './heads.js';
+export { buildUniversalGraph, TEXT_LAYER_PREFIX, universalLayerIndices } from './graph.js';
+export { loadUniversal, universalPorts } from './module.js';
+export { buildVisionProjGraph, visionProjPorts } from './heads.js';

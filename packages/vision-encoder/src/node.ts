@@ -1,8 +1,65 @@
 // Node entry of @mplug2/vision-encoder (the `node` condition): the browser-safe `index.ts` plus
 // ffmpeg/ffprobe decoding, file loaders (explicit exports replace the browser `loadVideo`/`loadImage`)
 // and the embedder.
-export * from './index.js';
-export * from './video/node.js';
+export {
+  type BrowserLoadedVideo,
+  type BrowserLoadVideoOptions,
+  BrowserVideo,
+  type BrowserVideoDecoder,
+  type BrowserVideoInfo,
+  buildVisionEncoderGraph,
+  type ByteReader,
+  CLIP_MEAN,
+  CLIP_STD,
+  decodeFramesWebCodecs,
+  fitLinearProbe,
+  type FitProbeOptions,
+  loadVisionEncoder,
+  type Mp4FrameTable,
+  type Mp4Samples,
+  nearestSourceIndex,
+  normalizationTable,
+  normalizeFrames,
+  parseProbeHead,
+  predictProbe,
+  preprocessFrames,
+  type PreprocessOptions,
+  preprocessSampledFrames,
+  PROBE_FORMAT,
+  type ProbeHead,
+  ProbeHeadSchema,
+  type ProbePrediction,
+  probeProbabilities,
+  readMp4FrameTable,
+  resizeNearest,
+  resizePositionEmbedding,
+  rgbaToRgb,
+  type RgbFrame,
+  type SampleAndPreprocessOptions,
+  sampleFrameIndices,
+  stackVideos,
+  VIDEO_BATCH_DIMS,
+  VIDEO_DIMS,
+  VISION_PREFIX,
+  visionEncoderPorts,
+  webCodecsConfig,
+  webCodecsSupport,
+  type WebCodecsSupport,
+} from './index.js';
+export {
+  decodeFrames,
+  type DecodeOptions,
+  type DecodeResult,
+  type DecodeStats,
+  DEFAULT_DECODE_TIMEOUT_MS,
+  DEFAULT_MAX_PIXELS,
+  DEFAULT_PROBE_TIMEOUT_MS,
+  type FfmpegBinaries,
+  type ProbeOptions,
+  probeVideo,
+  VideoFrameCountError,
+  type VideoInfo,
+} from './video/node.js';
 export { loadImage, loadVideo, type LoadVideoOptions, type LoadedVideo } from './video/load.js';
-export * from './embed.js';
-export * from './linear-probe-file.js';
+export { CLS_EMBEDDING, type EmbedInput, type EmbedOptions, VideoEmbedder, type VideoEmbedding } from './embed.js';
+export { loadProbeHead, saveProbeHead } from './linear-probe-file.js';

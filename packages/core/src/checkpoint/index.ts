@@ -6,7 +6,29 @@ import { fileSource } from './file-source.js';
 import { openCheckpointSource } from './readers.js';
 import type { Checkpoint, OpenCheckpointOptions } from './types.js';
 
-export * from './readers.js';
+export {
+  bfloat16ToFloat32,
+  bfloat16ToNumber,
+  type ByteSource,
+  bytesSource,
+  type Checkpoint,
+  type CheckpointArray,
+  type CheckpointArrays,
+  checkpointArrayToFloat32,
+  type CheckpointDType,
+  type CheckpointFormat,
+  type CheckpointTensorInfo,
+  crc32,
+  detectCheckpointFormat,
+  DTYPE_BYTES,
+  float16ToFloat32,
+  float16ToNumber,
+  openCheckpointBytes,
+  type OpenCheckpointOptions,
+  openCheckpointSource,
+  urlSource,
+  type UrlSourceOptions,
+} from './readers.js';
 export { fileSource } from './file-source.js';
 
 /** Opens a checkpoint file; the format is detected from its leading bytes, not its name. */

@@ -1,5 +1,22 @@
 /** Node-only video API: everything in `./index.js` plus ffmpeg/ffprobe decoding and file loaders. */
-export * from './index.js';
+export {
+  CLIP_MEAN,
+  CLIP_STD,
+  nearestSourceIndex,
+  normalizationTable,
+  normalizeFrames,
+  preprocessFrames,
+  type PreprocessOptions,
+  preprocessSampledFrames,
+  resizeNearest,
+  rgbaToRgb,
+  type RgbFrame,
+  type SampleAndPreprocessOptions,
+  sampleFrameIndices,
+  stackVideos,
+  VIDEO_BATCH_DIMS,
+  VIDEO_DIMS,
+} from './index.js';
 export {
   DEFAULT_DECODE_TIMEOUT_MS,
   DEFAULT_MAX_PIXELS,
