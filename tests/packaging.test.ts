@@ -38,6 +38,8 @@ describe('@mplug2/tasks installed as in a browser project: no onnxruntime-node',
     const dependencies = Object.fromEntries(
       PACKAGES.map((p) => {
         const file = execFileSync('npm', ['pack', '--pack-destination', packDir, '--silent'], { cwd: path.join(ROOT, 'packages', p), encoding: 'utf8' }).trim().split('\n').pop()!;
+        // Every tarball carries the license text (prepack copies the root LICENSE in).
+        expect(execFileSync('tar', ['-tzf', path.join(packDir, file)], { encoding: 'utf8' }).split('\n'), `${file} has no LICENSE`).toContain('package/LICENSE');
         return [`@mplug2/${p}`, `file:${path.join(packDir, file)}`];
       }),
     );
