@@ -6,7 +6,8 @@ import { fromBinary } from '@bufbuild/protobuf';
 import { ModelProtoSchema } from 'onnx-buf';
 import { describe, expect, it } from 'vitest';
 import { ModelDirectory } from '@mplug2/core';
-import { quantizeColumns, toFloat16Bits } from '@mplug2/core/onnx';
+import { toFloat16Bits } from '@mplug2/core';
+import { quantizeColumns } from '@mplug2/core/onnx';
 import { convertCheckpoint, runParity } from '@mplug2/converter';
 import { GOLDENS, type GoldenName } from './helpers/golden';
 

@@ -81,14 +81,14 @@ export {
   crc32,
   detectCheckpointFormat,
   DTYPE_BYTES,
-  float16ToFloat32,
-  float16ToNumber,
   openCheckpointBytes,
   type OpenCheckpointOptions,
   openCheckpointSource,
   urlSource,
   type UrlSourceOptions,
 } from './checkpoint/readers.js';
+// float16 ⇄ float32 (one converter per direction, NaN payloads kept).
+export { float16ToFloat32, float16ToNumber, float32ToFloat16Bits, toFloat16Bits } from './float16.js';
 export { encodeSafetensors } from './safetensors-write.js';
 export {
   type CacheLike,

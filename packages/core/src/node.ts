@@ -38,8 +38,6 @@ export {
   DTYPE_BYTES,
   type DTypeArrays,
   encodeSafetensors,
-  float16ToFloat32,
-  float16ToNumber,
   type GatherInput,
   GraphModule,
   int64Tensor,
@@ -114,6 +112,10 @@ export {
   type WebGpuAdapterInfo,
   webGpuFloat16Support,
   zeros,
+  float16ToFloat32,
+  float16ToNumber,
+  float32ToFloat16Bits,
+  toFloat16Bits,
 } from './index.js';
 export { ModelDirectory, openModel, sha256File } from './model-dir.js';
 export { FileWeightSink } from './file-sink.js';

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { openCheckpoint, parseConfig, type Mplug2Config } from '@mplug2/core';
+import { float16ToNumber, openCheckpoint, parseConfig, type Mplug2Config } from '@mplug2/core';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   countParams,
@@ -15,7 +15,6 @@ import {
   type Mplug2TensorSpec,
 } from './generate.js';
 import { checkTorchLayout } from '@mplug2/testing';
-import { float16BitsToNumber } from './prng.js';
 import { buildTorchPickle, planTorchTensors } from './torch-writer.js';
 
 const GOLDENS = fileURLToPath(new URL('../../../../fixtures/goldens/', import.meta.url));
@@ -257,7 +256,7 @@ describe('generateCheckpoint', () => {
     // spot-check the conversion itself
     const ln = expectedArray(res.specs.find((t) => t.name === 'visn_emb_norm.weight')!, 5, 'float32') as Float32Array;
     const ln16 = expectedArray(res.specs.find((t) => t.name === 'visn_emb_norm.weight')!, 5, 'float16') as Uint16Array;
-    for (let i = 0; i < ln.length; i++) expect(Math.abs(float16BitsToNumber(ln16[i]) - ln[i])).toBeLessThanOrEqual(2 ** -11);
+    for (let i = 0; i < ln.length; i++) expect(Math.abs(float16ToNumber(ln16[i]) - ln[i])).toBeLessThanOrEqual(2 ** -11);
   });
 
   it('reads back through @mplug2/core openCheckpoint (tied LM head shares storage)', async () => {

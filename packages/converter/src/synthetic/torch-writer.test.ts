@@ -6,7 +6,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openCheckpoint } from '@mplug2/core';
 import { checkTorchLayout, LAYOUT_CHECK_SCRIPT } from '@mplug2/testing';
-import { float16BitsToNumber, float32ToFloat16Bits } from './prng.js';
+import { float16ToNumber, float32ToFloat16Bits } from '@mplug2/core';
 import {
   buildTorchPickle,
   centralHeader,
@@ -48,7 +48,7 @@ function smallTensors(): TorchTensorSource[] {
 }
 
 function expectedValues(t: TorchTensorSource): number[] {
-  if (t.dtype === 'float16') return Array.from(t.data as Uint16Array, float16BitsToNumber);
+  if (t.dtype === 'float16') return Array.from(t.data as Uint16Array, float16ToNumber);
   if (t.dtype === 'int64') return Array.from(t.data as BigInt64Array, Number);
   if (t.data) return Array.from(t.data as Float32Array);
   const out = new Float32Array(t.shape.reduce((a, b) => a * b, 1));

@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest';
-import { bfloat16ToFloat32, bfloat16ToNumber, checkpointArrayToFloat32, float16ToFloat32, float16ToNumber } from './dtype.js';
+import { float16ToFloat32, float16ToNumber } from '../float16.js';
+import { bfloat16ToFloat32, bfloat16ToNumber, checkpointArrayToFloat32 } from './dtype.js';
 
 describe('float16 / bfloat16 conversion', () => {
   test('float16 reference values (IEEE 754 binary16)', () => {

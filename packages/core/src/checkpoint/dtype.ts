@@ -2,6 +2,7 @@
  * Element types found in checkpoints, and conversions that do not depend on the host
  * (no DataView per element, no NaN canonicalisation: bits are moved through Uint32 views).
  */
+import { float16ToFloat32 } from '../float16.js';
 
 export type CheckpointDType = 'float32' | 'float16' | 'bfloat16' | 'int64' | 'int32' | 'float64' | 'uint8' | 'bool';
 
@@ -52,46 +53,13 @@ export function viewAs(dtype: CheckpointDType, buffer: ArrayBuffer, byteOffset =
   }
 }
 
-/** IEEE 754 half-precision bits → float32 bits (exact; NaN payloads and signed zero kept). */
-export function float16BitsToFloat32Bits(h: number): number {
-  const sign = (h & 0x8000) << 16;
-  const exp = (h >>> 10) & 0x1f;
-  let mant = h & 0x3ff;
-  if (exp === 0) {
-    if (mant === 0) return sign >>> 0;
-    // Subnormal: value = mant * 2^-24. Normalise so the leading 1 becomes implicit.
-    let e = 113; // float32 exponent bias 127 - 14
-    while ((mant & 0x400) === 0) {
-      mant <<= 1;
-      e--;
-    }
-    return (sign | (e << 23) | ((mant & 0x3ff) << 13)) >>> 0;
-  }
-  if (exp === 0x1f) return (sign | 0x7f800000 | (mant << 13)) >>> 0;
-  return (sign | ((exp + 112) << 23) | (mant << 13)) >>> 0;
-}
-
 const F16_SCRATCH = new Float32Array(1);
 const F16_SCRATCH_BITS = new Uint32Array(F16_SCRATCH.buffer);
-
-/** One half-precision value (given as its 16-bit pattern) as a JS number. */
-export function float16ToNumber(h: number): number {
-  F16_SCRATCH_BITS[0] = float16BitsToFloat32Bits(h & 0xffff);
-  return F16_SCRATCH[0];
-}
 
 /** One bfloat16 value (given as its 16-bit pattern) as a JS number. */
 export function bfloat16ToNumber(h: number): number {
   F16_SCRATCH_BITS[0] = (h & 0xffff) << 16;
   return F16_SCRATCH[0];
-}
-
-/** Converts raw IEEE half-precision values to float32 (exact). */
-export function float16ToFloat32(u16: Uint16Array): Float32Array {
-  const out = new Float32Array(u16.length);
-  const bits = new Uint32Array(out.buffer);
-  for (let i = 0; i < u16.length; i++) bits[i] = float16BitsToFloat32Bits(u16[i]);
-  return out;
 }
 
 /** Converts raw bfloat16 values to float32 (exact: bf16 is the top half of a float32). */

@@ -21,8 +21,6 @@ export {
   crc32,
   detectCheckpointFormat,
   DTYPE_BYTES,
-  float16ToFloat32,
-  float16ToNumber,
   openCheckpointBytes,
   type OpenCheckpointOptions,
   openCheckpointSource,

@@ -22,8 +22,6 @@ export {
   bfloat16ToFloat32,
   bfloat16ToNumber,
   checkpointArrayToFloat32,
-  float16ToFloat32,
-  float16ToNumber,
 } from './dtype.js';
 export { type ByteSource, bytesSource } from './source.js';
 export { urlSource, type UrlSourceOptions } from './url-source.js';

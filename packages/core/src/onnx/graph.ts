@@ -22,7 +22,7 @@ import {
 } from 'onnx-buf';
 import { ConfigError } from '../errors.js';
 import type { DType } from '../tensor.js';
-import { toFloat16Bits } from './weights.js';
+import { toFloat16Bits } from '../float16.js';
 
 /** ONNX default-domain opset every graph targets. */
 export const OPSET = 17;

@@ -10,7 +10,6 @@ export {
   reshapeTo,
   flattenTranspose,
   quantizeColumns,
-  toFloat16Bits,
   type WeightStorage,
   type WeightSink,
   type WeightSource,

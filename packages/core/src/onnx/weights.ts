@@ -1,6 +1,7 @@
 import { ConfigError, MissingTensorError, TensorTooLargeError } from '../errors.js';
 import { numel } from '../tensor.js';
 import type { GraphBuilder, GraphDType, InitializerData, Value } from './graph.js';
+import { toFloat16Bits } from '../float16.js';
 
 /** Where module builders read checkpoint tensors from (a `Checkpoint` satisfies it). */
 export interface WeightSource {
@@ -129,48 +130,6 @@ interface Pending {
 }
 
 const ELEMENT_BYTES: Record<GraphDType, number> = { float32: 4, float16: 2, int8: 1, uint8: 1, bool: 1, int32: 4, int64: 8 };
-
-/** float32 → IEEE half, round to nearest even (overflow → ±inf, subnormals kept). */
-export function toFloat16Bits(data: Float32Array): Uint16Array {
-  const out = new Uint16Array(data.length);
-  const f = new Float32Array(1);
-  const u = new Uint32Array(f.buffer);
-  for (let i = 0; i < data.length; i++) {
-    f[0] = data[i];
-    const x = u[0];
-    const sign = (x >>> 16) & 0x8000;
-    const exp = (x >>> 23) & 0xff;
-    let mant = x & 0x7fffff;
-    if (exp === 0xff) {
-      out[i] = sign | 0x7c00 | (mant ? 0x200 : 0);
-      continue;
-    }
-    const e = exp - 127 + 15;
-    if (e >= 0x1f) {
-      out[i] = sign | 0x7c00;
-      continue;
-    }
-    if (e <= 0) {
-      if (e < -10) {
-        out[i] = sign;
-        continue;
-      }
-      mant |= 0x800000;
-      const shift = 14 - e;
-      let h = mant >>> shift;
-      const rem = mant & ((1 << shift) - 1);
-      const half = 1 << (shift - 1);
-      if (rem > half || (rem === half && (h & 1))) h++;
-      out[i] = sign | h;
-      continue;
-    }
-    let h = (e << 10) | (mant >>> 13);
-    const rem = mant & 0x1fff;
-    if (rem > 0x1000 || (rem === 0x1000 && (h & 1))) h++;
-    out[i] = sign | h;
-  }
-  return out;
-}
 
 /** Symmetric per-column int8 quantization of a row-major `[rows, cols]` matrix. */
 export function quantizeColumns(data: Float32Array, rows: number, cols: number): { q: Int8Array; scale: Float32Array } {
