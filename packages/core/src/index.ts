@@ -78,7 +78,6 @@ export {
   type CheckpointDType,
   type CheckpointFormat,
   type CheckpointTensorInfo,
-  crc32,
   detectCheckpointFormat,
   DTYPE_BYTES,
   openCheckpointBytes,
@@ -87,6 +86,8 @@ export {
   urlSource,
   type UrlSourceOptions,
 } from './checkpoint/readers.js';
+// CRC-32 (the ZIP checksum), JS or node:zlib's native one.
+export { crc32, crc32Fast } from './crc32.js';
 // float16 ⇄ float32 (one converter per direction, NaN payloads kept).
 export { float16ToFloat32, float16ToNumber, float32ToFloat16Bits, toFloat16Bits } from './float16.js';
 export { encodeSafetensors } from './safetensors-write.js';

@@ -25,7 +25,6 @@ export {
   checkTensor,
   type ComputePrecision,
   ConfigError,
-  crc32,
   DEFAULT_CHUNK_BYTES,
   deriveDims,
   detectCheckpointFormat,
@@ -116,6 +115,8 @@ export {
   float16ToNumber,
   float32ToFloat16Bits,
   toFloat16Bits,
+  crc32,
+  crc32Fast,
 } from './index.js';
 export { ModelDirectory, openModel, sha256File } from './model-dir.js';
 export { FileWeightSink } from './file-sink.js';

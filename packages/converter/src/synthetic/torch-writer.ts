@@ -20,7 +20,7 @@
 import { open, rm, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import * as zlib from 'node:zlib';
-import { crc32 as coreCrc32 } from '@mplug2/core';
+import { crc32Fast } from '@mplug2/core';
 import { buildTorchPickle, numelOf, TORCH_STORAGE, type PickledTensor, type TorchDType } from './torch-pickle.js';
 
 export { buildTorchPickle, contiguousStrides, numelOf, TORCH_STORAGE, type PickledTensor, type TorchDType } from './torch-pickle.js';
@@ -88,19 +88,6 @@ export interface WriteTorchResult {
   readonly zip64: boolean;
   /** Entries in central-directory order. */
   readonly entries: readonly WrittenEntry[];
-}
-
-// ---------------------------------------------------------------------------------------------
-// CRC-32: the checkpoint reader's pure-JS one, or node:zlib's native one when this Node has it.
-
-/** CRC-32 (IEEE) of `data` continuing from `crc` (0 to start), pure JS. */
-export const crc32Js = coreCrc32;
-
-const nativeCrc = (zlib as { crc32?: (data: Uint8Array, value?: number) => number }).crc32;
-
-/** Incremental CRC-32: node:zlib's native one when this Node has it (≥ 20.15), else JS. */
-export function crc32(data: Uint8Array, crc = 0): number {
-  return nativeCrc ? nativeCrc(data, crc) >>> 0 : crc32Js(data, crc);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -445,7 +432,7 @@ export async function writeTorchCheckpoint(
     let crc = 0;
     let written = 0;
     await produce(async (b) => {
-      crc = crc32(b, crc);
+      crc = await crc32Fast(b, crc);
       written += b.length;
       await sink.write(b);
     });

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { openCheckpoint } from './index.js';
 import { Bytes, torchPickle } from '@mplug2/testing';
-import { crc32 } from './zip.js';
+import { crc32 } from '../crc32.js';
 
 describe('tensors over 2 GiB', () => {
   const dir = mkdtempSync(join(tmpdir(), 'mplug2-big-'));

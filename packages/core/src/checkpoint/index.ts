@@ -18,7 +18,6 @@ export {
   type CheckpointDType,
   type CheckpointFormat,
   type CheckpointTensorInfo,
-  crc32,
   detectCheckpointFormat,
   DTYPE_BYTES,
   openCheckpointBytes,

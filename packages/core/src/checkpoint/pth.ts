@@ -13,7 +13,8 @@ import { PyDict, TensorRef, unpickle, type PyValue } from './pickle.js';
 import type { ByteSource } from './source.js';
 import { TensorTableCheckpoint } from './tensor-table.js';
 import { type Checkpoint, DEFAULT_OPTIONS, type OpenCheckpointOptions } from './types.js';
-import { crc32Fast, METHOD_STORED, ZipArchive, type ZipEntry } from './zip.js';
+import { crc32Fast } from '../crc32.js';
+import { METHOD_STORED, ZipArchive, type ZipEntry } from './zip.js';
 
 /** Top-level keys that may hold the state dict, in the order the mPLUG-2 scripts try them. */
 export const WRAPPER_KEYS = ['model', 'module', 'state_dict'] as const;

@@ -25,7 +25,6 @@ export {
 } from './dtype.js';
 export { type ByteSource, bytesSource } from './source.js';
 export { urlSource, type UrlSourceOptions } from './url-source.js';
-export { crc32 } from './zip.js';
 
 export type CheckpointFormat = 'pth' | 'safetensors' | 'legacy-pickle' | 'unknown';
 

@@ -2,7 +2,8 @@ import { deflateRawSync } from 'node:zlib';
 import { describe, expect, test } from 'vitest';
 import { bytesSource } from './source.js';
 import { buildZip, expectFormatError, type ZipInput } from '@mplug2/testing';
-import { crc32, ZipArchive } from './zip.js';
+import { crc32 } from '../crc32.js';
+import { ZipArchive } from './zip.js';
 
 const enc = new TextEncoder();
 const open = (bytes: Uint8Array) => ZipArchive.open(bytesSource(bytes), 'test.zip');

@@ -8,6 +8,7 @@
  * other or the central directory; names must be unique. Only STORED data can be referenced in
  * place; DEFLATE is supported for small records (data.pkl) with a bounded inflate.
  */
+import { crc32Fast, loadZlib } from '../crc32.js';
 import { CheckpointFormatError } from '../errors.js';
 import { type ByteSource, type ReadContext, readExact } from './source.js';
 
@@ -50,48 +51,6 @@ export interface ZipEntry {
   readonly localHeaderOffset: number;
   /** Exclusive bound of this entry's local header + data: the next entry's local header, or the central directory. */
   readonly limit: number;
-}
-
-// ---------------------------------------------------------------------------------------------
-// CRC-32 (IEEE), table driven; the native one from node:zlib is used when available.
-
-let CRC_TABLE: Uint32Array | undefined;
-function crcTable(): Uint32Array {
-  if (CRC_TABLE) return CRC_TABLE;
-  const t = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c >>> 0;
-  }
-  return (CRC_TABLE = t);
-}
-
-/** CRC-32 of `data`, continuing from `crc` (0 to start). Pure JS. */
-export function crc32(data: Uint8Array, crc = 0): number {
-  const t = crcTable();
-  let c = ~crc >>> 0;
-  for (let i = 0; i < data.length; i++) c = t[(c ^ data[i]) & 0xff] ^ (c >>> 8);
-  return ~c >>> 0;
-}
-
-type Zlib = typeof import('node:zlib');
-let zlibModule: Promise<Zlib | null> | undefined;
-/** node:zlib if this runtime has it (Node), else null (browser). Loaded on first use only. */
-export function loadZlib(): Promise<Zlib | null> {
-  // The specifier is built at run time so browser bundlers never try to resolve a Node built-in.
-  zlibModule ??= (import(/* @vite-ignore */ /* webpackIgnore: true */ ['node', 'zlib'].join(':')) as Promise<Zlib>).then(
-    (m) => m as Zlib,
-    () => null,
-  );
-  return zlibModule;
-}
-
-/** CRC-32 using node:zlib's native implementation when present (Node ≥ 20.15), else the JS one. */
-export async function crc32Fast(data: Uint8Array): Promise<number> {
-  const z = await loadZlib();
-  if (z && typeof z.crc32 === 'function') return z.crc32(data) >>> 0;
-  return crc32(data);
 }
 
 // ---------------------------------------------------------------------------------------------
