@@ -86,6 +86,8 @@ export {
   urlSource,
   type UrlSourceOptions,
 } from './checkpoint/readers.js';
+// Pickle opcodes by name (the unpickler's table; writers and test builders use it too).
+export { PICKLE_OP } from './checkpoint/pickle.js';
 // CRC-32 (the ZIP checksum), JS or node:zlib's native one.
 export { crc32, crc32Fast } from './crc32.js';
 // float16 ⇄ float32 (one converter per direction, NaN payloads kept).

@@ -117,6 +117,7 @@ export {
   toFloat16Bits,
   crc32,
   crc32Fast,
+  PICKLE_OP,
 } from './index.js';
 export { ModelDirectory, openModel, sha256File } from './model-dir.js';
 export { FileWeightSink } from './file-sink.js';

@@ -20,7 +20,7 @@
  * Node entry, not with the browser-safe readers. Deterministic for a given seed.
  */
 import { deflateRawSync } from 'node:zlib';
-import { CheckpointFormatError, crc32, prng } from '@mplug2/core';
+import { CheckpointFormatError, crc32, PICKLE_OP, prng } from '@mplug2/core';
 import { concat, latin1, le, type Mutation, type PickleOp, pickleOps, shortStr, u32, writeZip, type ZipLayout, type ZipOut, zipLayout } from './fuzz.js';
 
 export const HOSTILE_KINDS = ['policy', 'view', 'flood', 'literal', 'bomb', 'zip64'] as const;
@@ -53,8 +53,8 @@ export interface PthAnalysis {
   readonly views: readonly TensorView[];
 }
 
-const INT_OPS = new Set([0x4b, 0x4d, 0x4a, 0x8a]);
-const MEMO_OPS = new Set([0x71, 0x72, 0x94]);
+const INT_OPS = new Set<number>([PICKLE_OP.BININT1, PICKLE_OP.BININT2, PICKLE_OP.BININT, PICKLE_OP.LONG1]);
+const MEMO_OPS = new Set<number>([PICKLE_OP.BINPUT, PICKLE_OP.LONG_BINPUT, PICKLE_OP.MEMOIZE]);
 
 /** The tensor views of a torch data.pkl: the ints pushed after each BINPERSID (the storage). */
 function tensorViews(ops: readonly PickleOp[]): TensorView[] {
@@ -157,12 +157,7 @@ const FORBIDDEN_GLOBALS: [string, string][] = [
 const SHELL = 'touch /tmp/mplug2-fuzz-pwned';
 const global = (mod: string, name: string) => latin1(`c${mod}\n${name}\n`);
 /** Every UNKNOWN opcode: those the restricted unpickler does not implement (it must refuse them). */
-const KNOWN_OPS = new Set([
-  0x28, 0x2e, 0x30, 0x31, 0x32, 0x46, 0x49, 0x4a, 0x4b, 0x4c, 0x4d, 0x4e, 0x50, 0x51, 0x52, 0x53, 0x54, 0x55, 0x56, 0x58,
-  0x61, 0x62, 0x63, 0x64, 0x7d, 0x65, 0x67, 0x68, 0x69, 0x6a, 0x6c, 0x5d, 0x6f, 0x70, 0x71, 0x72, 0x73, 0x74, 0x29, 0x75,
-  0x47, 0x80, 0x81, 0x82, 0x83, 0x84, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8a, 0x8b, 0x42, 0x43, 0x8c, 0x8d, 0x8e, 0x8f, 0x90,
-  0x91, 0x92, 0x93, 0x94, 0x95, 0x96, 0x97, 0x98,
-]);
+const KNOWN_OPS = new Set<number>(Object.values(PICKLE_OP));
 const UNKNOWN_OPCODES = Array.from({ length: 256 }, (_, i) => i).filter((i) => !KNOWN_OPS.has(i));
 
 /** Hostile payloads, each refused by policy (UnsafePickleError): [what, bytes]. */

@@ -7,7 +7,7 @@
  * that) and a third uniformly, so structural bytes are hit often.
  */
 
-import { crc32, prng } from '@mplug2/core';
+import { crc32, PICKLE_OP as OP, prng } from '@mplug2/core';
 
 export interface Mutation {
   /** Reproducible description, e.g. `#12 flip@4711^0x20`. */
@@ -280,9 +280,9 @@ export interface PickleOp {
   end: number;
 }
 
-const FIXED_ARG: Record<number, number> = { 0x4b: 1, 0x71: 1, 0x68: 1, 0x82: 1, 0x80: 1, 0x4d: 2, 0x83: 2, 0x4a: 4, 0x72: 4, 0x6a: 4, 0x84: 4, 0x95: 8, 0x47: 8 };
-const LEN_ARG: Record<number, 1 | 4 | 8> = { 0x8a: 1, 0x8b: 4, 0x58: 4, 0x8c: 1, 0x8d: 8, 0x55: 1, 0x54: 4, 0x42: 4, 0x43: 1, 0x8e: 8, 0x96: 8 };
-const LINE_ARGS: Record<number, number> = { 0x49: 1, 0x4c: 1, 0x46: 1, 0x53: 1, 0x56: 1, 0x70: 1, 0x67: 1, 0x50: 1, 0x63: 2, 0x69: 2 };
+const FIXED_ARG: Record<number, number> = { [OP.BININT1]: 1, [OP.BINPUT]: 1, [OP.BINGET]: 1, [OP.EXT1]: 1, [OP.PROTO]: 1, [OP.BININT2]: 2, [OP.EXT2]: 2, [OP.BININT]: 4, [OP.LONG_BINPUT]: 4, [OP.LONG_BINGET]: 4, [OP.EXT4]: 4, [OP.FRAME]: 8, [OP.BINFLOAT]: 8 };
+const LEN_ARG: Record<number, 1 | 4 | 8> = { [OP.LONG1]: 1, [OP.LONG4]: 4, [OP.BINUNICODE]: 4, [OP.SHORT_BINUNICODE]: 1, [OP.BINUNICODE8]: 8, [OP.SHORT_BINSTRING]: 1, [OP.BINSTRING]: 4, [OP.BINBYTES]: 4, [OP.SHORT_BINBYTES]: 1, [OP.BINBYTES8]: 8, [OP.BYTEARRAY8]: 8 };
+const LINE_ARGS: Record<number, number> = { [OP.INT]: 1, [OP.LONG]: 1, [OP.FLOAT]: 1, [OP.STRING]: 1, [OP.UNICODE]: 1, [OP.PUT]: 1, [OP.GET]: 1, [OP.PERSID]: 1, [OP.GLOBAL]: 2, [OP.INST]: 2 };
 
 /** Opcode boundaries of a pickle (stops at the first it cannot step over). */
 export function pickleOps(p: Uint8Array): PickleOp[] {

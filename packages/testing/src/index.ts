@@ -13,7 +13,6 @@ export {
   expectFormatError,
   type FakeTensor,
   le,
-  OP,
   PickleWriter,
   rejectionOf,
   rowMajorStrides,

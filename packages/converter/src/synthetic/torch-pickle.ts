@@ -11,6 +11,7 @@
  *         offset  (size…)  (stride…)  False  OrderedDict()
  *   TUPLE REDUCE
  */
+import { PICKLE_OP } from '@mplug2/core';
 
 export type TorchDType = 'float32' | 'float16' | 'int64';
 
@@ -49,33 +50,8 @@ export function numelOf(shape: readonly number[]): number {
   return n;
 }
 
-// Pickle opcodes (protocol ≤ 2).
-const OP = {
-  PROTO: 0x80,
-  EMPTY_DICT: 0x7d, // }
-  EMPTY_TUPLE: 0x29, // )
-  MARK: 0x28, // (
-  TUPLE: 0x74, // t
-  TUPLE1: 0x85,
-  TUPLE2: 0x86,
-  TUPLE3: 0x87,
-  BINUNICODE: 0x58, // X
-  GLOBAL: 0x63, // c
-  REDUCE: 0x52, // R
-  BINPERSID: 0x51, // Q
-  BININT: 0x4a, // J
-  BININT1: 0x4b, // K
-  BININT2: 0x4d, // M
-  LONG1: 0x8a,
-  NEWFALSE: 0x89,
-  BINPUT: 0x71, // q
-  LONG_BINPUT: 0x72, // r
-  BINGET: 0x68, // h
-  LONG_BINGET: 0x6a, // j
-  SETITEM: 0x73, // s
-  SETITEMS: 0x75, // u
-  STOP: 0x2e, // .
-} as const;
+// Pickle opcodes: core's table (the unpickler reads what this writes).
+const OP = PICKLE_OP;
 
 /** CPython's pickler writes dict items in batches of this many (`_BATCHSIZE`). */
 const BATCH_SIZE = 1000;

@@ -16,7 +16,8 @@ import {
   type PyValue,
   type UnpickleOptions,
 } from './pickle.js';
-import { OP, PickleWriter, torchPickle } from '@mplug2/testing';
+import { PickleWriter, torchPickle } from '@mplug2/testing';
+import { PICKLE_OP as OP } from './pickle.js';
 
 const opts: UnpickleOptions = { file: 'test.pth', entry: 'archive/data.pkl' };
 const hex = (s: string) => Uint8Array.from(s.match(/../g)!.map((h) => parseInt(h, 16)));

@@ -11,7 +11,8 @@ import { CheckpointFormatError, Mplug2Error, UnsafePickleError } from '../errors
 import { type Checkpoint, type ByteSource, openCheckpoint, openCheckpointBytes, openCheckpointSource } from './index.js';
 import { ZipArchive } from './zip.js';
 import { bytesSource } from './source.js';
-import { type FakeTensor, OP, PickleWriter, buildZip, expectFormatError, le, rejectionOf, rowMajorStrides, torchPickle, torchZip } from '@mplug2/testing';
+import { type FakeTensor, PickleWriter, buildZip, expectFormatError, le, rejectionOf, rowMajorStrides, torchPickle, torchZip } from '@mplug2/testing';
+import { PICKLE_OP as OP } from './pickle.js';
 
 const open = (bytes: Uint8Array, options = {}) => openCheckpointBytes(bytes, 'crafted.pth', options);
 const archive = (tensors: FakeTensor[], storages: Record<string, Uint8Array>, opts: Parameters<typeof torchPickle>[1] = {}) =>
