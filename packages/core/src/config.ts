@@ -94,7 +94,13 @@ export interface ModelDims {
   readonly visionAdapter: boolean;
 }
 
-const PATCH_BY_CLIP: Record<string, number> = { 'ViT-B-32': 32, 'ViT-B-16': 16, 'ViT-L-14': 14, 'ViT-L-14-336': 14 };
+/** The CLIP vision towers mPLUG-2 configs name (`clip_name`): patch size and depth of the released weights. One table for dims, the converter and synthetic checkpoints. */
+export const CLIP_VISION_TOWERS: Readonly<Record<string, { readonly patch: number; readonly layers: number }>> = {
+  'ViT-B-32': { patch: 32, layers: 12 },
+  'ViT-B-16': { patch: 16, layers: 12 },
+  'ViT-L-14': { patch: 14, layers: 24 },
+  'ViT-L-14-336': { patch: 14, layers: 24 },
+};
 
 export function parseConfig(raw: unknown, source: string): Mplug2Config {
   const r = Mplug2ConfigSchema.safeParse(raw);
@@ -110,8 +116,8 @@ export function parseConfig(raw: unknown, source: string): Mplug2Config {
 export function deriveDims(config: Mplug2Config, visionLayers: number, source = 'config'): ModelDims {
   const m = config.model_config;
   const b = config.bert_config;
-  const patch = PATCH_BY_CLIP[m.clip_name];
-  if (!patch) throw new ConfigError(source, `model_config.clip_name '${m.clip_name}' is not one of ${Object.keys(PATCH_BY_CLIP).join(', ')}`);
+  const patch = CLIP_VISION_TOWERS[m.clip_name]?.patch;
+  if (!patch) throw new ConfigError(source, `model_config.clip_name '${m.clip_name}' is not one of ${Object.keys(CLIP_VISION_TOWERS).join(', ')}`);
   if (m.temporal_downsampling) throw new ConfigError(source, 'model_config.temporal_downsampling=true is not supported (the released models use false)');
   if (m.image_res % patch !== 0) throw new ConfigError(source, `model_config.image_res ${m.image_res} is not a multiple of the patch size ${patch}`);
   if (m.vision_width % 64 !== 0) throw new ConfigError(source, `model_config.vision_width ${m.vision_width} is not a multiple of the CLIP head size 64`);

@@ -21,6 +21,7 @@ export { type DType, type DTypeArrays, int64Tensor, maxAbsDiff, numel, tensor, t
 export { checkTensor, type DimSpec, port, type PortSpec } from './ports.js';
 export {
   BertConfigSchema,
+  CLIP_VISION_TOWERS,
   deriveDims,
   ModelConfigSchema,
   type ModelDims,

@@ -118,6 +118,7 @@ export {
   crc32,
   crc32Fast,
   PICKLE_OP,
+  CLIP_VISION_TOWERS,
 } from './index.js';
 export { ModelDirectory, openModel, sha256File } from './model-dir.js';
 export { FileWeightSink } from './file-sink.js';

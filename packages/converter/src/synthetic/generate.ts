@@ -9,7 +9,7 @@
  * (`fixtures/goldens/*_tiny/checkpoint.pth`). Where the goldens cannot tell (the `visn_fc` width
  * adapter, retrieval heads, momentum copies) the order is inferred from module registration order.
  */
-import { ConfigError, deriveDims, float32ToFloat16Bits, NUM_LATENTS, type Mplug2Config, type Task } from '@mplug2/core';
+import { CLIP_VISION_TOWERS, ConfigError, deriveDims, float32ToFloat16Bits, NUM_LATENTS, type Mplug2Config, type Task } from '@mplug2/core';
 import { PRESETS } from '../presets.js';
 import { seed32, Xoshiro128 } from './prng.js';
 import { writeTorchCheckpoint, type TorchTensorSource, type WriteTorchResult } from './torch-writer.js';
@@ -59,8 +59,6 @@ export interface Mplug2SpecOptions {
   readonly clipTextTower?: ClipTextTowerDims | false;
 }
 
-const CLIP_PATCH: Record<string, number> = { 'ViT-B-32': 32, 'ViT-B-16': 16, 'ViT-L-14': 14, 'ViT-L-14-336': 14 };
-const CLIP_VISION_LAYERS: Record<string, number> = { 'ViT-B-32': 12, 'ViT-B-16': 12, 'ViT-L-14': 24, 'ViT-L-14-336': 24 };
 const CLIP_TEXT_TOWER: Record<string, Required<ClipTextTowerDims>> = {
   'ViT-B-32': { width: 512, layers: 12, vocab: 49408, context: 77, embedDim: 512 },
   'ViT-B-16': { width: 512, layers: 12, vocab: 49408, context: 77, embedDim: 512 },
@@ -91,7 +89,7 @@ function defaultVisionLayers(config: Mplug2Config): number {
   const derived = (config as Record<string, unknown>).derived as Record<string, unknown> | undefined;
   const v = derived?.vision_layers;
   if (typeof v === 'number' && Number.isInteger(v) && v > 0) return v;
-  const n = CLIP_VISION_LAYERS[config.model_config.clip_name];
+  const n = CLIP_VISION_TOWERS[config.model_config.clip_name]?.layers;
   if (!n) throw new ConfigError('config', `no default vision depth for clip_name '${config.model_config.clip_name}'; pass visionLayers`);
   return n;
 }
@@ -222,7 +220,7 @@ function localTemporal(s: Specs, prefix: string, width: number): void {
 function visionEncoder(s: Specs, prefix: string, config: Mplug2Config, layers: number, tower: Required<ClipTextTowerDims> | null, projDim: number): void {
   const m = config.model_config;
   const C = m.vision_width;
-  const P = CLIP_PATCH[m.clip_name];
+  const P = CLIP_VISION_TOWERS[m.clip_name]?.patch;
   const grid = m.image_res / P;
   // The wrapper's own parameters (CLIP text side) precede its `visual` sub-module.
   if (tower) {
