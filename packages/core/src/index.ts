@@ -66,7 +66,9 @@ export { MANIFEST_FILE, MANIFEST_HASH_FILE, type ModelSource, type OpenModelOpti
 export { checkInputs, GraphModule, MODULE_SPEC_VERSION, type PipelineModule } from './module.js';
 export { Pipeline, type PipelineRunOptions, type PipelineSpec, type PortRef } from './composer.js';
 export { manifestDims } from './dims.js';
-export { mapLimit, prng } from './util.js';
+export { mapLimit } from './util.js';
+// The one seeded PRNG (xoshiro128**): weight synthesis, fuzzing, data splits.
+export { hashString, prng, seed32, Xoshiro128 } from './prng.js';
 export {
   bfloat16ToFloat32,
   bfloat16ToNumber,

@@ -119,6 +119,9 @@ export {
   crc32Fast,
   PICKLE_OP,
   CLIP_VISION_TOWERS,
+  hashString,
+  seed32,
+  Xoshiro128,
 } from './index.js';
 export { ModelDirectory, openModel, sha256File } from './model-dir.js';
 export { FileWeightSink } from './file-sink.js';

@@ -9,9 +9,8 @@
  * (`fixtures/goldens/*_tiny/checkpoint.pth`). Where the goldens cannot tell (the `visn_fc` width
  * adapter, retrieval heads, momentum copies) the order is inferred from module registration order.
  */
-import { CLIP_VISION_TOWERS, ConfigError, deriveDims, float32ToFloat16Bits, NUM_LATENTS, type Mplug2Config, type Task } from '@mplug2/core';
+import { CLIP_VISION_TOWERS, ConfigError, deriveDims, seed32, Xoshiro128, float32ToFloat16Bits, NUM_LATENTS, type Mplug2Config, type Task } from '@mplug2/core';
 import { PRESETS } from '../presets.js';
-import { seed32, Xoshiro128 } from './prng.js';
 import { writeTorchCheckpoint, type TorchTensorSource, type WriteTorchResult } from './torch-writer.js';
 
 /** How a tensor's values are generated. */

@@ -1,5 +1,5 @@
 /**
- * Seeded, platform-independent random numbers for synthetic weights: xoshiro128** on 32-bit
+ * The one seeded PRNG of the SDK (synthetic weights, fuzzing, data splits): xoshiro128** on 32-bit
  * integer arithmetic (Math.imul / shifts), so a (seed, tensor name) pair gives the same bits on
  * every machine and JS engine. Each tensor gets its own stream derived from the seed and its
  * name, so a tensor's values do not depend on which other tensors are generated.
@@ -126,4 +126,13 @@ export class Xoshiro128 {
 
 function rotl(x: number, k: number): number {
   return (x << k) | (x >>> (32 - k));
+}
+
+/**
+ * A seeded stream of uniforms in [0, 1) (24-bit resolution) for fuzzing and data splits: the same
+ * xoshiro128** generator as the synthetic weights, identical on every platform.
+ */
+export function prng(seed: number): () => number {
+  const g = new Xoshiro128(seed32(seed));
+  return () => g.nextFloat();
 }
