@@ -125,5 +125,5 @@ export {
 } from './index.js';
 export { ModelDirectory, openModel, sha256File } from './model-dir.js';
 export { FileWeightSink } from './file-sink.js';
-export { fileSource, openCheckpoint } from './checkpoint/index.js';
+export { fileSource, openCheckpoint } from './checkpoint/open-file.js';
 export { writeSafetensors } from './safetensors-file.js';

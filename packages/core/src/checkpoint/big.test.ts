@@ -7,7 +7,7 @@ import { open as fsOpen } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
-import { openCheckpoint } from './index.js';
+import { openCheckpoint } from './open-file.js';
 import { Bytes, torchPickle } from '@mplug2/testing';
 import { crc32 } from '../crc32.js';
 

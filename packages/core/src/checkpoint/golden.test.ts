@@ -9,7 +9,8 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
 import { CheckpointFormatError } from '../errors.js';
-import { type Checkpoint, type CheckpointTensorInfo, fileSource, openCheckpoint, openCheckpointSource } from './index.js';
+import { fileSource, openCheckpoint } from './open-file.js';
+import { type Checkpoint, type CheckpointTensorInfo, openCheckpointSource } from './readers.js';
 import type { ByteSource } from './source.js';
 
 const goldens = fileURLToPath(new URL('../../../../fixtures/goldens/', import.meta.url));

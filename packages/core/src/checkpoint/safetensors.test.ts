@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { openCheckpointBytes } from './index.js';
+import { openCheckpointBytes } from './readers.js';
 import { openSafetensors } from './safetensors.js';
 import { bytesSource } from './source.js';
 import { expectFormatError, le } from '@mplug2/testing';

@@ -6,7 +6,8 @@
 import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
 import { CheckpointFormatError } from '../errors.js';
-import { fileSource, openCheckpointSource } from './index.js';
+import { fileSource } from './open-file.js';
+import { openCheckpointSource } from './readers.js';
 
 const dir = fileURLToPath(new URL('../../../../fixtures/goldens/videoqa_tiny/', import.meta.url));
 
