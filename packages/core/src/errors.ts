@@ -130,3 +130,28 @@ export class VideoDecodeError extends Mplug2Error {
     super('VIDEO_DECODE', `${file}: ${detail}${remedy ? ` (${remedy})` : ''}`, options);
   }
 }
+
+/**
+ * An operation was cancelled through its AbortSignal. `what` names the operation (a model load, an
+ * answer, a caption...); `cause` is the signal's `reason`, so callers can tell their own reasons apart.
+ */
+export class AbortError extends Mplug2Error {
+  constructor(
+    readonly what: string,
+    reason?: unknown,
+  ) {
+    super('ABORTED', `${what} was aborted${abortReasonText(reason)}`, { cause: reason });
+  }
+}
+
+function abortReasonText(reason: unknown): string {
+  if (reason === undefined) return '';
+  // The DOM's default reason is itself an 'AbortError' DOMException with a generic message: say nothing more.
+  if (reason instanceof Error) return reason.name === 'AbortError' ? '' : `: ${reason.message}`;
+  return `: ${String(reason)}`;
+}
+
+/** Throws an {@link AbortError} naming `what` when `signal` has been aborted; does nothing otherwise. */
+export function throwIfAborted(signal: AbortSignal | undefined, what: string): void {
+  if (signal?.aborted) throw new AbortError(what, signal.reason);
+}
