@@ -6,3 +6,4 @@ export * from './parity.js';
 export * from './common.js';
 export * from './videoqa.js';
 export * from './caption.js';
+export { streamSteps, type StreamEnd, type StreamStep, type StreamUpdate } from './stream.js';

@@ -12,6 +12,7 @@ import {
   mapLimit,
   sha256File,
   tensor,
+  throwIfAborted,
   type ModelSource,
   type PortSpec,
   type Tensor,
@@ -27,6 +28,7 @@ import {
   now,
   ones,
   openModelInput,
+  type CallOptions,
   type ModelInput,
   type TaskLoadOptions,
   type Timings,
@@ -103,10 +105,19 @@ export class Retriever {
   }
 
   /** Visual states (on the GPU on `webgpu`, see `VideoFeatures`) + L2-normalised ITC embeddings of a batch of videos (or images). */
-  async encodeVideos(videos: VideoInput | readonly VideoInput[], timings: Timings = {}): Promise<{ features: VideoFeatures; embeddings: Float32Array[] }> {
+  async encodeVideos(videos: VideoInput | readonly VideoInput[], timings: Timings = {}, options: CallOptions = {}): Promise<{ features: VideoFeatures; embeddings: Float32Array[] }> {
+    throwIfAborted(options.signal, 'Retriever.encodeVideos');
     const features = await this.visual.encode(videos, timings);
     const t = now();
-    const out = await this.visionProj.run({ image_embeds: features.imageEmbeds });
+    const out = await Promise.resolve()
+      .then(() => {
+        throwIfAborted(options.signal, 'Retriever.encodeVideos');
+        return this.visionProj.run({ image_embeds: features.imageEmbeds });
+      })
+      .catch((e: unknown) => {
+        disposeVideoFeatures(features);
+        throw e;
+      });
     timings.vision_proj_s = (timings.vision_proj_s ?? 0) + (now() - t) / 1000;
     return { features, embeddings: rows(out.video_feat as Tensor<'float32'>) };
   }
@@ -119,11 +130,20 @@ export class Retriever {
   }
 
   /** Text states (`norm` mode; a `DeviceTensor` on `webgpu`) and L2-normalised ITC embeddings. */
-  async encodeTexts(texts: readonly string[], timings: Timings = {}): Promise<{ states: Tensor<'float32'>; mask: Tensor<'int64'>; ids: Tensor<'int64'>; embeddings: Float32Array[] }> {
+  async encodeTexts(texts: readonly string[], timings: Timings = {}, options: CallOptions = {}): Promise<{ states: Tensor<'float32'>; mask: Tensor<'int64'>; ids: Tensor<'int64'>; embeddings: Float32Array[] }> {
+    throwIfAborted(options.signal, 'Retriever.encodeTexts');
     const t = now();
     const { ids, mask } = this.encodeText(texts);
     const states = (await this.text.run({ input_ids: ids, attention_mask: mask })).text_states as Tensor<'float32'>;
-    const out = await this.textProj.run({ text_states: states });
+    const out = await Promise.resolve()
+      .then(() => {
+        throwIfAborted(options.signal, 'Retriever.encodeTexts');
+        return this.textProj.run({ text_states: states });
+      })
+      .catch((e: unknown) => {
+        disposeDeviceTensors([states]);
+        throw e;
+      });
     timings.text_s = (timings.text_s ?? 0) + (now() - t) / 1000;
     return { states, mask, ids, embeddings: rows(out.text_feat as Tensor<'float32'>) };
   }
@@ -146,16 +166,19 @@ export class Retriever {
    * ITM P(match) of one text with each of a batch of videos' visual states (`image_embeds`
    * `[n, video_tokens, hidden]`): the fusion encoder on (text, video), `itm_head` on the fused [CLS].
    */
-  async itm(text: string, imageEmbeds: Tensor<'float32'>, timings: Timings = {}): Promise<number[]> {
-    return (await this.itmScores(text, imageEmbeds, timings)).map((s) => s.prob);
+  async itm(text: string, imageEmbeds: Tensor<'float32'>, timings: Timings = {}, options: CallOptions = {}): Promise<number[]> {
+    return (await this.itmScores(text, imageEmbeds, timings, options)).map((s) => s.prob);
   }
 
   /** ITM P(match) and the class-1 logit (what mPLUG v1 adds to the ITC similarity) per video. */
-  async itmScores(text: string, imageEmbeds: Tensor<'float32'>, timings: Timings = {}): Promise<{ prob: number; logit: number }[]> {
+  async itmScores(text: string, imageEmbeds: Tensor<'float32'>, timings: Timings = {}, options: CallOptions = {}): Promise<{ prob: number; logit: number }[]> {
+    throwIfAborted(options.signal, 'Retriever.itmScores');
     const t0 = now();
     const n = imageEmbeds.shape[0];
     const enc = this.encodeText(Array.from({ length: n }, () => text));
     const states = (await this.text.run({ input_ids: enc.ids, attention_mask: enc.mask })).text_states as Tensor<'float32'>;
+    if (options.signal?.aborted) disposeDeviceTensors([states]);
+    throwIfAborted(options.signal, 'Retriever.itmScores');
     const fused = await this.fusion.run({ text_states: states, text_mask: enc.mask, image_embeds: imageEmbeds, image_mask: ones(n, imageEmbeds.shape[1]) }).finally(() => disposeDeviceTensors([states]));
     const out = await this.itmHead.run({ fusion_text: fused.fusion_text }).finally(() => disposeDeviceTensors(fused));
     const probs = out.itm_probs as Tensor<'float32'>;
