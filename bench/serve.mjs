@@ -91,8 +91,15 @@ async function post(w) {
 }
 await post(work[0]);
 
+const metricSum = async (name) =>
+  (await (await fetch(`${base}/metrics`)).text())
+    .split('\n')
+    .filter((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`))
+    .reduce((s, l) => s + Number(l.split(' ').pop()), 0);
+const batchCounts = async () => [await metricSum('mplug2_batch_requests_sum'), await metricSum('mplug2_batch_requests_count')];
 const rows = [];
 for (const clients of levels) {
+  const [req0, calls0] = await batchCounts();
   const lat = new Array(work.length);
   const got = new Array(work.length);
   let next = 0;
@@ -107,19 +114,20 @@ for (const clients of levels) {
     }),
   );
   const wall = (performance.now() - t) / 1000;
-  rows.push({ clients, ...stats(lat, wall), identical: got.every((g, i) => g === expected[i]) });
+  const [req1, calls1] = await batchCounts();
+  rows.push({ clients, ...stats(lat, wall), mean_requests_per_call: (req1 - req0) / (calls1 - calls0), identical: got.every((g, i) => g === expected[i]) });
 }
-const metrics = await (await fetch(`${base}/metrics`)).text();
-const sum = (name) => metrics.split('\n').filter((l) => l.startsWith(name)).reduce((s, l) => s + Number(l.split(' ').pop()), 0);
-const meanBatch = sum('mplug2_batch_requests_sum') / sum('mplug2_batch_requests_count');
 await app.close();
 rmSync(dir, { recursive: true, force: true });
 const loadAfter = os.loadavg();
 
 const f = (x) => x.toFixed(2).padStart(8);
 console.log(`${values.size} model, ${values.route}, ${requests} requests (8 clips, one question each), server --max-batch ${maxBatch} --max-wait-ms ${maxWaitMs}, intra-op threads ${values.threads ?? 'default'}`);
-console.log('                         req/s   p50 s   p95 s   vs sequential   answers = library');
+console.log('                         req/s   p50 s   p95 s   vs sequential   requests/call   answers = library');
 console.log(`sequential library   ${f(sequential.requests_per_s)}${f(sequential.p50_s)}${f(sequential.p95_s)}            1.00x`);
-for (const r of rows) console.log(`server, ${String(r.clients).padStart(2)} clients    ${f(r.requests_per_s)}${f(r.p50_s)}${f(r.p95_s)}   ${(r.requests_per_s / sequential.requests_per_s).toFixed(2).padStart(12)}x   ${r.identical}`);
-console.log(`mean requests per model call: ${meanBatch.toFixed(2)}; load average (1/5/15 min) before ${loadBefore.map((x) => x.toFixed(2)).join('/')}, after ${loadAfter.map((x) => x.toFixed(2)).join('/')}`);
-console.log(JSON.stringify({ size: values.size, route: values.route, requests, max_batch: maxBatch, max_wait_ms: maxWaitMs, threads: values.threads ?? null, sequential, server: rows, mean_batch_requests: meanBatch, loadavg_before: loadBefore, loadavg_after: loadAfter, cpus: os.availableParallelism() }));
+for (const r of rows)
+  console.log(
+    `server, ${String(r.clients).padStart(2)} clients    ${f(r.requests_per_s)}${f(r.p50_s)}${f(r.p95_s)}   ${(r.requests_per_s / sequential.requests_per_s).toFixed(2).padStart(12)}x   ${r.mean_requests_per_call.toFixed(2).padStart(13)}   ${r.identical}`,
+  );
+console.log(`load average (1/5/15 min) before ${loadBefore.map((x) => x.toFixed(2)).join('/')}, after ${loadAfter.map((x) => x.toFixed(2)).join('/')} on ${os.availableParallelism()} cpus`);
+console.log(JSON.stringify({ size: values.size, route: values.route, requests, max_batch: maxBatch, max_wait_ms: maxWaitMs, threads: values.threads ?? null, sequential, server: rows, loadavg_before: loadBefore, loadavg_after: loadAfter, cpus: os.availableParallelism() }));
