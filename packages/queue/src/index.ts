@@ -7,3 +7,5 @@ export { QueueConnection, boundedRetry, parseQueueUrl, redact, type ConnectOptio
 export { DEFAULT_QUEUE_NAME, decodeFloat32, encodeFloat32, jobId, type JobEnvelope } from './jobs.js';
 // Errors
 export { ModelMismatchError, QueueUnavailableError, UnknownJobKindError } from './errors.js';
+// Job kinds
+export { INDEX_KIND, indexJobId, indexProcessor, indexVideosOnQueue, type IndexJobData, type IndexJobResult, type QueueIndexOptions } from './index-kind.js';
