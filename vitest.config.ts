@@ -16,6 +16,7 @@ export default defineConfig({
       '@mplug2/fusion': pkg('fusion'),
       '@mplug2/decoder': pkg('decoder'),
       '@mplug2/tasks': pkg('tasks', 'node'),
+      '@mplug2/eval': pkg('eval', 'node'),
     },
   },
   test: {

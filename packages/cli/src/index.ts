@@ -11,8 +11,9 @@ import { demoCommand } from './commands/demo.js';
 import { indexCommand } from './commands/index.js';
 import { searchCommand } from './commands/search.js';
 import { classifyCommand } from './commands/classify.js';
+import { evalCommand } from './commands/eval.js';
 
-export const COMMANDS: readonly Command[] = [inspectCommand, convertCommand, parityCommand, framesCommand, tokenizeCommand, qaCommand, captionCommand, demoCommand, indexCommand, searchCommand, classifyCommand];
+export const COMMANDS: readonly Command[] = [inspectCommand, convertCommand, parityCommand, framesCommand, tokenizeCommand, qaCommand, captionCommand, demoCommand, indexCommand, searchCommand, classifyCommand, evalCommand];
 
 function help(): string {
   const w = Math.max(...COMMANDS.map((c) => c.name.length));
