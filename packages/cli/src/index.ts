@@ -12,8 +12,9 @@ import { indexCommand } from './commands/index.js';
 import { searchCommand } from './commands/search.js';
 import { classifyCommand } from './commands/classify.js';
 import { workerCommand } from './commands/worker.js';
+import { evalCommand } from './commands/eval.js';
 
-export const COMMANDS: readonly Command[] = [inspectCommand, convertCommand, parityCommand, framesCommand, tokenizeCommand, qaCommand, captionCommand, demoCommand, indexCommand, searchCommand, classifyCommand, workerCommand];
+export const COMMANDS: readonly Command[] = [inspectCommand, convertCommand, parityCommand, framesCommand, tokenizeCommand, qaCommand, captionCommand, demoCommand, indexCommand, searchCommand, classifyCommand, evalCommand, workerCommand];
 
 function help(): string {
   const w = Math.max(...COMMANDS.map((c) => c.name.length));
