@@ -9,3 +9,4 @@ export { DEFAULT_QUEUE_NAME, decodeFloat32, encodeFloat32, jobId, type JobEnvelo
 export { ModelMismatchError, QueueUnavailableError, UnknownJobKindError } from './errors.js';
 // Job kinds
 export { INDEX_KIND, indexJobId, indexProcessor, indexVideosOnQueue, type IndexJobData, type IndexJobResult, type QueueIndexOptions } from './index-kind.js';
+export { EVAL_KIND, evalJobId, evalProcessor, evaluateDatasetOnQueue, type EvalJobData, type QueueEvalOptions } from './eval-kind.js';

@@ -2,6 +2,8 @@ import { InvalidOptionError } from '@mplug2/core';
 import { evaluateDataset, scoreResultFile, type CaptionMetrics, type EvalSummary, type EvalTask, type QAMetrics } from '@mplug2/eval';
 import { intOption, progressBar, requirePositional, type Command, type CommandContext } from '../cli.js';
 import { readAnswers } from './qa.js';
+import { evaluateDatasetOnQueue } from '@mplug2/queue';
+import { QUEUE_COORDINATOR_OPTIONS, QUEUE_COORDINATOR_USAGE, connectCoordinator, queueProgress } from './queue-options.js';
 import { backendOption } from './shared.js';
 
 function duration(s: number): string {
@@ -34,7 +36,7 @@ function printSummary(summary: EvalSummary, json: boolean, ctx: CommandContext):
 }
 
 const USAGE = [
-  'mplug2 eval run <model-dir> --task videoqa|caption --annotations <file.jsonl> --videos <dir> --out <dir> [--answers ans2label.json] [--k 128] [--beam 5] [--batch 8] [--restart] [--meteor-jar meteor-1.5.jar] [--spice-jar spice-1.0.jar] [--backend cpu|wasm|webgpu] [--json]',
+  'mplug2 eval run <model-dir> --task videoqa|caption --annotations <file.jsonl> --videos <dir> --out <dir> [--answers ans2label.json] [--k 128] [--beam 5] [--batch 8] [--restart] [--meteor-jar meteor-1.5.jar] [--spice-jar spice-1.0.jar] [--backend cpu|wasm|webgpu] [--json] ' + QUEUE_COORDINATOR_USAGE,
   '       mplug2 eval score <results.json> [--annotations <file.jsonl>] [--meteor-jar …] [--spice-jar …] [--json]',
 ].join('\n');
 
@@ -56,6 +58,7 @@ export const evalCommand: Command = {
     'spice-jar': { type: 'string' },
     backend: { type: 'string' },
     json: { type: 'boolean' },
+    ...QUEUE_COORDINATOR_OPTIONS,
   },
   async run({ positionals, values }, ctx) {
     const sub = requirePositional(this, positionals, 0, 'subcommand (run or score)');
@@ -71,8 +74,7 @@ export const evalCommand: Command = {
     const task = values.task as string | undefined;
     if (task !== 'videoqa' && task !== 'caption') throw new InvalidOptionError('--task', `must be videoqa or caption, got ${task === undefined ? 'nothing' : `'${task}'`}`);
     for (const o of ['annotations', 'videos', 'out'] as const) if (!values[o]) throw new InvalidOptionError(`--${o}`, `is required (usage: ${this.usage})`);
-    const bar = progressBar(ctx.stderr, task === 'videoqa' ? 'questions' : 'captions');
-    const { summary } = await evaluateDataset({
+    const run = {
       model,
       task: task as EvalTask,
       annotations: values.annotations as string,
@@ -83,8 +85,23 @@ export const evalCommand: Command = {
       k: intOption(values, 'k'),
       beamSize: intOption(values, 'beam'),
       batchSize: intOption(values, 'batch'),
-      load: { backend: backendOption(values) },
       ...jars,
+    };
+    if (values.queue !== undefined) {
+      // Coordinator: workers (`mplug2 worker`) load the model and evaluate the videos.
+      const coordinator = await connectCoordinator(values);
+      try {
+        const { summary } = await evaluateDatasetOnQueue(coordinator, { ...run, onProgress: queueProgress(ctx, 'videos') });
+        printSummary(summary, !!values.json, ctx);
+        return summary.failed.length ? 1 : 0;
+      } finally {
+        await coordinator.close();
+      }
+    }
+    const bar = progressBar(ctx.stderr, task === 'videoqa' ? 'questions' : 'captions');
+    const { summary } = await evaluateDataset({
+      ...run,
+      load: { backend: backendOption(values) },
       onProgress: (p) => {
         const rate = p.seconds > 0 ? p.itemsThisRun / p.seconds : 0;
         bar(p.itemsDone, p.items, rate > 0 ? `${rate.toFixed(2)} items/s ETA ${duration((p.items - p.itemsDone) / rate)}` : undefined);

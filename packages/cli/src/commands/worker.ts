@@ -1,13 +1,13 @@
 import { openModel } from '@mplug2/core';
-import { INDEX_KIND, QueueWorker, indexProcessor, type JobProcessor } from '@mplug2/queue';
-import { Retriever } from '@mplug2/tasks';
+import { EVAL_KIND, INDEX_KIND, QueueWorker, evalProcessor, indexProcessor, type JobProcessor } from '@mplug2/queue';
+import { Captioner, Retriever, VideoQA } from '@mplug2/tasks';
 import { intOption, requirePositional, type Command } from '../cli.js';
 import { QUEUE_CONNECTION_OPTIONS, queueConnection } from './queue-options.js';
 import { backendOption } from './shared.js';
 
 export const workerCommand: Command = {
   name: 'worker',
-  summary: 'process queued jobs (`index … --queue`) for one model until SIGTERM/SIGINT (the jobs in flight finish first); run any number, on any machine that sees the same files',
+  summary: 'process queued jobs (`index … --queue`, `eval run … --queue`) for one model until SIGTERM/SIGINT (the jobs in flight finish first); run any number, on any machine that sees the same files',
   usage:
     'mplug2 worker <model-dir> --queue redis://[user:password@]host:port [--concurrency 1] [--queue-name mplug2] [--lock-ms 30000] [--stalled-ms 30000] [--max-stalled 2] [--reconnect-ms 60000] [--backend cpu|wasm|webgpu] [--json]',
   options: {
@@ -26,8 +26,11 @@ export const workerCommand: Command = {
     const modelId = (await openModel(dir)).manifest.modelId;
     // Each task loads on its first job, once, and serves every job of its kind after that.
     let retriever: Promise<Retriever> | undefined;
+    let videoQA: Promise<VideoQA> | undefined;
+    let captioner: Promise<Captioner> | undefined;
     const processors: Record<string, JobProcessor> = {
       [INDEX_KIND]: indexProcessor(() => (retriever ??= Retriever.load(dir, { backend }))),
+      [EVAL_KIND]: evalProcessor((task) => (task === 'videoqa' ? (videoQA ??= VideoQA.load(dir, { backend })) : (captioner ??= Captioner.load(dir, { backend })))),
     };
     const log = (event: Record<string, unknown>, line: string) => ctx.stderr.write(values.json ? JSON.stringify({ time: new Date().toISOString(), ...event }) + '\n' : `mplug2 worker: ${line}\n`);
     const worker = await QueueWorker.start(url, {
@@ -53,7 +56,7 @@ export const workerCommand: Command = {
       return 0;
     } finally {
       await worker.close();
-      if (retriever) await (await retriever.catch(() => null))?.dispose();
+      for (const task of [retriever, videoQA, captioner]) if (task) await (await task.catch(() => null))?.dispose();
     }
   },
 };
