@@ -17,6 +17,8 @@ export default defineConfig({
       '@mplug2/decoder': pkg('decoder'),
       '@mplug2/tasks': pkg('tasks', 'node'),
       '@mplug2/server': pkg('server'),
+      '@mplug2/queue': pkg('queue'),
+      '@mplug2/eval': pkg('eval', 'node'),
     },
   },
   test: {

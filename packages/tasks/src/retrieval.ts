@@ -36,7 +36,7 @@ import {
   type VideoInput,
 } from './common.js';
 import { RETRIEVAL_HEAD_TENSORS } from './convert.js';
-import { compareHits, type StoreHit, type VectorStore } from './store.js';
+import { compareHits, type IndexedVideo, type StoreHit, type VectorStore } from './store.js';
 
 /** File extensions `collectVideos` picks up from a folder. */
 export const MEDIA_EXTENSIONS = ['.mp4', '.mkv', '.webm', '.mov', '.avi', '.m4v', '.mpg', '.mpeg', '.gif', '.png', '.jpg', '.jpeg', '.webp', '.bmp'];
@@ -268,71 +268,107 @@ export async function indexVideos(retriever: Retriever, store: VectorStore, file
   const t0 = now();
   const batchSize = options.batchSize ?? 8;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new InvalidOptionError('batchSize', `must be an integer >= 1, got ${batchSize}`);
-  const unique = [...new Set(files.map((f) => path.resolve(f)))];
+  if (options.decodeConcurrency !== undefined && (!Number.isInteger(options.decodeConcurrency) || options.decodeConcurrency < 1))
+    throw new InvalidOptionError('decodeConcurrency', `must be an integer >= 1, got ${options.decodeConcurrency}`);
   const modelId = retriever.modelId;
-  const existing = await store.indexed(modelId);
-  const todo: { path: string; sha256: string }[] = [];
-  const changed: string[] = [];
-  let skipped = 0;
-  for (const f of unique) {
-    const sha256 = await sha256File(f);
-    const prev = existing.get(f);
-    if (prev === sha256) skipped++;
-    else {
-      if (prev !== undefined) changed.push(f);
-      todo.push({ path: f, sha256 });
-    }
-  }
+  const plan = await planIndex(store, modelId, files);
+  const { todo, changed } = plan;
+  const skipped = plan.skipped.length;
   if (changed.length) await store.remove(modelId, changed);
-  const decodeConcurrency = options.decodeConcurrency ?? 4;
-  if (!Number.isInteger(decodeConcurrency) || decodeConcurrency < 1) throw new InvalidOptionError('decodeConcurrency', `must be an integer >= 1, got ${decodeConcurrency}`);
   const failed: { path: string; error: string }[] = [];
-  const cfg = retriever.model.manifest.config.model_config;
   let done = 0;
   let batches = 0;
   options.onProgress?.({ done: 0, total: todo.length, skipped, failed: 0 });
   for (let s = 0; s < todo.length; s += batchSize) {
     if (options.maxBatches !== undefined && batches >= options.maxBatches) break;
-    // Decode once: the probe that sampling needs also gives the duration.
-    const items = todo.slice(s, s + batchSize);
-    type Decoded = { path: string; sha256: string; video?: LoadedVideo; error?: string };
-    const decoded = await mapLimit(items, decodeConcurrency, async (item): Promise<Decoded> => {
-      try {
-        return { ...item, video: await loadVideo(item.path, { numFrames: cfg.model_num_frames, size: cfg.image_res }) };
-      } catch (e) {
-        if (!(e instanceof VideoDecodeError)) throw e;
-        return { ...item, error: e.message };
-      }
-    });
-    const batch: { path: string; sha256: string; video: LoadedVideo }[] = [];
-    for (const d of decoded) {
-      if (d.video) batch.push({ path: d.path, sha256: d.sha256, video: d.video });
-      else failed.push({ path: d.path, error: d.error ?? 'decode failed' });
-    }
-    if (batch.length) {
-      const { features, embeddings } = await retriever.encodeVideos(batch.map((b) => b.video));
-      const [, n, h] = features.imageEmbeds.shape;
-      // Stored states are read back from the GPU once per batch (only then).
-      const states = options.storeStates ? (await downloadTensor(features.imageEmbeds)).data : null;
-      disposeVideoFeatures(features);
-      await store.add(
-        batch.map((b, i) => ({
-          path: b.path,
-          sha256: b.sha256,
-          duration: b.video.info.durationS || 0,
-          frameIndices: b.video.frameIndices,
-          embedding: embeddings[i],
-          modelId,
-          states: states ? states.slice(i * n * h, (i + 1) * n * h) : null,
-        })),
-      );
+    const embedded = await embedVideos(retriever, todo.slice(s, s + batchSize), options);
+    failed.push(...embedded.failed);
+    if (embedded.rows.length) {
+      await store.add(embedded.rows);
       batches++;
-      done += batch.length;
+      done += embedded.rows.length;
     }
     options.onProgress?.({ done: done + failed.length, total: todo.length, skipped, failed: failed.length, path: todo[Math.min(s + batchSize, todo.length) - 1].path });
   }
   const seconds = (now() - t0) / 1000;
-  return { indexed: done, skipped, reindexed: changed.length, failed, total: unique.length, seconds, videosPerSecond: done / Math.max(seconds, 1e-9) };
+  return { indexed: done, skipped, reindexed: changed.length, failed, total: plan.total, seconds, videosPerSecond: done / Math.max(seconds, 1e-9) };
+}
+
+/** A file to index and the sha256 of its content. */
+export interface IndexItem {
+  readonly path: string;
+  readonly sha256: string;
+}
+
+/**
+ * What indexing `files` for `modelId` has to do (the resume logic of `indexVideos`, also used by
+ * the queue coordinator): files new or changed since indexed (`todo`), files already indexed with
+ * the same sha256 (`skipped`), and the paths whose old rows must be removed first (`changed`).
+ */
+export async function planIndex(store: VectorStore, modelId: string, files: readonly string[]): Promise<{ todo: IndexItem[]; skipped: IndexItem[]; changed: string[]; total: number }> {
+  const unique = [...new Set(files.map((f) => path.resolve(f)))];
+  const existing = await store.indexed(modelId);
+  const todo: IndexItem[] = [];
+  const skipped: IndexItem[] = [];
+  const changed: string[] = [];
+  for (const f of unique) {
+    const sha256 = await sha256File(f);
+    const prev = existing.get(f);
+    if (prev === sha256) skipped.push({ path: f, sha256 });
+    else {
+      if (prev !== undefined) changed.push(f);
+      todo.push({ path: f, sha256 });
+    }
+  }
+  return { todo, skipped, changed, total: unique.length };
+}
+
+/**
+ * The index rows of a batch of files (one encoder call): decoded (`decodeConcurrency` ffmpeg
+ * processes at once), encoded, one row per decodable file; files that cannot be decoded are
+ * returned in `failed`. The same rows whether computed by `indexVideos` or a queue worker.
+ */
+export async function embedVideos(
+  retriever: Retriever,
+  items: readonly IndexItem[],
+  options: Pick<IndexOptions, 'storeStates' | 'decodeConcurrency'> = {},
+): Promise<{ rows: IndexedVideo[]; failed: { path: string; error: string }[] }> {
+  const decodeConcurrency = options.decodeConcurrency ?? 4;
+  if (!Number.isInteger(decodeConcurrency) || decodeConcurrency < 1) throw new InvalidOptionError('decodeConcurrency', `must be an integer >= 1, got ${decodeConcurrency}`);
+  const cfg = retriever.model.manifest.config.model_config;
+  const modelId = retriever.modelId;
+  // Decode once: the probe that sampling needs also gives the duration.
+  type Decoded = IndexItem & { video?: LoadedVideo; error?: string };
+  const decoded = await mapLimit(items, decodeConcurrency, async (item): Promise<Decoded> => {
+    try {
+      return { ...item, video: await loadVideo(item.path, { numFrames: cfg.model_num_frames, size: cfg.image_res }) };
+    } catch (e) {
+      if (!(e instanceof VideoDecodeError)) throw e;
+      return { ...item, error: e.message };
+    }
+  });
+  const failed: { path: string; error: string }[] = [];
+  const batch: (IndexItem & { video: LoadedVideo })[] = [];
+  for (const d of decoded) {
+    if (d.video) batch.push({ path: d.path, sha256: d.sha256, video: d.video });
+    else failed.push({ path: d.path, error: d.error ?? 'decode failed' });
+  }
+  if (!batch.length) return { rows: [], failed };
+  const { features, embeddings } = await retriever.encodeVideos(batch.map((b) => b.video));
+  const [, n, h] = features.imageEmbeds.shape;
+  // Stored states are read back from the GPU once per batch (only then).
+  const states = options.storeStates ? (await downloadTensor(features.imageEmbeds)).data : null;
+  disposeVideoFeatures(features);
+  const rows = batch.map((b, i) => ({
+    path: b.path,
+    sha256: b.sha256,
+    duration: b.video.info.durationS || 0,
+    frameIndices: b.video.frameIndices,
+    embedding: embeddings[i],
+    modelId,
+    states: states ? states.slice(i * n * h, (i + 1) * n * h) : null,
+  }));
+  return { rows, failed };
 }
 
 export interface SearchOptions {

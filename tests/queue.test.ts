@@ -1,0 +1,246 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LanceVectorStore, MemoryVectorStore, Retriever, collectVideos, indexVideos, type StoreHit } from '@mplug2/tasks';
+import { runCli } from './helpers/cli';
+import { demoModel } from './helpers/demo-model';
+import { RedisServer, freePort } from './helpers/redis';
+import { makeVideos } from './helpers/videos';
+
+/**
+ * `mplug2 index --queue` (coordinator) and `mplug2 worker` as separate processes (the built CLI) on
+ * a real redis-server with AOF persistence. Each scenario breaks something mid-run — a worker
+ * SIGKILLed while it holds a job, the coordinator SIGKILLed and started again, Redis restarted —
+ * and the LanceDB table must then equal the embedded run's, every video exactly once.
+ */
+const BIN = path.resolve(__dirname, '../packages/cli/dist/bin.js');
+const VIDEOS = 12;
+
+let model: string;
+let tmp: string;
+let videoDir: string;
+let redis: RedisServer;
+let reference: Map<string, StoreHit>;
+let modelId: string;
+const children = new Set<ChildProcess>();
+let queueSeq = 0;
+
+interface Proc {
+  readonly child: ChildProcess;
+  readonly events: Record<string, unknown>[];
+  stdout: string;
+  stderr: string;
+  readonly exited: Promise<number | null>;
+}
+
+function start(args: string[]): Proc {
+  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(child);
+  const p: Proc = { child, events: [], stdout: '', stderr: '', exited: new Promise((resolve) => child.once('exit', (code) => (children.delete(child), resolve(code)))) };
+  child.stdout!.on('data', (d) => (p.stdout += String(d)));
+  child.stderr!.on('data', (d) => {
+    p.stderr += String(d);
+    for (const line of String(d).split('\n')) if (line.startsWith('{')) p.events.push(JSON.parse(line));
+  });
+  return p;
+}
+
+async function until<T>(what: string, probe: () => T | undefined | false, timeoutMs = 40_000): Promise<T> {
+  const t0 = Date.now();
+  for (;;) {
+    const v = probe();
+    if (v) return v;
+    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+const workerArgs = (queueName: string) => ['worker', model, '--queue', redis.url, '--queue-name', queueName, '--lock-ms', '2000', '--stalled-ms', '1000', '--json'];
+const coordinatorArgs = (queueName: string, db: string) => ['index', model, videoDir, '--db', db, '--queue', redis.url, '--queue-name', queueName, '--backoff-ms', '200', '--json'];
+
+async function startWorkers(queueName: string, n: number): Promise<Proc[]> {
+  const ws = Array.from({ length: n }, () => start(workerArgs(queueName)));
+  for (const w of ws) await until('a worker to be ready', () => w.events.some((e) => e.type === 'ready') || (w.child.exitCode !== null && Promise.reject(new Error(w.stderr))));
+  return ws;
+}
+
+async function stopWorkers(ws: Proc[]): Promise<void> {
+  for (const w of ws) if (w.child.exitCode === null && w.child.signalCode === null) w.child.kill('SIGTERM');
+  await Promise.all(ws.map((w) => w.exited));
+}
+
+const completed = (ws: Proc[]) => ws.flatMap((w) => w.events.filter((e) => e.type === 'completed').map((e) => String(e.jobId)));
+
+/** The table's rows for the model, and its row count (which must equal the number of distinct paths). */
+async function table(db: string): Promise<{ rows: Map<string, StoreHit>; count: number; paths: string[] }> {
+  const store = await LanceVectorStore.open(db);
+  try {
+    const hits = await store.search(modelId, new Float32Array(32), 10_000);
+    return { rows: new Map(hits.map((h) => [h.path, h])), count: await store.count(), paths: hits.map((h) => h.path) };
+  } finally {
+    await store.close();
+  }
+}
+
+/** Same videos, same sha256, durations, frame indices and bit-identical embeddings as the embedded run; each once. */
+async function expectEqualsEmbedded(db: string): Promise<void> {
+  const t = await table(db);
+  expect(t.count).toBe(VIDEOS);
+  expect(new Set(t.paths).size).toBe(VIDEOS);
+  expect([...t.rows.keys()].sort()).toEqual([...reference.keys()].sort());
+  for (const [p, ref] of reference) {
+    const row = t.rows.get(p)!;
+    expect({ sha256: row.sha256, duration: row.duration, frameIndices: row.frameIndices }).toEqual({ sha256: ref.sha256, duration: ref.duration, frameIndices: ref.frameIndices });
+    expect(Array.from(row.embedding)).toEqual(Array.from(ref.embedding));
+  }
+}
+
+beforeAll(async () => {
+  model = await demoModel();
+  tmp = mkdtempSync(path.join(tmpdir(), 'mplug2-queue-'));
+  videoDir = path.join(tmp, 'videos');
+  // 2 s videos: a job lasts long enough to be caught active.
+  makeVideos(videoDir, ['red', 'blue', 'bars', 'noise'], VIDEOS / 4, 2);
+  redis = await RedisServer.start({ persistent: true });
+  const retriever = await Retriever.load(model);
+  modelId = retriever.modelId;
+  const store = new MemoryVectorStore();
+  const r = await indexVideos(retriever, store, await collectVideos([videoDir]));
+  expect(r.indexed).toBe(VIDEOS);
+  reference = new Map((await store.search(modelId, new Float32Array(32), 100)).map((h) => [h.path, h]));
+  await retriever.dispose();
+});
+
+afterAll(async () => {
+  // Whatever failed: no child process or redis-server outlives the file.
+  for (const c of children) c.kill('SIGKILL');
+  await redis?.stop();
+});
+
+describe('index on the queue: coordinator + 3 worker processes on a real redis-server', () => {
+  it('a worker SIGKILLed while it holds a job: another takes the job over (stalled-job recovery); table equals the embedded run', async () => {
+    const q = `kill-worker-${++queueSeq}`;
+    const db = path.join(tmp, `${q}.lance`);
+    const ws = await startWorkers(q, 3);
+    const coordinator = start(coordinatorArgs(q, db));
+    try {
+      // Kill the first worker that reports a job active (BullMQ moved it to active under its lock).
+      const { victim, job } = await until('a job to become active', () => {
+        for (const w of ws) {
+          const e = w.events.find((x) => x.type === 'active');
+          if (e) return { victim: w, job: String(e.jobId) };
+        }
+      });
+      victim.child.kill('SIGKILL');
+      expect(await coordinator.exited).toBe(0);
+      const out = JSON.parse(coordinator.stdout);
+      expect(out).toMatchObject({ indexed: VIDEOS, skipped: 0, failed: [], total: VIDEOS, rows: VIDEOS });
+      // The killed worker never finished it; a survivor did.
+      expect(victim.events.some((e) => e.type === 'completed' && e.jobId === job)).toBe(false);
+      expect(completed(ws.filter((w) => w !== victim))).toContain(job);
+      await expectEqualsEmbedded(db);
+    } finally {
+      await stopWorkers(ws);
+    }
+  });
+
+  it('the coordinator SIGKILLed mid-run and started again re-attaches and finishes; table equals the embedded run', async () => {
+    const q = `kill-coordinator-${++queueSeq}`;
+    const db = path.join(tmp, `${q}.lance`);
+    const ws = await startWorkers(q, 3);
+    try {
+      const first = start(coordinatorArgs(q, db));
+      await until('some jobs to complete', () => completed(ws).length >= 2);
+      first.child.kill('SIGKILL');
+      await first.exited;
+      const beforeRestart = completed(ws).length;
+      expect(beforeRestart).toBeLessThan(VIDEOS);
+      const second = start(coordinatorArgs(q, db));
+      expect(await second.exited).toBe(0);
+      const out = JSON.parse(second.stdout);
+      // Rows the first coordinator wrote are skipped; everything else is collected (the jobs queued
+      // before the kill are the same jobs: deterministic ids), none written twice.
+      expect(out.indexed + out.skipped).toBe(VIDEOS);
+      expect(out.failed).toEqual([]);
+      expect(out.rows).toBe(VIDEOS);
+      // No job was submitted twice: every video was processed exactly once across both coordinators.
+      expect(completed(ws).length).toBe(VIDEOS);
+      expect(new Set(completed(ws)).size).toBe(VIDEOS);
+      await expectEqualsEmbedded(db);
+    } finally {
+      await stopWorkers(ws);
+    }
+  });
+
+  it('Redis restarted mid-run (AOF persistence): workers and coordinator reconnect; table equals the embedded run', async () => {
+    const q = `restart-redis-${++queueSeq}`;
+    const db = path.join(tmp, `${q}.lance`);
+    const ws = await startWorkers(q, 3);
+    try {
+      const coordinator = start(coordinatorArgs(q, db));
+      await until('some jobs to complete', () => completed(ws).length >= 2);
+      expect(new Set(completed(ws)).size).toBeLessThan(VIDEOS);
+      await redis.restart(500);
+      expect(await coordinator.exited).toBe(0);
+      expect(JSON.parse(coordinator.stdout)).toMatchObject({ indexed: VIDEOS, failed: [], rows: VIDEOS });
+      await expectEqualsEmbedded(db);
+      // The workers survived the restart: they are still running and stop cleanly on SIGTERM.
+      for (const w of ws) expect(w.child.exitCode).toBeNull();
+      await stopWorkers(ws);
+      for (const w of ws) expect(await w.exited).toBe(0);
+    } finally {
+      await stopWorkers(ws);
+    }
+  });
+
+  it('SIGTERM lets the job in flight finish before the worker exits', async () => {
+    const q = `sigterm-${++queueSeq}`;
+    const db = path.join(tmp, `${q}.lance`);
+    const [w] = await startWorkers(q, 1);
+    const coordinator = start(coordinatorArgs(q, db));
+    try {
+      const e = await until('a job to become active', () => w.events.find((x) => x.type === 'active'));
+      w.child.kill('SIGTERM');
+      expect(await w.exited).toBe(0);
+      const after = w.events.slice(w.events.indexOf(e));
+      expect(after.some((x) => x.type === 'completed' && x.jobId === e.jobId)).toBe(true);
+      expect(after.some((x) => x.type === 'stopping')).toBe(true);
+      // It took no job after the one in flight.
+      expect(w.events.filter((x) => x.type === 'active').length).toBe(w.events.filter((x) => x.type === 'completed').length);
+      const [w2] = await startWorkers(q, 1);
+      expect(await coordinator.exited).toBe(0);
+      await stopWorkers([w2]);
+      await expectEqualsEmbedded(db);
+    } finally {
+      await stopWorkers([w]);
+    }
+  });
+});
+
+describe('queue errors from the CLI', () => {
+  it('Redis unreachable: a clear QUEUE_UNAVAILABLE error after bounded retries, password never printed', async () => {
+    const port = await freePort();
+    const url = `redis://indexer:sup3r-secret@127.0.0.1:${port}`;
+    for (const args of [
+      ['index', model, videoDir, '--db', path.join(tmp, 'unreachable.lance'), '--queue', url, '--reconnect-ms', '300'],
+      ['worker', model, '--queue', url, '--reconnect-ms', '300'],
+    ]) {
+      const { code, out, err } = await runCli(args);
+      expect(code).toBe(1);
+      expect(err).toContain(`queue redis://indexer:***@127.0.0.1:${port}: Redis unreachable`);
+      expect(out + err).not.toContain('sup3r-secret');
+    }
+  });
+
+  it('bad queue options are usage errors naming the option', async () => {
+    const bad = await runCli(['index', model, videoDir, '--db', path.join(tmp, 'x.lance'), '--queue', 'http://u:pw1234@h']);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toContain("option '--queue'");
+    expect(bad.err).not.toContain('pw1234');
+    const noQueue = await runCli(['worker', model]);
+    expect(noQueue.code).toBe(2);
+    expect(noQueue.err).toContain("option '--queue': is required");
+  });
+});
