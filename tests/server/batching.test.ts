@@ -23,7 +23,7 @@ describe('LocalBackend dynamic batching', () => {
     [qa, cap] = await Promise.all([VideoQA.load(model, { threads: 1 }), Captioner.load(model, { threads: 1 })]);
     files = [SAMPLE_VIDEO, ...makeVideos(mkdtempSync(path.join(os.tmpdir(), 'mplug2-batching-')), ['blue', 'bars'], 1).map((v) => v.file)];
     decoded = await Promise.all(
-      files.map(async (f) => ({ sha256: createHash('sha256').update(readFileSync(f)).digest('hex'), video: await loadVideo(f, { numFrames: qa.visual.frames, size: qa.visual.size }) })),
+      files.map(async (f) => ({ sha256: createHash('sha256').update(readFileSync(f)).digest('hex'), pixels: (await loadVideo(f, { numFrames: qa.visual.frames, size: qa.visual.size })).pixelValues })),
     );
     // Counts the videos each visual pass encodes (the real pass still runs).
     for (const task of [qa, cap]) {

@@ -1,13 +1,12 @@
-import { disposeDeviceTensors, type Backend, type ModelSource } from '@mplug2/core';
+import { disposeDeviceTensors, type Backend, type ModelSource, type Tensor } from '@mplug2/core';
 import { Captioner, Retriever, VideoQA, disposeVideoFeatures, openModelInput, type CaptionResult, type ModelInput, type QAResult, type VideoFeatures } from '@mplug2/tasks';
 import type { BeamStepEvent } from '@mplug2/decoder';
-import type { LoadedVideo } from '@mplug2/vision-encoder';
 import { BatchScheduler, Batcher, type BatchEntry, type BatchReport } from './batcher.js';
 
-/** A decoded upload; `sha256` of the uploaded bytes identifies equal videos across requests. */
+/** A decoded upload (pixel values `[3, frames, size, size]`); `sha256` of the uploaded bytes identifies equal videos across requests. */
 export interface DecodedVideo {
   readonly sha256: string;
-  readonly video: LoadedVideo;
+  readonly pixels: Tensor<'float32'>;
 }
 
 /** The generation options a request may set (requests share a call only when these are equal). */
@@ -106,14 +105,14 @@ export function supportedTasks(model: ModelSource): TaskName[] {
 }
 
 /** Unique videos of a call (by sha256) and, per row, the index of its video. */
-function uniqueVideos(videos: readonly DecodedVideo[]): { unique: LoadedVideo[]; rows: number[] } {
+function uniqueVideos(videos: readonly DecodedVideo[]): { unique: Tensor<'float32'>[]; rows: number[] } {
   const index = new Map<string, number>();
-  const unique: LoadedVideo[] = [];
+  const unique: Tensor<'float32'>[] = [];
   const rows = videos.map((v) => {
     let i = index.get(v.sha256);
     if (i === undefined) {
       index.set(v.sha256, (i = unique.length));
-      unique.push(v.video);
+      unique.push(v.pixels);
     }
     return i;
   });

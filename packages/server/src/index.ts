@@ -21,3 +21,4 @@ export { BatchScheduler, Batcher, type BatchEntry, type BatchReport, type Batche
 export { NotServedError, QueueFullError, UnauthorizedError, UploadTooLargeError } from './errors.js';
 export { ServerMetrics } from './metrics.js';
 export { openApiDocument } from './openapi.js';
+export { QueueBackend, QueueJobError, SERVE_KINDS, serveProcessors, type QueueBackendOptions, type ServeTaskLoaders } from './queue-backend.js';

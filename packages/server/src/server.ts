@@ -10,6 +10,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import { LocalBackend, type CallContext, type InferenceBackend, type ServerTasks, type StepUpdate, type TaskName } from './backend.js';
 import { NotServedError, QueueFullError, UnauthorizedError, UploadTooLargeError } from './errors.js';
 import { ServerMetrics } from './metrics.js';
+import { QueueBackend, type QueueBackendOptions } from './queue-backend.js';
 import { openApiDocument } from './openapi.js';
 import { VideoDecoder, intField, readForm, textFields, type UploadForm } from './uploads.js';
 
@@ -32,6 +33,11 @@ export interface ServerOptions {
   readonly token?: string;
   /** Fastify's logger option. Default off. */
   readonly logger?: boolean;
+  /**
+   * Hand requests to the workers of this queue (`redis://…`, or the URL with coordinator options)
+   * instead of running the model here; `model` must then be a model location or `ModelSource`.
+   */
+  readonly queue?: string | ({ readonly url: string } & QueueBackendOptions);
 }
 
 /** The Fastify instance, plus the model load and the metrics. `close()` drains and releases the model. */
@@ -108,7 +114,12 @@ export function createServer(model: ModelInput | ServerTasks | InferenceBackend,
     if (r.rows > 0 && !r.aborted) callSeconds = 0.8 * callSeconds + 0.2 * r.seconds;
   };
   const modelLoaded = (async () => {
-    backend = isBackend(model)
+    if (options.queue !== undefined) {
+      if (typeof model !== 'string' && (isBackend(model) || isTasks(model))) throw new InvalidOptionError('queue', 'needs a model location (or ModelSource), not loaded tasks or a backend');
+      const { url, ...queue } = typeof options.queue === 'string' ? { url: options.queue } : options.queue;
+      backend = await QueueBackend.connect(model, url, { ...queue, tasks: queue.tasks ?? options.tasks });
+    } else
+      backend = isBackend(model)
       ? model
       : isTasks(model)
         ? new LocalBackend(model, { maxBatch, maxWaitMs: options.maxWaitMs, onReport })

@@ -84,7 +84,7 @@ export class VideoDecoder {
       const forget = () => this.inFlight.delete(file.sha256);
       p.then(forget, forget);
     }
-    return { sha256: file.sha256, video: await p };
+    return { sha256: file.sha256, pixels: (await p).pixelValues };
   }
 }
 

@@ -1,6 +1,7 @@
 import { InvalidOptionError } from '@mplug2/core';
 import { createServer, type TaskName } from '@mplug2/server';
 import { intOption, requirePositional, type Command } from '../cli.js';
+import { QUEUE_COORDINATOR_OPTIONS, QUEUE_COORDINATOR_USAGE, queueConnection } from './queue-options.js';
 import { backendOption } from './shared.js';
 
 const TASKS: readonly TaskName[] = ['videoqa', 'caption', 'embed'];
@@ -17,7 +18,7 @@ export const serveCommand: Command = {
   name: 'serve',
   summary: 'serve a model over HTTP (videoqa, caption, embed; batching, streaming, metrics)',
   usage:
-    'mplug2 serve <model-dir> [--port 8080] [--host 127.0.0.1] [--backend cpu|wasm|webgpu] [--threads N] [--tasks videoqa,caption,embed] [--max-batch 8] [--max-wait-ms 10] [--max-queue 64] [--max-upload BYTES] [--token T] [--drain-timeout-ms 30000]',
+    `mplug2 serve <model-dir> [--port 8080] [--host 127.0.0.1] [--backend cpu|wasm|webgpu] [--threads N] [--tasks videoqa,caption,embed] [--max-batch 8] [--max-wait-ms 10] [--max-queue 64] [--max-upload BYTES] [--token T] [--drain-timeout-ms 30000] ${QUEUE_COORDINATOR_USAGE}`,
   options: {
     port: { type: 'string' },
     host: { type: 'string' },
@@ -30,11 +31,12 @@ export const serveCommand: Command = {
     'max-upload': { type: 'string' },
     token: { type: 'string' },
     'drain-timeout-ms': { type: 'string' },
-    queue: { type: 'string' },
+    ...QUEUE_COORDINATOR_OPTIONS,
   },
   async run({ positionals, values }, ctx) {
     const dir = requirePositional(this, positionals, 0, 'model-dir');
-    if (values.queue !== undefined) throw new InvalidOptionError('--queue', 'handing requests to queue workers is not available in this build (the server runs the model itself)');
+    // With --queue the workers (`mplug2 worker <model> --queue …`) run the model; this process only reads its manifest.
+    const queue = values.queue === undefined ? undefined : { ...queueConnection(values), attempts: intOption(values, 'attempts', 3), backoffMs: intOption(values, 'backoff-ms', 1000, 0) };
     const port = intOption(values, 'port', 8080, 0) as number;
     if (port > 65535) throw new InvalidOptionError('--port', `${port} is not a port number`);
     const host = (values.host as string | undefined) ?? '127.0.0.1';
@@ -50,6 +52,7 @@ export const serveCommand: Command = {
       maxQueue: intOption(values, 'max-queue'),
       maxUpload: intOption(values, 'max-upload'),
       token: token || undefined,
+      queue,
     });
     const address = await app.listen({ port, host });
     ctx.stderr.write(`mplug2 serve: listening on ${address}, loading ${dir}\n`);

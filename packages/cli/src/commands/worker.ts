@@ -1,5 +1,6 @@
 import { openModel } from '@mplug2/core';
 import { EVAL_KIND, INDEX_KIND, QueueWorker, evalProcessor, indexProcessor, type JobProcessor } from '@mplug2/queue';
+import { serveProcessors } from '@mplug2/server';
 import { Captioner, Retriever, VideoQA } from '@mplug2/tasks';
 import { intOption, requirePositional, type Command } from '../cli.js';
 import { QUEUE_CONNECTION_OPTIONS, queueConnection } from './queue-options.js';
@@ -7,7 +8,7 @@ import { backendOption } from './shared.js';
 
 export const workerCommand: Command = {
   name: 'worker',
-  summary: 'process queued jobs (`index … --queue`, `eval run … --queue`) for one model until SIGTERM/SIGINT (the jobs in flight finish first); run any number, on any machine that sees the same files',
+  summary: 'process queued jobs (`index … --queue`, `eval run … --queue`, `serve … --queue`) for one model until SIGTERM/SIGINT (the jobs in flight finish first); run any number, on any machine that sees the same files',
   usage:
     'mplug2 worker <model-dir> --queue redis://[user:password@]host:port [--concurrency 1] [--queue-name mplug2] [--lock-ms 30000] [--stalled-ms 30000] [--max-stalled 2] [--reconnect-ms 60000] [--backend cpu|wasm|webgpu] [--json]',
   options: {
@@ -28,9 +29,15 @@ export const workerCommand: Command = {
     let retriever: Promise<Retriever> | undefined;
     let videoQA: Promise<VideoQA> | undefined;
     let captioner: Promise<Captioner> | undefined;
+    const concurrency = intOption(values, 'concurrency', 1) as number;
+    const loadVideoQA = () => (videoQA ??= VideoQA.load(dir, { backend }));
+    const loadCaptioner = () => (captioner ??= Captioner.load(dir, { backend }));
+    const loadRetriever = () => (retriever ??= Retriever.load(dir, { backend }));
     const processors: Record<string, JobProcessor> = {
-      [INDEX_KIND]: indexProcessor(() => (retriever ??= Retriever.load(dir, { backend }))),
-      [EVAL_KIND]: evalProcessor((task) => (task === 'videoqa' ? (videoQA ??= VideoQA.load(dir, { backend })) : (captioner ??= Captioner.load(dir, { backend })))),
+      // `mplug2 serve --queue`: the jobs in flight at once (--concurrency) share model calls.
+      ...serveProcessors({ videoqa: loadVideoQA, captioner: loadCaptioner, retriever: loadRetriever }, { maxBatch: concurrency, maxWaitMs: 5 }),
+      [INDEX_KIND]: indexProcessor(loadRetriever),
+      [EVAL_KIND]: evalProcessor((task) => (task === 'videoqa' ? loadVideoQA() : loadCaptioner())),
     };
     const log = (event: Record<string, unknown>, line: string) => ctx.stderr.write(values.json ? JSON.stringify({ time: new Date().toISOString(), ...event }) + '\n' : `mplug2 worker: ${line}\n`);
     const worker = await QueueWorker.start(url, {
@@ -38,7 +45,7 @@ export const workerCommand: Command = {
       modelId,
       processors,
       retryForMs,
-      concurrency: intOption(values, 'concurrency', 1),
+      concurrency,
       lockDurationMs: intOption(values, 'lock-ms', 30_000),
       stalledIntervalMs: intOption(values, 'stalled-ms', 30_000),
       maxStalledCount: intOption(values, 'max-stalled', 2, 0),
