@@ -27,7 +27,7 @@ describe('mplug2 serve --queue (HTTP front → Redis → mplug2 worker)', () => 
   beforeAll(async () => {
     model = await demoModel();
     redis = await RedisServer.start();
-    videos = [SAMPLE_VIDEO, ...makeVideos(mkdtempSync(path.join(os.tmpdir(), 'mplug2-serve-queue-')), ['red', 'bars'], 1).map((v) => v.file)];
+    videos = [SAMPLE_VIDEO, ...makeVideos(mkdtempSync(path.join(os.tmpdir(), 'mplug2-queue-videos-')), ['red', 'bars'], 1).map((v) => v.file)];
     worker = spawn(process.execPath, [BIN, 'worker', model, '--queue', redis.url, '--queue-name', 'serve-test', '--concurrency', '4', '--json'], { stdio: ['ignore', 'ignore', 'pipe'] });
     let log = '';
     await new Promise<void>((resolve, reject) => {

@@ -45,6 +45,8 @@ export type Mplug2Server = FastifyInstance & {
   /** Resolves once the model is loaded (`/health` answers 200 from then on); rejects if it failed. */
   readonly modelLoaded: Promise<void>;
   readonly metrics: ServerMetrics;
+  /** The private directory uploads are written to (removed on close). */
+  readonly uploadDir: string;
 };
 
 
@@ -133,6 +135,7 @@ export function createServer(model: ModelInput | ServerTasks | InferenceBackend,
 
   app.decorate('modelLoaded', modelLoaded);
   app.decorate('metrics', metrics);
+  app.decorate('uploadDir', tmpDir);
   void app.register(multipart, { limits: { fileSize: maxUpload, files: 1 } });
 
   app.setErrorHandler((e, _request, reply) => {
