@@ -6,7 +6,7 @@
 // --max-wait-ms). Answers from the server are checked against the library's.
 //
 //   npm run bench:serve -- [--size tiny|large] [--requests N] [--clients 1,8,32] [--route videoqa|caption]
-//                          [--max-batch 8] [--max-wait-ms 10] [--threads N] [--json]
+//                          [--max-batch 8] [--max-wait-ms 10] [--threads N]
 //
 // Prints a table; the last line is one JSON object (with os.loadavg() before and after). Needs the packages built.
 import { execFileSync } from 'node:child_process';
@@ -28,7 +28,6 @@ const { values } = parseArgs({
     'max-batch': { type: 'string', default: '8' },
     'max-wait-ms': { type: 'string', default: '10' },
     threads: { type: 'string' },
-    json: { type: 'boolean', default: false },
   },
   strict: true,
 });
