@@ -189,6 +189,10 @@ describe('mplug2 server (real HTTP server on a loopback port, tiny model)', () =
     expect(capEvents.at(-1)!.event).toBe('result');
     expect(capEvents.at(-1)!.data.results[0].caption).toBe((await tasks.captioner.caption(videos[2]))[0].caption);
     expect(capEvents.filter((e) => e.event === 'step').length).toBeGreaterThan(0);
+    // every request counted once: 1 JSON + 1 streamed videoqa, 1 streamed caption
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    expect(metricValue(metrics, 'mplug2_http_requests_total', { route: '/v1/videoqa', status: '200' })).toBe(2);
+    expect(metricValue(metrics, 'mplug2_http_requests_total', { route: '/v1/caption', status: '200' })).toBe(1);
   });
 
   it('a client that disconnects mid-generation aborts its call; the server answers the next request', async () => {
@@ -210,6 +214,7 @@ describe('mplug2 server (real HTTP server on a loopback port, tiny model)', () =
       aborted = metricValue(await (await fetch(`${base}/metrics`)).text(), 'mplug2_aborted_total', { task: 'caption', where: 'running' });
     }
     expect(aborted).toBe(before + 1);
+    expect(metricValue(await (await fetch(`${base}/metrics`)).text(), 'mplug2_http_requests_total', { route: '/v1/caption', status: '499' })).toBe(1);
     const after = await postForm(base, '/v1/caption', { video: videos[0] });
     expect(after.status).toBe(200);
     expect(after.json.results[0].caption).toBe((await tasks.captioner.caption(videos[0]))[0].caption);

@@ -150,7 +150,10 @@ export function createServer(model: ModelInput | ServerTasks | InferenceBackend,
   app.addHook('onRequest', async (request) => {
     if (options.token !== undefined && request.url !== '/health' && !sameToken(request.headers.authorization, options.token)) throw new UnauthorizedError();
   });
+  // Streamed (hijacked) responses record their own status: errors travel inside the event stream.
+  const streamed = new WeakSet<FastifyRequest>();
   app.addHook('onResponse', async (request, reply) => {
+    if (streamed.has(request)) return;
     const route = request.routeOptions.url ?? 'unmatched';
     metrics.requests.inc({ route, status: String(reply.statusCode) });
     metrics.latency.observe({ route }, reply.elapsedTime / 1000);
@@ -210,6 +213,7 @@ export function createServer(model: ModelInput | ServerTasks | InferenceBackend,
   /** Server-sent events: `step` per question and decoding step, then `result` (or `error`). */
   async function stream(request: FastifyRequest, reply: FastifyReply, route: string, work: (ctx: CallContext) => Promise<unknown>, release: () => void): Promise<void> {
     const signal = clientSignal(reply);
+    streamed.add(request);
     reply.hijack();
     const res = reply.raw;
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' });
@@ -226,7 +230,6 @@ export function createServer(model: ModelInput | ServerTasks | InferenceBackend,
       res.end();
       metrics.requests.inc({ route, status: String(signal.aborted ? 499 : status) });
       metrics.latency.observe({ route }, reply.elapsedTime / 1000);
-      void request;
     }
   }
 
