@@ -4,6 +4,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { demoModel } from '../helpers/demo-model';
+import { runCli } from '../helpers/cli';
 import { formData, readEvents } from '../helpers/http';
 
 const BIN = path.resolve(__dirname, '../../packages/cli/dist/bin.js');
@@ -17,6 +18,22 @@ function freshGet(url: string): Promise<number | string> {
     }).on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
   });
 }
+
+describe('mplug2 serve options', () => {
+  it('bad options are usage errors (exit 2) naming the option, before anything loads or listens', async () => {
+    for (const [args, option] of [
+      [['--max-upload', '12X'], '--max-upload'],
+      [['--tasks', 'videoqa,translate'], '--tasks'],
+      [['--port', '70000'], '--port'],
+      [['--max-batch', '0'], '--max-batch'],
+      [['--queue', 'http://example.com'], '--queue'],
+    ] as const) {
+      const r = await runCli(['serve', '/nonexistent-model', ...args]);
+      expect(r.code, r.err).toBe(2);
+      expect(r.err).toContain(option);
+    }
+  });
+});
 
 describe('mplug2 serve (the built CLI as a child process)', () => {
   it('SIGTERM: stops accepting connections, finishes the in-flight request, exits 0', async () => {

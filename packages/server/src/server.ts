@@ -100,6 +100,7 @@ export function createServer(model: ModelInput | ServerTasks | InferenceBackend,
   if (!Number.isInteger(maxQueue) || maxQueue < 1) throw new InvalidOptionError('maxQueue', `must be an integer >= 1, got ${maxQueue}`);
   if (!Number.isInteger(maxUpload) || maxUpload < 1) throw new InvalidOptionError('maxUpload', `must be an integer >= 1, got ${maxUpload}`);
   if (!Number.isInteger(maxBatch) || maxBatch < 1) throw new InvalidOptionError('maxBatch', `must be an integer >= 1, got ${maxBatch}`);
+  if (options.maxWaitMs !== undefined && !(Number.isFinite(options.maxWaitMs) && options.maxWaitMs >= 0)) throw new InvalidOptionError('maxWaitMs', `must be a number >= 0, got ${options.maxWaitMs}`);
   if (options.token !== undefined && options.token.length === 0) throw new InvalidOptionError('token', 'must not be empty');
 
   const app = Fastify({ logger: options.logger ?? false, forceCloseConnections: 'idle', bodyLimit: 1024 ** 2 });

@@ -1,6 +1,6 @@
 import { InvalidOptionError } from '@mplug2/core';
 import { createServer, type TaskName } from '@mplug2/server';
-import { intOption, requirePositional, type Command } from '../cli.js';
+import { intOption, parseByteSize, requirePositional, type Command } from '../cli.js';
 import { QUEUE_COORDINATOR_OPTIONS, QUEUE_COORDINATOR_USAGE, queueConnection } from './queue-options.js';
 import { backendOption } from './shared.js';
 
@@ -18,7 +18,7 @@ export const serveCommand: Command = {
   name: 'serve',
   summary: 'serve a model over HTTP (videoqa, caption, embed; batching, streaming, metrics)',
   usage:
-    `mplug2 serve <model-dir> [--port 8080] [--host 127.0.0.1] [--backend cpu|wasm|webgpu] [--threads N] [--tasks videoqa,caption,embed] [--max-batch 8] [--max-wait-ms 10] [--max-queue 64] [--max-upload BYTES] [--token T] [--drain-timeout-ms 30000] ${QUEUE_COORDINATOR_USAGE}`,
+    `mplug2 serve <model-dir> [--port 8080] [--host 127.0.0.1] [--backend cpu|wasm|webgpu] [--threads N] [--tasks videoqa,caption,embed] [--max-batch 8] [--max-wait-ms 10] [--max-queue 64] [--max-upload <n|256M|1G>] [--token T] [--drain-timeout-ms 30000] ${QUEUE_COORDINATOR_USAGE}`,
   options: {
     port: { type: 'string' },
     host: { type: 'string' },
@@ -50,7 +50,7 @@ export const serveCommand: Command = {
       maxBatch: intOption(values, 'max-batch'),
       maxWaitMs: intOption(values, 'max-wait-ms', undefined, 0),
       maxQueue: intOption(values, 'max-queue'),
-      maxUpload: intOption(values, 'max-upload'),
+      maxUpload: values['max-upload'] === undefined ? undefined : parseByteSize(values['max-upload'] as string, '--max-upload'),
       token: token || undefined,
       queue,
     });
