@@ -1,4 +1,4 @@
-import { disposeDeviceTensors, type Backend, type ModelSource, type Tensor } from '@mplug2/core';
+import { InvalidOptionError, disposeDeviceTensors, type Backend, type ModelSource, type Tensor } from '@mplug2/core';
 import { Captioner, Retriever, VideoQA, disposeVideoFeatures, openModelInput, type CaptionResult, type ModelInput, type QAResult, type VideoFeatures } from '@mplug2/tasks';
 import type { BeamStepEvent } from '@mplug2/decoder';
 import { BatchScheduler, Batcher, type BatchEntry, type BatchReport } from './batcher.js';
@@ -179,7 +179,7 @@ export class LocalBackend implements InferenceBackend {
     this.scheduler = new BatchScheduler(options.onReport);
     const { videoqa, captioner, retriever } = loaded;
     const visual = (videoqa ?? captioner ?? retriever)?.visual;
-    if (!visual) throw new Error('LocalBackend needs at least one task');
+    if (!visual) throw new InvalidOptionError('tasks', 'LocalBackend needs at least one loaded task (videoqa, captioner or retriever)');
     this.input = { frames: visual.frames, size: visual.size };
     this.tasks = [...(videoqa ? ['videoqa' as const] : []), ...(captioner ? ['caption' as const] : []), ...(retriever ? ['embed' as const] : [])];
     const genKey = (r: GenerateParams) => `${r.beamSize ?? ''}/${r.minLength ?? ''}/${r.maxLength ?? ''}`;
@@ -290,7 +290,7 @@ export class LocalBackend implements InferenceBackend {
   }
 
   private need<B>(b: B | undefined, task: TaskName): B {
-    if (!b) throw new Error(`task '${task}' is not loaded`);
+    if (!b) throw new InvalidOptionError('task', `'${task}' is not loaded in this backend (loaded: ${this.tasks.join(', ')})`);
     return b;
   }
 

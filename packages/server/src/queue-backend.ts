@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Mplug2Error, openModel, tensor, throwIfAborted, type ModelSource } from '@mplug2/core';
-import { QueueCoordinator, decodeFloat32, encodeFloat32, jobId, type CoordinatorOptions, type JobProcessor } from '@mplug2/queue';
+import { QueueCoordinator, decodeFloat32, encodeFloat32, jobId, permanentFailure, type CoordinatorOptions, type JobProcessor } from '@mplug2/queue';
 import type { CaptionResult, Captioner, QAResult, Retriever, VideoQA } from '@mplug2/tasks';
 import { LocalBackend, supportedTasks, type AskRequest, type CallContext, type CaptionRequest, type DecodedVideo, type EmbedRequest, type EmbedResult, type InferenceBackend, type LocalBackendOptions, type TaskName } from './backend.js';
 
@@ -129,7 +129,8 @@ export function serveProcessors(loaders: ServeTaskLoaders, options: LocalBackend
     let b = backends.get(key);
     if (!b) {
       const load = loaders[key];
-      if (!load) throw new Error(`this worker does not serve ${key}`);
+      // Retrying on another attempt cannot help: fail the job at once.
+      if (!load) throw permanentFailure(`this worker does not serve ${key}`);
       b = load().then((task) => new LocalBackend({ [key]: task }, options));
       backends.set(key, b);
     }

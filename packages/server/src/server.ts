@@ -10,7 +10,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import { LocalBackend, type CallContext, type InferenceBackend, type ServerTasks, type StepUpdate, type TaskName } from './backend.js';
 import { NotServedError, QueueFullError, UnauthorizedError, UploadTooLargeError } from './errors.js';
 import { ServerMetrics } from './metrics.js';
-import { QueueBackend, type QueueBackendOptions } from './queue-backend.js';
+import { QueueBackend, QueueJobError, type QueueBackendOptions } from './queue-backend.js';
 import { openApiDocument } from './openapi.js';
 import { VideoDecoder, intField, readForm, textFields, type UploadForm } from './uploads.js';
 
@@ -69,7 +69,8 @@ function statusOf(e: unknown): number {
   if (e instanceof UploadTooLargeError) return 413;
   if (e instanceof UnauthorizedError) return 401;
   if (e instanceof NotServedError) return e.status;
-  if (e instanceof Mplug2Error) return e.code === 'ABORTED' ? 499 : e.code === 'VIDEO_DECODE' || e.code === 'INVALID_OPTION' ? 400 : 500;
+  if (e instanceof QueueJobError) return 502;
+  if (e instanceof Mplug2Error) return e.code === 'ABORTED' ? 499 : e.code === 'VIDEO_DECODE' || e.code === 'INVALID_OPTION' ? 400 : e.code === 'QUEUE_UNAVAILABLE' ? 503 : 500;
   const s = (e as { statusCode?: number }).statusCode;
   return typeof s === 'number' && s >= 400 && s < 600 ? s : 500;
 }
