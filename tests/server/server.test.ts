@@ -97,7 +97,7 @@ describe('mplug2 server (real HTTP server on a loopback port, tiny model)', () =
     expect(metricValue(metrics, 'mplug2_http_request_duration_seconds_count', { route: '/v1/videoqa' })).toBe(32);
     expect(metrics).toContain('mplug2_queue_depth 0');
     void app;
-  });
+  }, 300_000);
 
   it('captions and embeddings (video, texts) equal the library', async () => {
     const { base } = await start({ maxBatch: 8, maxWaitMs: 100 });
@@ -120,7 +120,7 @@ describe('mplug2 server (real HTTP server on a loopback port, tiny model)', () =
     const wantVid = await tasks.retriever.encodeVideos(videos[1]);
     expect(vid.json.embeddings[0].length).toBe(tasks.retriever.embedDim);
     vid.json.embeddings[0].forEach((x: number, k: number) => expect(Math.abs(x - wantVid.embeddings[0][k])).toBeLessThan(1e-5));
-  });
+  }, 180_000);
 
   it('bad input: 400 with the typed error code on garbage, missing fields and bad options; nothing crashes', async () => {
     const { base } = await start();
