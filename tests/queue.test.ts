@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,6 +16,8 @@ import { makeVideos } from './helpers/videos';
  * and the LanceDB table must then equal the embedded run's, every video exactly once.
  */
 const VIDEOS = 12;
+// Generous per-test limits: on a quiet 2-core machine each scenario takes 10-25 s; shared machines are slower.
+const SCENARIO_MS = 150_000;
 
 let model: string;
 let tmp: string;
@@ -96,7 +98,7 @@ describe('index on the queue: coordinator + 3 worker processes on a real redis-s
     } finally {
       await stopWorkers(ws);
     }
-  });
+  }, SCENARIO_MS);
 
   it('the coordinator SIGKILLed mid-run and started again re-attaches and finishes; table equals the embedded run', async () => {
     const q = `kill-coordinator-${++queueSeq}`;
@@ -124,7 +126,7 @@ describe('index on the queue: coordinator + 3 worker processes on a real redis-s
     } finally {
       await stopWorkers(ws);
     }
-  });
+  }, SCENARIO_MS);
 
   it('Redis restarted mid-run (AOF persistence): workers and coordinator reconnect; table equals the embedded run', async () => {
     const q = `restart-redis-${++queueSeq}`;
@@ -145,7 +147,7 @@ describe('index on the queue: coordinator + 3 worker processes on a real redis-s
     } finally {
       await stopWorkers(ws);
     }
-  });
+  }, SCENARIO_MS);
 
   it('SIGTERM lets the job in flight finish before the worker exits', async () => {
     const q = `sigterm-${++queueSeq}`;
@@ -168,7 +170,29 @@ describe('index on the queue: coordinator + 3 worker processes on a real redis-s
     } finally {
       await stopWorkers([w]);
     }
-  });
+  }, SCENARIO_MS);
+});
+
+describe('rediss:// from the CLI', () => {
+  it('coordinator and worker over TLS with a password (CA via NODE_EXTRA_CA_CERTS); the password is never printed', async () => {
+    const tlsRedis = await RedisServer.start({ tls: true, password: 'cli-tls-secret' });
+    const env = { NODE_EXTRA_CA_CERTS: tlsRedis.caFile };
+    try {
+      const list = path.join(tmp, 'two.txt');
+      writeFileSync(list, reference.size ? [...reference.keys()].slice(0, 2).join('\n') + '\n' : '');
+      const db = path.join(tmp, 'tls.lance');
+      const w = procs.start(['worker', model, '--queue', tlsRedis.url, '--json'], env);
+      const ready = await until('the TLS worker to be ready', () => w.events.find((e) => e.type === 'ready') ?? (w.child.exitCode !== null && Promise.reject(new Error(w.stderr))));
+      expect(ready.queue).toBe(`rediss://default:***@localhost:${tlsRedis.port}`);
+      const c = procs.start(['index', model, list, '--db', db, '--queue', tlsRedis.url, '--json'], env);
+      expect(await c.exited).toBe(0);
+      expect(JSON.parse(c.stdout)).toMatchObject({ indexed: 2, rows: 2 });
+      await stopWorkers([w]);
+      expect(w.stderr + c.stderr + c.stdout).not.toContain('cli-tls-secret');
+    } finally {
+      await tlsRedis.stop();
+    }
+  }, SCENARIO_MS);
 });
 
 describe('queue errors from the CLI', () => {

@@ -20,8 +20,8 @@ export interface CliProcess {
 export class CliProcesses {
   private readonly running = new Set<ChildProcess>();
 
-  start(args: string[]): CliProcess {
-    const child = spawn(process.execPath, [CLI_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  start(args: string[], env: NodeJS.ProcessEnv = {}): CliProcess {
+    const child = spawn(process.execPath, [CLI_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     this.running.add(child);
     const p: CliProcess = {
       child,

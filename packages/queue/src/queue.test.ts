@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InvalidOptionError } from '@mplug2/core';
 import { RedisServer, freePort } from '../../../tests/helpers/redis';
@@ -167,4 +168,55 @@ describe('coordinator and workers on a real redis-server', () => {
     const r = await c.run({ kind: 'cube', modelId: 'model-a', items: [{ id: jobId('cube', ['1']), data: {} }], sink: async () => undefined });
     expect(r.failed[0].error).toContain("of kind 'cube', which this worker does not process (it processes: square)");
   });
+});
+
+describe('rediss:// (TLS) with a password', () => {
+  it('a coordinator and a worker run over TLS; without trusting the certificate the connection is refused', async () => {
+    const redis = await RedisServer.start({ tls: true, password: 'tls-secret' });
+    const closers: { close(): Promise<void> }[] = [];
+    try {
+      expect(redis.url).toMatch(/^rediss:\/\/default:tls-secret@localhost:/);
+      const tls = { ca: readFileSync(redis.caFile) };
+      const worker = await QueueWorker.start(redis.url, { queueName: 'tls', modelId: 'm', processors: { double: async (d) => 2 * (d as number) }, tls });
+      closers.push(worker);
+      const c = await QueueCoordinator.connect(redis.url, { queueName: 'tls', pollMs: 50, tls });
+      closers.push(c);
+      const got: number[] = [];
+      const r = await c.run<number, number>({ kind: 'double', modelId: 'm', items: [1, 2, 3].map((x) => ({ id: jobId('double', [String(x)]), data: x })), sink: async (rs) => void got.push(...rs.map((x) => x.result)) });
+      expect(r.done).toBe(3);
+      expect(got.sort()).toEqual([2, 4, 6]);
+      const e = await QueueConnection.open(redis.url, { retryForMs: 300 }).catch((err) => err);
+      expect(e).toBeInstanceOf(QueueUnavailableError);
+      expect(e.message).toMatch(/certificate/i);
+      expect(e.message).not.toContain('tls-secret');
+    } finally {
+      for (const c of closers) await c.close();
+      await redis.stop();
+    }
+  });
+});
+
+describe('a Redis without persistence restarted mid-run', () => {
+  it('the coordinator finds its jobs gone and submits them again; every item once', async () => {
+    const redis = await RedisServer.start();
+    const closers: { close(): Promise<void> }[] = [];
+    try {
+      const c = await QueueCoordinator.connect(redis.url, { queueName: 'lost', pollMs: 50 });
+      closers.push(c);
+      const items = Array.from({ length: 5 }, (_, x) => ({ id: jobId('inc', [String(x)]), data: x }));
+      const got: number[] = [];
+      const run = c.run<number, number>({ kind: 'inc', modelId: 'm', items, sink: async (rs) => void got.push(...rs.map((x) => x.result)) });
+      // No worker yet: the jobs wait in Redis, then vanish with it.
+      await expect.poll(() => c.queue.getWaitingCount(), { timeout: 10_000 }).toBe(5);
+      await redis.restart();
+      await expect.poll(() => c.queue.getWaitingCount().catch(() => -1), { timeout: 10_000 }).toBe(0);
+      closers.push(await QueueWorker.start(redis.url, { queueName: 'lost', modelId: 'm', processors: { inc: async (d) => (d as number) + 1 } }));
+      const r = await run;
+      expect(r.done).toBe(5);
+      expect(got.sort()).toEqual([1, 2, 3, 4, 5]);
+    } finally {
+      for (const c of closers) await c.close();
+      await redis.stop();
+    }
+  }, 60_000);
 });
