@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InvalidOptionError } from '@mplug2/core';
 import { RedisServer, freePort } from '../../../tests/helpers/redis';
-import { QueueConnection, parseQueueUrl, redact } from './connection.js';
+import { QueueConnection, boundedRetry, parseQueueUrl, redact } from './connection.js';
 import { QueueCoordinator } from './coordinator.js';
 import { QueueUnavailableError } from './errors.js';
 import { decodeFloat32, encodeFloat32, jobId } from './jobs.js';
@@ -35,6 +35,21 @@ describe('queue addresses', () => {
   it('redact masks the password raw and URL-encoded', () => {
     expect(redact('a p@ss b p%40ss c', { password: 'p@ss' })).toBe('a *** b *** c');
     expect(redact('nothing', {})).toBe('nothing');
+  });
+});
+
+describe('bounded reconnects', () => {
+  it('delays grow from 100 ms, doubling, capped at 2 s; null (give up) once the waits sum to the budget', () => {
+    const retry = boundedRetry(10_000);
+    const delays: number[] = [];
+    for (let t = 1; ; t++) {
+      const d = retry(t);
+      if (d === null) break;
+      delays.push(d);
+    }
+    expect(delays.slice(0, 7)).toEqual([100, 200, 400, 800, 1600, 2000, 2000]);
+    expect(delays.reduce((a, b) => a + b, 0)).toBe(10_000);
+    expect(boundedRetry(0)(1)).toBeNull();
   });
 });
 
@@ -154,6 +169,19 @@ describe('coordinator and workers on a real redis-server', () => {
       [2, 'cannot decode'],
     ]);
     expect(Object.fromEntries(calls)).toEqual({ '0': 2, '1': 3, '2': 1, '3': 1 });
+  });
+
+  it('a resumed run removes the finished jobs of items already written, and adds nothing for them', async () => {
+    const c = await setup({ square: async (d) => ({ y: (d as { x: number }).x ** 2 }) }, { workers: 1 });
+    const items = [1, 2, 3].map((x) => ({ id: jobId('square', ['resume', String(x)]), data: { x } }));
+    // A first coordinator that was killed after writing item 1 but before removing its job.
+    await c.queue.add('square', { modelId: 'model-a', data: { x: 1 } }, { jobId: items[0].id });
+    await expect.poll(() => c.queue.getJobState(items[0].id), { timeout: 10_000 }).toBe('completed');
+    const written: number[] = [];
+    const r = await c.run<{ x: number }, { y: number }>({ kind: 'square', modelId: 'model-a', items: items.slice(1), alreadyDone: [items[0].id], sink: async (rs) => void written.push(...rs.map((x) => x.result.y)) });
+    expect(r.done).toBe(2);
+    expect(written.sort()).toEqual([4, 9]);
+    expect(await c.queue.getJobState(items[0].id)).toBe('unknown');
   });
 
   it('a worker serving another model refuses the job with a clear error on it', async () => {
