@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LanceVectorStore, MemoryVectorStore, Retriever, collectVideos, indexVideos, type StoreHit } from '@mplug2/tasks';
 import { runCli } from './helpers/cli';
 import { demoModel } from './helpers/demo-model';
+import { serveStatic } from './browser/server';
 import { CliProcesses, completedJobs as completed, firstActive, startWorkers, stopWorkers, until } from './helpers/processes';
 import { RedisServer, freePort } from './helpers/redis';
 import { makeVideos } from './helpers/videos';
@@ -169,6 +170,41 @@ describe('index on the queue: coordinator + 3 worker processes on a real redis-s
       await expectEqualsEmbedded(db);
     } finally {
       await stopWorkers([w]);
+    }
+  }, SCENARIO_MS);
+});
+
+describe('videos over http(s)', () => {
+  it('URLs indexed on the queue: the same rows as the embedded index of the same URLs and of the files; a 404 is refused up front', async () => {
+    const server = await serveStatic({ mounts: { '/v/': videoDir } });
+    const q = `urls-${++queueSeq}`;
+    const ws = await workers(q, 2);
+    try {
+      const names = [...reference.keys()].sort().slice(0, 4).map((p) => path.basename(p));
+      const list = path.join(tmp, 'urls.txt');
+      writeFileSync(list, names.map((n) => `${server.url}/v/${n}`).join('\n') + '\n');
+      const db = path.join(tmp, `${q}.lance`);
+      const c = start(['index', model, list, '--db', db, '--queue', redis.url, '--queue-name', q, '--json']);
+      expect(await c.exited).toBe(0);
+      expect(JSON.parse(c.stdout)).toMatchObject({ indexed: 4, failed: [], rows: 4 });
+      const embedded = await runCli(['index', model, list, '--db', path.join(tmp, `${q}-embedded.lance`), '--json']);
+      expect(embedded.code, embedded.err).toBe(0);
+      const [queued, local] = [await table(db), await table(path.join(tmp, `${q}-embedded.lance`))];
+      expect(queued.count).toBe(4);
+      expect([...queued.rows.keys()].sort()).toEqual(names.map((n) => `${server.url}/v/${n}`));
+      for (const [url, row] of queued.rows) {
+        const { score: _a, ...same } = row;
+        const { score: _b, ...other } = local.rows.get(url)!;
+        expect(same).toEqual(other);
+        const file = reference.get(path.join(videoDir, path.basename(url)))!;
+        expect({ sha256: row.sha256, embedding: Array.from(row.embedding) }).toEqual({ sha256: file.sha256, embedding: Array.from(file.embedding) });
+      }
+      const missing = await runCli(['index', model, `${server.url}/v/nope.mp4`, '--db', db, '--queue', redis.url, '--queue-name', q]);
+      expect(missing.code).toBe(2);
+      expect(missing.err).toContain(`${server.url}/v/nope.mp4: cannot be fetched: HTTP 404`);
+    } finally {
+      await stopWorkers(ws);
+      await server.close();
     }
   }, SCENARIO_MS);
 });
