@@ -199,6 +199,12 @@ describe('videos over http(s)', () => {
         const file = reference.get(path.join(videoDir, path.basename(url)))!;
         expect({ sha256: row.sha256, embedding: Array.from(row.embedding) }).toEqual({ sha256: file.sha256, embedding: Array.from(file.embedding) });
       }
+      // Re-ranking recomputes ITM states from the URL (downloaded again, sha256 checked).
+      const search = await runCli(['search', model, '--db', db, '--text', 'a red screen', '--k', '4', '--rerank', '2', '--json']);
+      expect(search.code, search.err).toBe(0);
+      const found = JSON.parse(search.out);
+      expect(found.warnings).toEqual([]);
+      expect(found.hits.filter((h: { itm: number | null }) => h.itm !== null)).toHaveLength(2);
       const missing = await runCli(['index', model, `${server.url}/v/nope.mp4`, '--db', db, '--queue', redis.url, '--queue-name', q]);
       expect(missing.code).toBe(2);
       expect(missing.err).toContain(`${server.url}/v/nope.mp4: cannot be fetched: HTTP 404`);
