@@ -1,11 +1,12 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LanceVectorStore, MemoryVectorStore, Retriever, collectVideos, indexVideos, type StoreHit } from '@mplug2/tasks';
 import { runCli } from './helpers/cli';
 import { demoModel } from './helpers/demo-model';
+import { serveStatic } from './browser/server';
+import { CliProcesses, completedJobs as completed, firstActive, startWorkers, stopWorkers, until } from './helpers/processes';
 import { RedisServer, freePort } from './helpers/redis';
 import { makeVideos } from './helpers/videos';
 
@@ -15,8 +16,9 @@ import { makeVideos } from './helpers/videos';
  * SIGKILLed while it holds a job, the coordinator SIGKILLed and started again, Redis restarted —
  * and the LanceDB table must then equal the embedded run's, every video exactly once.
  */
-const BIN = path.resolve(__dirname, '../packages/cli/dist/bin.js');
 const VIDEOS = 12;
+// Generous per-test limits: on a quiet 2-core machine each scenario takes 10-25 s; shared machines are slower.
+const SCENARIO_MS = 150_000;
 
 let model: string;
 let tmp: string;
@@ -24,54 +26,12 @@ let videoDir: string;
 let redis: RedisServer;
 let reference: Map<string, StoreHit>;
 let modelId: string;
-const children = new Set<ChildProcess>();
+const procs = new CliProcesses();
 let queueSeq = 0;
 
-interface Proc {
-  readonly child: ChildProcess;
-  readonly events: Record<string, unknown>[];
-  stdout: string;
-  stderr: string;
-  readonly exited: Promise<number | null>;
-}
-
-function start(args: string[]): Proc {
-  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  children.add(child);
-  const p: Proc = { child, events: [], stdout: '', stderr: '', exited: new Promise((resolve) => child.once('exit', (code) => (children.delete(child), resolve(code)))) };
-  child.stdout!.on('data', (d) => (p.stdout += String(d)));
-  child.stderr!.on('data', (d) => {
-    p.stderr += String(d);
-    for (const line of String(d).split('\n')) if (line.startsWith('{')) p.events.push(JSON.parse(line));
-  });
-  return p;
-}
-
-async function until<T>(what: string, probe: () => T | undefined | false, timeoutMs = 40_000): Promise<T> {
-  const t0 = Date.now();
-  for (;;) {
-    const v = probe();
-    if (v) return v;
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-const workerArgs = (queueName: string) => ['worker', model, '--queue', redis.url, '--queue-name', queueName, '--lock-ms', '2000', '--stalled-ms', '1000', '--json'];
 const coordinatorArgs = (queueName: string, db: string) => ['index', model, videoDir, '--db', db, '--queue', redis.url, '--queue-name', queueName, '--backoff-ms', '200', '--json'];
-
-async function startWorkers(queueName: string, n: number): Promise<Proc[]> {
-  const ws = Array.from({ length: n }, () => start(workerArgs(queueName)));
-  for (const w of ws) await until('a worker to be ready', () => w.events.some((e) => e.type === 'ready') || (w.child.exitCode !== null && Promise.reject(new Error(w.stderr))));
-  return ws;
-}
-
-async function stopWorkers(ws: Proc[]): Promise<void> {
-  for (const w of ws) if (w.child.exitCode === null && w.child.signalCode === null) w.child.kill('SIGTERM');
-  await Promise.all(ws.map((w) => w.exited));
-}
-
-const completed = (ws: Proc[]) => ws.flatMap((w) => w.events.filter((e) => e.type === 'completed').map((e) => String(e.jobId)));
+const start = (args: string[]) => procs.start(args);
+const workers = (queueName: string, n: number) => startWorkers(procs, model, redis.url, queueName, n);
 
 /** The table's rows for the model, and its row count (which must equal the number of distinct paths). */
 async function table(db: string): Promise<{ rows: Map<string, StoreHit>; count: number; paths: string[] }> {
@@ -115,7 +75,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   // Whatever failed: no child process or redis-server outlives the file.
-  for (const c of children) c.kill('SIGKILL');
+  procs.killAll();
   await redis?.stop();
 });
 
@@ -123,16 +83,11 @@ describe('index on the queue: coordinator + 3 worker processes on a real redis-s
   it('a worker SIGKILLed while it holds a job: another takes the job over (stalled-job recovery); table equals the embedded run', async () => {
     const q = `kill-worker-${++queueSeq}`;
     const db = path.join(tmp, `${q}.lance`);
-    const ws = await startWorkers(q, 3);
+    const ws = await workers(q, 3);
     const coordinator = start(coordinatorArgs(q, db));
     try {
       // Kill the first worker that reports a job active (BullMQ moved it to active under its lock).
-      const { victim, job } = await until('a job to become active', () => {
-        for (const w of ws) {
-          const e = w.events.find((x) => x.type === 'active');
-          if (e) return { victim: w, job: String(e.jobId) };
-        }
-      });
+      const { worker: victim, job } = await until('a job to become active', () => firstActive(ws));
       victim.child.kill('SIGKILL');
       expect(await coordinator.exited).toBe(0);
       const out = JSON.parse(coordinator.stdout);
@@ -144,12 +99,12 @@ describe('index on the queue: coordinator + 3 worker processes on a real redis-s
     } finally {
       await stopWorkers(ws);
     }
-  });
+  }, SCENARIO_MS);
 
   it('the coordinator SIGKILLed mid-run and started again re-attaches and finishes; table equals the embedded run', async () => {
     const q = `kill-coordinator-${++queueSeq}`;
     const db = path.join(tmp, `${q}.lance`);
-    const ws = await startWorkers(q, 3);
+    const ws = await workers(q, 3);
     try {
       const first = start(coordinatorArgs(q, db));
       await until('some jobs to complete', () => completed(ws).length >= 2);
@@ -172,12 +127,12 @@ describe('index on the queue: coordinator + 3 worker processes on a real redis-s
     } finally {
       await stopWorkers(ws);
     }
-  });
+  }, SCENARIO_MS);
 
   it('Redis restarted mid-run (AOF persistence): workers and coordinator reconnect; table equals the embedded run', async () => {
     const q = `restart-redis-${++queueSeq}`;
     const db = path.join(tmp, `${q}.lance`);
-    const ws = await startWorkers(q, 3);
+    const ws = await workers(q, 3);
     try {
       const coordinator = start(coordinatorArgs(q, db));
       await until('some jobs to complete', () => completed(ws).length >= 2);
@@ -193,12 +148,12 @@ describe('index on the queue: coordinator + 3 worker processes on a real redis-s
     } finally {
       await stopWorkers(ws);
     }
-  });
+  }, SCENARIO_MS);
 
   it('SIGTERM lets the job in flight finish before the worker exits', async () => {
     const q = `sigterm-${++queueSeq}`;
     const db = path.join(tmp, `${q}.lance`);
-    const [w] = await startWorkers(q, 1);
+    const [w] = await workers(q, 1);
     const coordinator = start(coordinatorArgs(q, db));
     try {
       const e = await until('a job to become active', () => w.events.find((x) => x.type === 'active'));
@@ -209,14 +164,77 @@ describe('index on the queue: coordinator + 3 worker processes on a real redis-s
       expect(after.some((x) => x.type === 'stopping')).toBe(true);
       // It took no job after the one in flight.
       expect(w.events.filter((x) => x.type === 'active').length).toBe(w.events.filter((x) => x.type === 'completed').length);
-      const [w2] = await startWorkers(q, 1);
+      const [w2] = await workers(q, 1);
       expect(await coordinator.exited).toBe(0);
       await stopWorkers([w2]);
       await expectEqualsEmbedded(db);
     } finally {
       await stopWorkers([w]);
     }
-  });
+  }, SCENARIO_MS);
+});
+
+describe('videos over http(s)', () => {
+  it('URLs indexed on the queue: the same rows as the embedded index of the same URLs and of the files; a 404 is refused up front', async () => {
+    const server = await serveStatic({ mounts: { '/v/': videoDir } });
+    const q = `urls-${++queueSeq}`;
+    const ws = await workers(q, 2);
+    try {
+      const names = [...reference.keys()].sort().slice(0, 4).map((p) => path.basename(p));
+      const list = path.join(tmp, 'urls.txt');
+      writeFileSync(list, names.map((n) => `${server.url}/v/${n}`).join('\n') + '\n');
+      const db = path.join(tmp, `${q}.lance`);
+      const c = start(['index', model, list, '--db', db, '--queue', redis.url, '--queue-name', q, '--json']);
+      expect(await c.exited).toBe(0);
+      expect(JSON.parse(c.stdout)).toMatchObject({ indexed: 4, failed: [], rows: 4 });
+      const embedded = await runCli(['index', model, list, '--db', path.join(tmp, `${q}-embedded.lance`), '--json']);
+      expect(embedded.code, embedded.err).toBe(0);
+      const [queued, local] = [await table(db), await table(path.join(tmp, `${q}-embedded.lance`))];
+      expect(queued.count).toBe(4);
+      expect([...queued.rows.keys()].sort()).toEqual(names.map((n) => `${server.url}/v/${n}`));
+      for (const [url, row] of queued.rows) {
+        const { score: _a, ...same } = row;
+        const { score: _b, ...other } = local.rows.get(url)!;
+        expect(same).toEqual(other);
+        const file = reference.get(path.join(videoDir, path.basename(url)))!;
+        expect({ sha256: row.sha256, embedding: Array.from(row.embedding) }).toEqual({ sha256: file.sha256, embedding: Array.from(file.embedding) });
+      }
+      // Re-ranking recomputes ITM states from the URL (downloaded again, sha256 checked).
+      const search = await runCli(['search', model, '--db', db, '--text', 'a red screen', '--k', '4', '--rerank', '2', '--json']);
+      expect(search.code, search.err).toBe(0);
+      const found = JSON.parse(search.out);
+      expect(found.warnings).toEqual([]);
+      expect(found.hits.filter((h: { itm: number | null }) => h.itm !== null)).toHaveLength(2);
+      const missing = await runCli(['index', model, `${server.url}/v/nope.mp4`, '--db', db, '--queue', redis.url, '--queue-name', q]);
+      expect(missing.code).toBe(2);
+      expect(missing.err).toContain(`${server.url}/v/nope.mp4: cannot be fetched: HTTP 404`);
+    } finally {
+      await stopWorkers(ws);
+      await server.close();
+    }
+  }, SCENARIO_MS);
+});
+
+describe('rediss:// from the CLI', () => {
+  it('coordinator and worker over TLS with a password (CA via NODE_EXTRA_CA_CERTS); the password is never printed', async () => {
+    const tlsRedis = await RedisServer.start({ tls: true, password: 'cli-tls-secret' });
+    const env = { NODE_EXTRA_CA_CERTS: tlsRedis.caFile };
+    try {
+      const list = path.join(tmp, 'two.txt');
+      writeFileSync(list, reference.size ? [...reference.keys()].slice(0, 2).join('\n') + '\n' : '');
+      const db = path.join(tmp, 'tls.lance');
+      const w = procs.start(['worker', model, '--queue', tlsRedis.url, '--json'], env);
+      const ready = await until('the TLS worker to be ready', () => w.events.find((e) => e.type === 'ready') ?? (w.child.exitCode !== null && Promise.reject(new Error(w.stderr))));
+      expect(ready.queue).toBe(`rediss://default:***@localhost:${tlsRedis.port}`);
+      const c = procs.start(['index', model, list, '--db', db, '--queue', tlsRedis.url, '--json'], env);
+      expect(await c.exited).toBe(0);
+      expect(JSON.parse(c.stdout)).toMatchObject({ indexed: 2, rows: 2 });
+      await stopWorkers([w]);
+      expect(w.stderr + c.stderr + c.stdout).not.toContain('cli-tls-secret');
+    } finally {
+      await tlsRedis.stop();
+    }
+  }, SCENARIO_MS);
 });
 
 describe('queue errors from the CLI', () => {

@@ -1,5 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -31,6 +31,8 @@ export interface RedisServerOptions {
   readonly persistent?: boolean;
   /** `requirepass` (user `default`). */
   readonly password?: string;
+  /** TLS only (no plain port), with a self-signed certificate for localhost made with openssl: see `caFile`. */
+  readonly tls?: boolean;
 }
 
 /**
@@ -54,7 +56,14 @@ export class RedisServer {
   }
 
   get url(): string {
-    return this.options.password ? `redis://default:${encodeURIComponent(this.options.password)}@127.0.0.1:${this.port}` : `redis://127.0.0.1:${this.port}`;
+    const scheme = this.options.tls ? 'rediss' : 'redis';
+    const host = this.options.tls ? 'localhost' : '127.0.0.1'; // the certificate's name
+    return this.options.password ? `${scheme}://default:${encodeURIComponent(this.options.password)}@${host}:${this.port}` : `${scheme}://${host}:${this.port}`;
+  }
+
+  /** The self-signed certificate a TLS server presents (its own CA). */
+  get caFile(): string {
+    return path.join(this.dir, 'cert.pem');
   }
 
   get pid(): number | undefined {
@@ -62,7 +71,12 @@ export class RedisServer {
   }
 
   private async launch(): Promise<void> {
-    const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--save', '', '--daemonize', 'no', '--protected-mode', 'no', '--loglevel', 'warning'];
+    if (this.options.tls && !existsSync(this.caFile))
+      execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', path.join(this.dir, 'key.pem'), '-out', this.caFile, '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost'], { stdio: 'ignore' });
+    const ports = this.options.tls
+      ? ['--port', '0', '--tls-port', String(this.port), '--tls-cert-file', this.caFile, '--tls-key-file', path.join(this.dir, 'key.pem'), '--tls-auth-clients', 'no']
+      : ['--port', String(this.port)];
+    const args = [...ports, '--bind', '127.0.0.1', '--dir', this.dir, '--save', '', '--daemonize', 'no', '--protected-mode', 'no', '--loglevel', 'warning'];
     if (this.options.persistent) args.push('--appendonly', 'yes', '--appendfsync', 'always');
     if (this.options.password) args.push('--requirepass', this.options.password);
     const child = spawn(REDIS_SERVER, args, { stdio: ['ignore', 'ignore', 'pipe'] });

@@ -1,3 +1,4 @@
+import type { ConnectionOptions as TlsOptions } from 'node:tls';
 import { Redis, type RedisOptions } from 'ioredis';
 import { InvalidOptionError } from '@mplug2/core';
 import { QueueUnavailableError } from './errors.js';
@@ -74,6 +75,11 @@ export interface ConnectOptions {
    * connection drops — before failing with `QueueUnavailableError`. Default 60 000 ms.
    */
   readonly retryForMs?: number;
+  /**
+   * Extra TLS settings for `rediss://` (e.g. `{ ca }` for a private CA). The CLI has none: it trusts
+   * the system CAs plus `NODE_EXTRA_CA_CERTS`, as any Node program does.
+   */
+  readonly tls?: TlsOptions;
 }
 
 /** Delay before reconnect attempt `times` (1-based): exponential from 100 ms, capped at 2 s. */
@@ -99,7 +105,7 @@ export function redisOptions(address: QueueAddress, options: ConnectOptions = {}
     db: address.db,
     username: address.username,
     password: address.password,
-    tls: address.tls ? { servername: address.host } : undefined,
+    tls: address.tls ? { servername: address.host, ...options.tls } : undefined,
     // BullMQ's blocking commands need this: a command waits for the reconnect instead of failing.
     maxRetriesPerRequest: null,
     retryStrategy: boundedRetry(retryForMs),

@@ -99,6 +99,12 @@ export class QueueCoordinator {
       for (let s = 0; s < items.length; s += PAGE)
         await this.queue.addBulk(items.slice(s, s + PAGE).map((i) => ({ name: run.kind, data: { modelId: run.modelId, data: i.data } satisfies JobEnvelope<D>, opts: jobOptions(i.id) })));
     };
+    // Finished jobs of items whose results were already written (a coordinator killed between
+    // writing and removing) are left over: removed now, and whenever one shows up later.
+    const removeStale = async (ids: readonly string[]) => {
+      for (const id of ids) if (stale.has(id)) await this.queue.remove(id).catch(() => 0);
+    };
+    if (stale.size) await this.guard(async () => removeStale(await this.queue.getRanges(['completed', 'failed'], 0, -1)));
     await this.guard(() => submit([...pending.values()]));
     let lastReconcile = performance.now();
     while (pending.size > 0) {
@@ -107,7 +113,7 @@ export class QueueCoordinator {
         for (const state of ['completed', 'failed'] as const) {
           const ids = await this.queue.getRanges([state], 0, -1);
           const ours = ids.filter((id) => pending.has(id));
-          for (const id of ids) if (stale.has(id)) await this.queue.remove(id).catch(() => 0);
+          await removeStale(ids);
           for (let s = 0; s < ours.length; s += PAGE) {
             const jobs = (await Promise.all(ours.slice(s, s + PAGE).map((id) => this.queue.getJob(id)))).filter((j): j is Job => !!j);
             if (state === 'completed') {

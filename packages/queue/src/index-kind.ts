@@ -1,5 +1,5 @@
 import { sha256File } from '@mplug2/core';
-import { embedVideos, planIndex, type IndexItem, type IndexResult, type IndexedVideo, type Retriever, type VectorStore } from '@mplug2/tasks';
+import { embedVideos, isHttpUrl, planIndex, type IndexItem, type IndexResult, type IndexedVideo, type Retriever, type VectorStore } from '@mplug2/tasks';
 import type { QueueCoordinator, QueueProgress } from './coordinator.js';
 import { decodeFloat32, encodeFloat32, jobId } from './jobs.js';
 import { permanentFailure, type JobProcessor } from './worker.js';
@@ -32,10 +32,12 @@ export function indexJobId(modelId: string, item: IndexItem, storeStates: boolea
 export function indexProcessor(retriever: () => Promise<Retriever>): JobProcessor {
   return async (raw) => {
     const data = raw as IndexJobData;
-    const sha256 = await sha256File(data.path);
+    // A URL is downloaded and checked against the sha256 by embedVideos; a file is checked here.
+    const sha256 = isHttpUrl(data.path) ? data.sha256 : await sha256File(data.path);
     if (sha256 !== data.sha256) throw new Error(`${data.path}: content differs from what the coordinator indexed (sha256 ${sha256.slice(0, 12)}… here, ${data.sha256.slice(0, 12)}… there); workers must see the same files`);
     const { rows, failed } = await embedVideos(await retriever(), [{ path: data.path, sha256: data.sha256 }], { storeStates: data.storeStates, decodeConcurrency: 1 });
-    if (failed.length) throw permanentFailure(failed[0].error);
+    // Undecodable content fails for good; a URL that could not be fetched (network, HTTP 5xx) is retried.
+    if (failed.length) throw isHttpUrl(data.path) && failed[0].error.includes('cannot be fetched') ? new Error(failed[0].error) : permanentFailure(failed[0].error);
     const row = rows[0];
     return { duration: row.duration, frameIndices: [...row.frameIndices], embedding: encodeFloat32(row.embedding), states: row.states ? encodeFloat32(row.states) : null } satisfies IndexJobResult;
   };

@@ -1,7 +1,8 @@
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InvalidOptionError } from '@mplug2/core';
 import { RedisServer, freePort } from '../../../tests/helpers/redis';
-import { QueueConnection, parseQueueUrl, redact } from './connection.js';
+import { QueueConnection, boundedRetry, parseQueueUrl, redact } from './connection.js';
 import { QueueCoordinator } from './coordinator.js';
 import { QueueUnavailableError } from './errors.js';
 import { decodeFloat32, encodeFloat32, jobId } from './jobs.js';
@@ -34,6 +35,21 @@ describe('queue addresses', () => {
   it('redact masks the password raw and URL-encoded', () => {
     expect(redact('a p@ss b p%40ss c', { password: 'p@ss' })).toBe('a *** b *** c');
     expect(redact('nothing', {})).toBe('nothing');
+  });
+});
+
+describe('bounded reconnects', () => {
+  it('delays grow from 100 ms, doubling, capped at 2 s; null (give up) once the waits sum to the budget', () => {
+    const retry = boundedRetry(10_000);
+    const delays: number[] = [];
+    for (let t = 1; ; t++) {
+      const d = retry(t);
+      if (d === null) break;
+      delays.push(d);
+    }
+    expect(delays.slice(0, 7)).toEqual([100, 200, 400, 800, 1600, 2000, 2000]);
+    expect(delays.reduce((a, b) => a + b, 0)).toBe(10_000);
+    expect(boundedRetry(0)(1)).toBeNull();
   });
 });
 
@@ -155,6 +171,19 @@ describe('coordinator and workers on a real redis-server', () => {
     expect(Object.fromEntries(calls)).toEqual({ '0': 2, '1': 3, '2': 1, '3': 1 });
   });
 
+  it('a resumed run removes the finished jobs of items already written, and adds nothing for them', async () => {
+    const c = await setup({ square: async (d) => ({ y: (d as { x: number }).x ** 2 }) }, { workers: 1 });
+    const items = [1, 2, 3].map((x) => ({ id: jobId('square', ['resume', String(x)]), data: { x } }));
+    // A first coordinator that was killed after writing item 1 but before removing its job.
+    await c.queue.add('square', { modelId: 'model-a', data: { x: 1 } }, { jobId: items[0].id });
+    await expect.poll(() => c.queue.getJobState(items[0].id), { timeout: 10_000 }).toBe('completed');
+    const written: number[] = [];
+    const r = await c.run<{ x: number }, { y: number }>({ kind: 'square', modelId: 'model-a', items: items.slice(1), alreadyDone: [items[0].id], sink: async (rs) => void written.push(...rs.map((x) => x.result.y)) });
+    expect(r.done).toBe(2);
+    expect(written.sort()).toEqual([4, 9]);
+    expect(await c.queue.getJobState(items[0].id)).toBe('unknown');
+  });
+
   it('a worker serving another model refuses the job with a clear error on it', async () => {
     const c = await setup({ square: async () => ({ y: 0 }) }, { workers: 1, modelId: 'model-b', attempts: 1 });
     const r = await c.run({ kind: 'square', modelId: 'model-a', items: [{ id: jobId('square', ['m']), data: { x: 1 } }], sink: async () => undefined });
@@ -167,4 +196,55 @@ describe('coordinator and workers on a real redis-server', () => {
     const r = await c.run({ kind: 'cube', modelId: 'model-a', items: [{ id: jobId('cube', ['1']), data: {} }], sink: async () => undefined });
     expect(r.failed[0].error).toContain("of kind 'cube', which this worker does not process (it processes: square)");
   });
+});
+
+describe('rediss:// (TLS) with a password', () => {
+  it('a coordinator and a worker run over TLS; without trusting the certificate the connection is refused', async () => {
+    const redis = await RedisServer.start({ tls: true, password: 'tls-secret' });
+    const closers: { close(): Promise<void> }[] = [];
+    try {
+      expect(redis.url).toMatch(/^rediss:\/\/default:tls-secret@localhost:/);
+      const tls = { ca: readFileSync(redis.caFile) };
+      const worker = await QueueWorker.start(redis.url, { queueName: 'tls', modelId: 'm', processors: { double: async (d) => 2 * (d as number) }, tls });
+      closers.push(worker);
+      const c = await QueueCoordinator.connect(redis.url, { queueName: 'tls', pollMs: 50, tls });
+      closers.push(c);
+      const got: number[] = [];
+      const r = await c.run<number, number>({ kind: 'double', modelId: 'm', items: [1, 2, 3].map((x) => ({ id: jobId('double', [String(x)]), data: x })), sink: async (rs) => void got.push(...rs.map((x) => x.result)) });
+      expect(r.done).toBe(3);
+      expect(got.sort()).toEqual([2, 4, 6]);
+      const e = await QueueConnection.open(redis.url, { retryForMs: 300 }).catch((err) => err);
+      expect(e).toBeInstanceOf(QueueUnavailableError);
+      expect(e.message).toMatch(/certificate/i);
+      expect(e.message).not.toContain('tls-secret');
+    } finally {
+      for (const c of closers) await c.close();
+      await redis.stop();
+    }
+  });
+});
+
+describe('a Redis without persistence restarted mid-run', () => {
+  it('the coordinator finds its jobs gone and submits them again; every item once', async () => {
+    const redis = await RedisServer.start();
+    const closers: { close(): Promise<void> }[] = [];
+    try {
+      const c = await QueueCoordinator.connect(redis.url, { queueName: 'lost', pollMs: 50 });
+      closers.push(c);
+      const items = Array.from({ length: 5 }, (_, x) => ({ id: jobId('inc', [String(x)]), data: x }));
+      const got: number[] = [];
+      const run = c.run<number, number>({ kind: 'inc', modelId: 'm', items, sink: async (rs) => void got.push(...rs.map((x) => x.result)) });
+      // No worker yet: the jobs wait in Redis, then vanish with it.
+      await expect.poll(() => c.queue.getWaitingCount(), { timeout: 10_000 }).toBe(5);
+      await redis.restart();
+      await expect.poll(() => c.queue.getWaitingCount().catch(() => -1), { timeout: 10_000 }).toBe(0);
+      closers.push(await QueueWorker.start(redis.url, { queueName: 'lost', modelId: 'm', processors: { inc: async (d) => (d as number) + 1 } }));
+      const r = await run;
+      expect(r.done).toBe(5);
+      expect(got.sort()).toEqual([1, 2, 3, 4, 5]);
+    } finally {
+      for (const c of closers) await c.close();
+      await redis.stop();
+    }
+  }, 60_000);
 });

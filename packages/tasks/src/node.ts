@@ -5,3 +5,4 @@ export * from './convert.js';
 export * from './synthetic/index.js';
 export * from './store.js';
 export * from './retrieval.js';
+export { isHttpUrl, sha256Url, withDownloaded } from './remote-video.js';

@@ -36,6 +36,7 @@ import {
   type VideoInput,
 } from './common.js';
 import { RETRIEVAL_HEAD_TENSORS } from './convert.js';
+import { isHttpUrl, sha256Url, withDownloaded } from './remote-video.js';
 import { compareHits, type IndexedVideo, type StoreHit, type VectorStore } from './store.js';
 
 /** File extensions `collectVideos` picks up from a folder. */
@@ -205,7 +206,10 @@ function rows(t: Tensor<'float32'>): Float32Array[] {
   return Array.from({ length: n }, (_, i) => t.data.slice(i * d, (i + 1) * d));
 }
 
-/** Expands videos, folders (recursively, media extensions) and list files (`.txt`/`.list`: one path per line, relative to the list). */
+/**
+ * Expands videos, folders (recursively, media extensions) and list files (`.txt`/`.list`: one path
+ * per line, relative to the list); http(s) URLs (inputs or list lines) are kept as they are.
+ */
 export async function collectVideos(inputs: readonly string[]): Promise<string[]> {
   const out: string[] = [];
   const walk = async (dir: string): Promise<void> => {
@@ -217,6 +221,10 @@ export async function collectVideos(inputs: readonly string[]): Promise<string[]
     }
   };
   for (const input of inputs) {
+    if (isHttpUrl(input)) {
+      out.push(input);
+      continue;
+    }
     const s = await stat(input).catch(() => null);
     if (!s) throw new InvalidOptionError('videos', `${input} does not exist`);
     if (s.isDirectory()) await walk(input);
@@ -224,7 +232,7 @@ export async function collectVideos(inputs: readonly string[]): Promise<string[]
       const base = path.dirname(input);
       for (const line of (await readFile(input, 'utf8')).split(/\r?\n/)) {
         const l = line.trim();
-        if (l && !l.startsWith('#')) out.push(path.resolve(base, l));
+        if (l && !l.startsWith('#')) out.push(isHttpUrl(l) ? l : path.resolve(base, l));
       }
     } else out.push(path.resolve(input));
   }
@@ -306,13 +314,14 @@ export interface IndexItem {
  * the same sha256 (`skipped`), and the paths whose old rows must be removed first (`changed`).
  */
 export async function planIndex(store: VectorStore, modelId: string, files: readonly string[]): Promise<{ todo: IndexItem[]; skipped: IndexItem[]; changed: string[]; total: number }> {
-  const unique = [...new Set(files.map((f) => path.resolve(f)))];
+  const unique = [...new Set(files.map((f) => (isHttpUrl(f) ? f : path.resolve(f))))];
   const existing = await store.indexed(modelId);
   const todo: IndexItem[] = [];
   const skipped: IndexItem[] = [];
   const changed: string[] = [];
   for (const f of unique) {
-    const sha256 = await sha256File(f);
+    // A URL that cannot be fetched is refused like a file that does not exist.
+    const sha256 = isHttpUrl(f) ? await sha256Url(f).catch((e: Error) => Promise.reject(new InvalidOptionError('videos', e.message))) : await sha256File(f);
     const prev = existing.get(f);
     if (prev === sha256) skipped.push({ path: f, sha256 });
     else {
@@ -341,7 +350,8 @@ export async function embedVideos(
   type Decoded = IndexItem & { video?: LoadedVideo; error?: string };
   const decoded = await mapLimit(items, decodeConcurrency, async (item): Promise<Decoded> => {
     try {
-      return { ...item, video: await loadVideo(item.path, { numFrames: cfg.model_num_frames, size: cfg.image_res }) };
+      const load = (file: string) => loadVideo(file, { numFrames: cfg.model_num_frames, size: cfg.image_res });
+      return { ...item, video: isHttpUrl(item.path) ? await withDownloaded(item.path, item.sha256, load) : await load(item.path) };
     } catch (e) {
       if (!(e instanceof VideoDecodeError)) throw e;
       return { ...item, error: e.message };
@@ -453,8 +463,10 @@ export async function searchVideos(retriever: Retriever, store: VectorStore, que
     for (let s = 0; s < without.length; s += batch) {
       const loaded = await mapLimit(without.slice(s, s + batch), 4, async (c): Promise<{ c: StoreHit; video?: LoadedVideo; warning?: string }> => {
         try {
+          const load = (file: string) => loadVideo(file, { numFrames: cfg.model_num_frames, size: cfg.image_res });
+          if (isHttpUrl(c.path)) return { c, video: await withDownloaded(c.path, c.sha256, load) };
           if ((await sha256File(c.path)) !== c.sha256) return { c, warning: `${c.path}: changed since it was indexed (sha256 differs); not re-ranked (run mplug2 index again)` };
-          return { c, video: await loadVideo(c.path, { numFrames: cfg.model_num_frames, size: cfg.image_res }) };
+          return { c, video: await load(c.path) };
         } catch (e) {
           if (!(e instanceof VideoDecodeError) && typeof (e as NodeJS.ErrnoException).errno !== 'number') throw e; // decode or file-system error
           return { c, warning: `${c.path}: cannot be decoded for re-ranking (${(e as Error).message}); not re-ranked` };
