@@ -10,7 +10,7 @@ import { useSwiftShaderVulkan } from './webgpu-env';
 // where there is no GPU; skipped (with the probe's reason) where onnxruntime-node has no webgpu.
 useSwiftShaderVulkan();
 const webgpuError = await probeBackend('webgpu');
-if (webgpuError) process.stdout.write(`[abort-device] webgpu unavailable, skipped: ${webgpuError.message}\n`);
+if (webgpuError) process.stdout.write(`[abort-device] webgpu unavailable, skipped: ${webgpuError}\n`);
 
 /** Runs `f` while recording the device tensors every session run returns. */
 async function recordingDeviceTensors<T>(f: () => Promise<T>): Promise<{ value: T | unknown; made: DeviceTensor[] }> {

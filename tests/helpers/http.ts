@@ -11,7 +11,7 @@ export function formData(spec: FormSpec): FormData {
   const form = new FormData();
   for (const [k, v] of spec.fields ?? []) form.append(k, v);
   if (typeof spec.video === 'string') form.append('video', new Blob([readFileSync(spec.video)]), path.basename(spec.video));
-  else if (spec.video) form.append(spec.video.field ?? 'video', new Blob([spec.video.bytes]), spec.video.name);
+  else if (spec.video) form.append(spec.video.field ?? 'video', new Blob([new Uint8Array(spec.video.bytes)]), spec.video.name);
   return form;
 }
 

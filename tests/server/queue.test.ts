@@ -1,4 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -7,10 +6,9 @@ import { createServer, type Mplug2Server } from '@mplug2/server';
 import { Captioner, Retriever, VideoQA, type QAResult } from '@mplug2/tasks';
 import { SAMPLE_VIDEO, demoModel } from '../helpers/demo-model';
 import { formData, postForm, readEvents } from '../helpers/http';
+import { CliProcesses, until, type CliProcess } from '../helpers/processes';
 import { RedisServer } from '../helpers/redis';
 import { makeVideos } from '../helpers/videos';
-
-const BIN = path.resolve(__dirname, '../../packages/cli/dist/bin.js');
 
 /**
  * `createServer(model, { queue })` in front of a real `mplug2 worker` process (built CLI) on a real
@@ -18,7 +16,8 @@ const BIN = path.resolve(__dirname, '../../packages/cli/dist/bin.js');
  */
 describe('mplug2 serve --queue (HTTP front → Redis → mplug2 worker)', () => {
   let redis: RedisServer;
-  let worker: ChildProcess;
+  const procs = new CliProcesses();
+  let worker: CliProcess;
   let app: Mplug2Server;
   let base: string;
   let videos: string[];
@@ -28,22 +27,19 @@ describe('mplug2 serve --queue (HTTP front → Redis → mplug2 worker)', () => 
     model = await demoModel();
     redis = await RedisServer.start();
     videos = [SAMPLE_VIDEO, ...makeVideos(mkdtempSync(path.join(os.tmpdir(), 'mplug2-queue-videos-')), ['red', 'bars'], 1).map((v) => v.file)];
-    worker = spawn(process.execPath, [BIN, 'worker', model, '--queue', redis.url, '--queue-name', 'serve-test', '--concurrency', '4', '--json'], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let log = '';
-    await new Promise<void>((resolve, reject) => {
-      worker.stderr!.on('data', (d) => {
-        log += String(d);
-        if (log.includes('"type":"ready"')) resolve();
-      });
-      worker.once('exit', (code) => reject(new Error(`worker exited ${code}: ${log}`)));
-    });
+    // --concurrency 4: the jobs a worker holds at once share model calls
+    worker = procs.start(['worker', model, '--queue', redis.url, '--queue-name', 'serve-test', '--concurrency', '4', '--json']);
+    await until('the worker to be ready', () => {
+      if (worker.child.exitCode !== null) throw new Error(`worker exited: ${worker.stderr}`);
+      return worker.events.some((e) => e.type === 'ready');
+    }, 120_000);
     app = createServer(model, { queue: { url: redis.url, queueName: 'serve-test' } });
     await app.modelLoaded;
     base = await app.listen({ port: 0, host: '127.0.0.1' });
   });
   afterAll(async () => {
     await app?.close();
-    worker?.kill('SIGTERM');
+    procs.killAll();
     await redis?.stop();
   });
 
@@ -82,8 +78,11 @@ describe('mplug2 serve --queue (HTTP front → Redis → mplug2 worker)', () => 
       await ret.dispose();
     }
 
+    const jobsBefore = worker.events.filter((e) => e.type === 'active').length;
     const bad = await postForm(base, '/v1/caption', { video: { name: 'junk.mp4', bytes: new Uint8Array(1000).fill(3) } });
     expect(bad.status).toBe(400);
     expect(bad.json.error.code).toBe('VIDEO_DECODE');
+    expect(worker.events.filter((e) => e.type === 'active').length).toBe(jobsBefore);
+    expect(worker.events.filter((e) => e.type === 'completed').length).toBe(jobsBefore);
   }, 300_000);
 });

@@ -3,7 +3,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Captioner, Retriever, VideoQA, type QAResult } from '@mplug2/tasks';
+import { Captioner, Retriever, VideoQA, type CaptionResult, type QAResult } from '@mplug2/tasks';
 import { createServer, type Mplug2Server, type ServerOptions, type ServerTasks } from '@mplug2/server';
 import { SAMPLE_VIDEO, demoModel } from '../helpers/demo-model';
 import { metricValue, postForm, readEvents, formData } from '../helpers/http';
@@ -102,7 +102,7 @@ describe('mplug2 server (real HTTP server on a loopback port, tiny model)', () =
   it('captions and embeddings (video, texts) equal the library', async () => {
     const { base } = await start({ maxBatch: 8, maxWaitMs: 100 });
     const order = [0, 1, 0, 2, 3, 0];
-    const want = [];
+    const want: CaptionResult[] = [];
     for (const v of order) want.push((await tasks.captioner.caption(videos[v]))[0]);
     const got = await Promise.all(order.map((v) => postForm(base, '/v1/caption', { video: videos[v] })));
     got.forEach((g, i) => {
