@@ -20,6 +20,9 @@ export default defineConfig({
       { find: /^@mplug2\/tasks$/, replacement: pkg('tasks', 'node') },
       { find: /^@mplug2\/converter$/, replacement: pkg('converter', 'node') },
       { find: /^@mplug2\/testing$/, replacement: pkg('testing') },
+      { find: /^@mplug2\/server$/, replacement: pkg('server') },
+      { find: /^@mplug2\/queue$/, replacement: pkg('queue') },
+      { find: /^@mplug2\/eval$/, replacement: pkg('eval', 'node') },
     ],
   },
   test: {

@@ -11,8 +11,11 @@ import { demoCommand } from './commands/demo.js';
 import { indexCommand } from './commands/index-command.js';
 import { searchCommand } from './commands/search.js';
 import { classifyCommand } from './commands/classify.js';
+import { serveCommand } from './commands/serve.js';
+import { workerCommand } from './commands/worker.js';
+import { evalCommand } from './commands/eval.js';
 
-export const COMMANDS: readonly Command[] = [inspectCommand, convertCommand, parityCommand, framesCommand, tokenizeCommand, qaCommand, captionCommand, demoCommand, indexCommand, searchCommand, classifyCommand];
+export const COMMANDS: readonly Command[] = [inspectCommand, convertCommand, parityCommand, framesCommand, tokenizeCommand, qaCommand, captionCommand, demoCommand, indexCommand, searchCommand, classifyCommand, evalCommand, workerCommand, serveCommand];
 
 function help(): string {
   const w = Math.max(...COMMANDS.map((c) => c.name.length));

@@ -39,6 +39,23 @@ export const MPLUG2_ERROR_CODES = [
   'SEQUENCE_TOO_LONG',
   // retrieval store
   'STORE_UNAVAILABLE',
+  // cancellation (AbortSignal)
+  'ABORTED',
+  // dataset evaluation (@mplug2/eval)
+  'EVAL_ANNOTATIONS',
+  'EVAL_RUN_MISMATCH',
+  'JAVA_SCORER',
+  // job queue (@mplug2/queue)
+  'QUEUE_UNAVAILABLE',
+  'QUEUE_JOB_FAILED',
+  'MODEL_MISMATCH',
+  'UNKNOWN_JOB_KIND',
+  // HTTP serving (@mplug2/server)
+  'QUEUE_FULL',
+  'UPLOAD_TOO_LARGE',
+  'UNAUTHORIZED',
+  'NOT_READY',
+  'NOT_SERVED',
 ] as const;
 export type Mplug2ErrorCode = (typeof MPLUG2_ERROR_CODES)[number];
 
@@ -168,4 +185,29 @@ export class VideoDecodeError extends Mplug2Error {
   ) {
     super('VIDEO_DECODE', `${file}: ${detail}${remedy ? ` (${remedy})` : ''}`, options);
   }
+}
+
+/**
+ * An operation was cancelled through its AbortSignal. `what` names the operation (a model load, an
+ * answer, a caption...); `cause` is the signal's `reason`, so callers can tell their own reasons apart.
+ */
+export class AbortError extends Mplug2Error {
+  constructor(
+    readonly what: string,
+    reason?: unknown,
+  ) {
+    super('ABORTED', `${what} was aborted${abortReasonText(reason)}`, { cause: reason });
+  }
+}
+
+function abortReasonText(reason: unknown): string {
+  if (reason === undefined) return '';
+  // The DOM's default reason is itself an 'AbortError' DOMException with a generic message: say nothing more.
+  if (reason instanceof Error) return reason.name === 'AbortError' ? '' : `: ${reason.message}`;
+  return `: ${String(reason)}`;
+}
+
+/** Throws an {@link AbortError} naming `what` when `signal` has been aborted; does nothing otherwise. */
+export function throwIfAborted(signal: AbortSignal | undefined, what: string): void {
+  if (signal?.aborted) throw new AbortError(what, signal.reason);
 }

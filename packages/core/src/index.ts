@@ -10,6 +10,8 @@ export {
   MissingTensorError,
   ModelIntegrityError,
   MPLUG2_ERROR_CODES,
+  AbortError,
+  throwIfAborted,
   Mplug2Error,
   type Mplug2ErrorCode,
   PortMismatchError,

@@ -63,6 +63,8 @@ export {
   ModuleNames,
   ModuleSession,
   MPLUG2_ERROR_CODES,
+  AbortError,
+  throwIfAborted,
   type Mplug2Config,
   Mplug2ConfigSchema,
   Mplug2Error,

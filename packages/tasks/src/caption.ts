@@ -1,4 +1,4 @@
-import { InvalidOptionError, type ModelSource } from '@mplug2/core';
+import { InvalidOptionError, throwIfAborted, type ModelSource } from '@mplug2/core';
 import { TextDecoderModule, beamSearch, disposeDecoderMemory } from '@mplug2/decoder';
 import { Mplug2Tokenizer } from '@mplug2/text-encoder';
 import {
@@ -16,6 +16,7 @@ import {
   type VideoFeatures,
   type VideoInput,
 } from './common.js';
+import { streamSteps, type StreamUpdate } from './stream.js';
 
 export type CaptionOptions = GenerationOptions;
 
@@ -53,12 +54,18 @@ export class Captioner {
   async caption(video: VideoInput | readonly VideoInput[] | VideoFeatures, options: CaptionOptions = {}): Promise<CaptionResult[]> {
     const timings: Timings = {};
     const start = now();
+    throwIfAborted(options.signal, 'Captioner.caption');
     const features = isVideoFeatures(video) ? video : await this.visual.encode(video, timings, options.onProgress);
     let t = now();
     // On webgpu image_embeds feeds the decoder's memory projection from GPU memory.
-    const memory = await this.decoder.encodeMemory(features.imageEmbeds, features.imageMask).finally(() => {
-      if (features !== video) disposeVideoFeatures(features);
-    });
+    const memory = await Promise.resolve()
+      .then(() => {
+        throwIfAborted(options.signal, 'Captioner.caption');
+        return this.decoder.encodeMemory(features.imageEmbeds, features.imageMask);
+      })
+      .finally(() => {
+        if (features !== video) disposeVideoFeatures(features);
+      });
     timings.memory_s = (now() - t) / 1000;
     t = now();
     const cfg = this.model.manifest.config.model_config;
@@ -70,6 +77,22 @@ export class Captioner {
       const best = s.hypotheses[0];
       return { caption: this.tokenizer.decodeCaption(best.ids, prompt), ids: best.ids, score: best.score, timings };
     });
+  }
+
+  /**
+   * Captions one video, yielding the best hypothesis (as caption text) after every decoding step
+   * and then `{ done: true, result }`. Leaving the loop early aborts the call (see `streamSteps`).
+   */
+  captionStream(video: VideoInput | VideoFeatures, options: Omit<CaptionOptions, 'onStep'> = {}): AsyncGenerator<StreamUpdate<CaptionResult>, void, undefined> {
+    if (isVideoFeatures(video) && video.imageEmbeds.shape[0] !== 1)
+      throw new InvalidOptionError('video', `captionStream streams one video; got features of ${video.imageEmbeds.shape[0]} videos (use caption for a batch)`);
+    const prompt = this.model.manifest.config.model_config.prompt ?? '';
+    return streamSteps(
+      (onStep, signal) => this.caption(video, { ...options, onStep, signal }).then((r) => r[0]),
+      (ids) => this.tokenizer.decodeCaption([...ids], prompt),
+      options.signal,
+      'Captioner.captionStream',
+    );
   }
 
   async dispose(): Promise<void> {

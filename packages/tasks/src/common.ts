@@ -75,8 +75,17 @@ export function disposeVideoFeatures(features: VideoFeatures): void {
   disposeDeviceTensors([features.imageEmbeds, features.videoStates]);
 }
 
+/** Options of a task call that can be cancelled. */
+export interface CallOptions {
+  /**
+   * Cancels the call: it rejects with `AbortError` (code `ABORTED`) at the next stage boundary or
+   * decoding step, after releasing what the call allocated (decoder memory, cache, GPU tensors).
+   */
+  readonly signal?: AbortSignal;
+}
+
 /** Generation options `VideoQA.ask` and `Captioner.caption` share. */
-export interface GenerationOptions extends Partial<Pick<BeamSearchOptions, 'beamSize' | 'minLength' | 'maxLength' | 'onStep'>> {
+export interface GenerationOptions extends CallOptions, Partial<Pick<BeamSearchOptions, 'beamSize' | 'minLength' | 'maxLength' | 'onStep'>> {
   /** Stage progress (decode, encode, generate), e.g. for progress bars. */
   readonly onProgress?: ProgressListener;
 }
@@ -96,6 +105,7 @@ export function beamSearchOptions(
     minLength: options.minLength ?? config.min_length ?? defaults.minLength,
     maxLength,
     numReturn: 1,
+    signal: options.signal,
     onStep: (e) => {
       options.onProgress?.({ stage: 'generate', done: e.step + 1, total: maxLength });
       return options.onStep?.(e);

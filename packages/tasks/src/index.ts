@@ -4,9 +4,11 @@
 // parity and synthetic checkpoints are in @mplug2/converter.
 export {
   disposeVideoFeatures,
+  type CallOptions,
   type GenerationOptions,
   isVideoFeatures,
   type ModelInput,
+  openModelInput,
   now,
   ones,
   type ProgressListener,
@@ -18,3 +20,4 @@ export {
 } from './common.js';
 export { type QAOptions, type QAResult, VideoQA } from './videoqa.js';
 export { Captioner, type CaptionOptions, type CaptionResult } from './caption.js';
+export { streamSteps, type StreamEnd, type StreamStep, type StreamUpdate } from './stream.js';

@@ -13,6 +13,7 @@ import {
   mapLimit,
   sha256File,
   tensor,
+  throwIfAborted,
   type ModelSource,
   type PortSpec,
   type Tensor,
@@ -28,13 +29,15 @@ import {
   now,
   ones,
   openModelInput,
+  type CallOptions,
   type ModelInput,
   type TaskLoadOptions,
   type Timings,
   type VideoFeatures,
   type VideoInput,
 } from './common.js';
-import { compareHits, type StoreHit, type VectorStore } from './store.js';
+import { isHttpUrl, sha256Url, withDownloaded } from './remote-video.js';
+import { compareHits, type IndexedVideo, type StoreHit, type VectorStore } from './store.js';
 
 /** File extensions `collectVideos` picks up from a folder. */
 export const MEDIA_EXTENSIONS = ['.mp4', '.mkv', '.webm', '.mov', '.avi', '.m4v', '.mpg', '.mpeg', '.gif', '.png', '.jpg', '.jpeg', '.webp', '.bmp'];
@@ -103,10 +106,19 @@ export class Retriever {
   }
 
   /** Visual states (on the GPU on `webgpu`, see `VideoFeatures`) + L2-normalised ITC embeddings of a batch of videos (or images). */
-  async encodeVideos(videos: VideoInput | readonly VideoInput[], timings: Timings = {}): Promise<{ features: VideoFeatures; embeddings: Float32Array[] }> {
+  async encodeVideos(videos: VideoInput | readonly VideoInput[], timings: Timings = {}, options: CallOptions = {}): Promise<{ features: VideoFeatures; embeddings: Float32Array[] }> {
+    throwIfAborted(options.signal, 'Retriever.encodeVideos');
     const features = await this.visual.encode(videos, timings);
     const t = now();
-    const out = await this.visionProj.run({ image_embeds: features.imageEmbeds });
+    const out = await Promise.resolve()
+      .then(() => {
+        throwIfAborted(options.signal, 'Retriever.encodeVideos');
+        return this.visionProj.run({ image_embeds: features.imageEmbeds });
+      })
+      .catch((e: unknown) => {
+        disposeVideoFeatures(features);
+        throw e;
+      });
     timings.vision_proj_s = (timings.vision_proj_s ?? 0) + (now() - t) / 1000;
     return { features, embeddings: rows(out.video_feat as Tensor<'float32'>) };
   }
@@ -119,11 +131,20 @@ export class Retriever {
   }
 
   /** Text states (`norm` mode; a `DeviceTensor` on `webgpu`) and L2-normalised ITC embeddings. */
-  async encodeTexts(texts: readonly string[], timings: Timings = {}): Promise<{ states: Tensor<'float32'>; mask: Tensor<'int64'>; ids: Tensor<'int64'>; embeddings: Float32Array[] }> {
+  async encodeTexts(texts: readonly string[], timings: Timings = {}, options: CallOptions = {}): Promise<{ states: Tensor<'float32'>; mask: Tensor<'int64'>; ids: Tensor<'int64'>; embeddings: Float32Array[] }> {
+    throwIfAborted(options.signal, 'Retriever.encodeTexts');
     const t = now();
     const { ids, mask } = this.encodeText(texts);
     const states = (await this.text.run({ input_ids: ids, attention_mask: mask })).text_states as Tensor<'float32'>;
-    const out = await this.textProj.run({ text_states: states });
+    const out = await Promise.resolve()
+      .then(() => {
+        throwIfAborted(options.signal, 'Retriever.encodeTexts');
+        return this.textProj.run({ text_states: states });
+      })
+      .catch((e: unknown) => {
+        disposeDeviceTensors([states]);
+        throw e;
+      });
     timings.text_s = (timings.text_s ?? 0) + (now() - t) / 1000;
     return { states, mask, ids, embeddings: rows(out.text_feat as Tensor<'float32'>) };
   }
@@ -146,16 +167,19 @@ export class Retriever {
    * ITM P(match) of one text with each of a batch of videos' visual states (`image_embeds`
    * `[n, video_tokens, hidden]`): the fusion encoder on (text, video), `itm_head` on the fused [CLS].
    */
-  async itm(text: string, imageEmbeds: Tensor<'float32'>, timings: Timings = {}): Promise<number[]> {
-    return (await this.itmScores(text, imageEmbeds, timings)).map((s) => s.prob);
+  async itm(text: string, imageEmbeds: Tensor<'float32'>, timings: Timings = {}, options: CallOptions = {}): Promise<number[]> {
+    return (await this.itmScores(text, imageEmbeds, timings, options)).map((s) => s.prob);
   }
 
   /** ITM P(match) and the class-1 logit (what mPLUG v1 adds to the ITC similarity) per video. */
-  async itmScores(text: string, imageEmbeds: Tensor<'float32'>, timings: Timings = {}): Promise<{ prob: number; logit: number }[]> {
+  async itmScores(text: string, imageEmbeds: Tensor<'float32'>, timings: Timings = {}, options: CallOptions = {}): Promise<{ prob: number; logit: number }[]> {
+    throwIfAborted(options.signal, 'Retriever.itmScores');
     const t0 = now();
     const n = imageEmbeds.shape[0];
     const enc = this.encodeText(Array.from({ length: n }, () => text));
     const states = (await this.text.run({ input_ids: enc.ids, attention_mask: enc.mask })).text_states as Tensor<'float32'>;
+    if (options.signal?.aborted) disposeDeviceTensors([states]);
+    throwIfAborted(options.signal, 'Retriever.itmScores');
     const fused = await this.fusion.run({ text_states: states, text_mask: enc.mask, image_embeds: imageEmbeds, image_mask: ones(n, imageEmbeds.shape[1]) }).finally(() => disposeDeviceTensors([states]));
     const out = await this.itmHead.run({ fusion_text: fused.fusion_text }).finally(() => disposeDeviceTensors(fused));
     const probs = out.itm_probs as Tensor<'float32'>;
@@ -182,7 +206,10 @@ function rows(t: Tensor<'float32'>): Float32Array[] {
   return Array.from({ length: n }, (_, i) => t.data.slice(i * d, (i + 1) * d));
 }
 
-/** Expands videos, folders (recursively, media extensions) and list files (`.txt`/`.list`: one path per line, relative to the list). */
+/**
+ * Expands videos, folders (recursively, media extensions) and list files (`.txt`/`.list`: one path
+ * per line, relative to the list); http(s) URLs (inputs or list lines) are kept as they are.
+ */
 export async function collectVideos(inputs: readonly string[]): Promise<string[]> {
   const out: string[] = [];
   const walk = async (dir: string): Promise<void> => {
@@ -194,6 +221,10 @@ export async function collectVideos(inputs: readonly string[]): Promise<string[]
     }
   };
   for (const input of inputs) {
+    if (isHttpUrl(input)) {
+      out.push(input);
+      continue;
+    }
     const s = await stat(input).catch(() => null);
     if (!s) throw new InvalidOptionError('videos', `${input} does not exist`);
     if (s.isDirectory()) await walk(input);
@@ -201,7 +232,7 @@ export async function collectVideos(inputs: readonly string[]): Promise<string[]
       const base = path.dirname(input);
       for (const line of (await readFile(input, 'utf8')).split(/\r?\n/)) {
         const l = line.trim();
-        if (l && !l.startsWith('#')) out.push(path.resolve(base, l));
+        if (l && !l.startsWith('#')) out.push(isHttpUrl(l) ? l : path.resolve(base, l));
       }
     } else out.push(path.resolve(input));
   }
@@ -245,71 +276,109 @@ export async function indexVideos(retriever: Retriever, store: VectorStore, file
   const t0 = now();
   const batchSize = options.batchSize ?? 8;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new InvalidOptionError('batchSize', `must be an integer >= 1, got ${batchSize}`);
-  const unique = [...new Set(files.map((f) => path.resolve(f)))];
+  if (options.decodeConcurrency !== undefined && (!Number.isInteger(options.decodeConcurrency) || options.decodeConcurrency < 1))
+    throw new InvalidOptionError('decodeConcurrency', `must be an integer >= 1, got ${options.decodeConcurrency}`);
   const modelId = retriever.modelId;
-  const existing = await store.indexed(modelId);
-  const todo: { path: string; sha256: string }[] = [];
-  const changed: string[] = [];
-  let skipped = 0;
-  for (const f of unique) {
-    const sha256 = await sha256File(f);
-    const prev = existing.get(f);
-    if (prev === sha256) skipped++;
-    else {
-      if (prev !== undefined) changed.push(f);
-      todo.push({ path: f, sha256 });
-    }
-  }
+  const plan = await planIndex(store, modelId, files);
+  const { todo, changed } = plan;
+  const skipped = plan.skipped.length;
   if (changed.length) await store.remove(modelId, changed);
-  const decodeConcurrency = options.decodeConcurrency ?? 4;
-  if (!Number.isInteger(decodeConcurrency) || decodeConcurrency < 1) throw new InvalidOptionError('decodeConcurrency', `must be an integer >= 1, got ${decodeConcurrency}`);
   const failed: { path: string; error: string }[] = [];
-  const cfg = retriever.model.manifest.config.model_config;
   let done = 0;
   let batches = 0;
   options.onProgress?.({ done: 0, total: todo.length, skipped, failed: 0 });
   for (let s = 0; s < todo.length; s += batchSize) {
     if (options.maxBatches !== undefined && batches >= options.maxBatches) break;
-    // Decode once: the probe that sampling needs also gives the duration.
-    const items = todo.slice(s, s + batchSize);
-    type Decoded = { path: string; sha256: string; video?: LoadedVideo; error?: string };
-    const decoded = await mapLimit(items, decodeConcurrency, async (item): Promise<Decoded> => {
-      try {
-        return { ...item, video: await loadVideo(item.path, { numFrames: cfg.model_num_frames, size: cfg.image_res }) };
-      } catch (e) {
-        if (!(e instanceof VideoDecodeError)) throw e;
-        return { ...item, error: e.message };
-      }
-    });
-    const batch: { path: string; sha256: string; video: LoadedVideo }[] = [];
-    for (const d of decoded) {
-      if (d.video) batch.push({ path: d.path, sha256: d.sha256, video: d.video });
-      else failed.push({ path: d.path, error: d.error ?? 'decode failed' });
-    }
-    if (batch.length) {
-      const { features, embeddings } = await retriever.encodeVideos(batch.map((b) => b.video));
-      const [, n, h] = features.imageEmbeds.shape;
-      // Stored states are read back from the GPU once per batch (only then).
-      const states = options.storeStates ? (await downloadTensor(features.imageEmbeds)).data : null;
-      disposeVideoFeatures(features);
-      await store.add(
-        batch.map((b, i) => ({
-          path: b.path,
-          sha256: b.sha256,
-          duration: b.video.info.durationS || 0,
-          frameIndices: b.video.frameIndices,
-          embedding: embeddings[i],
-          modelId,
-          states: states ? states.slice(i * n * h, (i + 1) * n * h) : null,
-        })),
-      );
+    const embedded = await embedVideos(retriever, todo.slice(s, s + batchSize), options);
+    failed.push(...embedded.failed);
+    if (embedded.rows.length) {
+      await store.add(embedded.rows);
       batches++;
-      done += batch.length;
+      done += embedded.rows.length;
     }
     options.onProgress?.({ done: done + failed.length, total: todo.length, skipped, failed: failed.length, path: todo[Math.min(s + batchSize, todo.length) - 1].path });
   }
   const seconds = (now() - t0) / 1000;
-  return { indexed: done, skipped, reindexed: changed.length, failed, total: unique.length, seconds, videosPerSecond: done / Math.max(seconds, 1e-9) };
+  return { indexed: done, skipped, reindexed: changed.length, failed, total: plan.total, seconds, videosPerSecond: done / Math.max(seconds, 1e-9) };
+}
+
+/** A file to index and the sha256 of its content. */
+export interface IndexItem {
+  readonly path: string;
+  readonly sha256: string;
+}
+
+/**
+ * What indexing `files` for `modelId` has to do (the resume logic of `indexVideos`, also used by
+ * the queue coordinator): files new or changed since indexed (`todo`), files already indexed with
+ * the same sha256 (`skipped`), and the paths whose old rows must be removed first (`changed`).
+ */
+export async function planIndex(store: VectorStore, modelId: string, files: readonly string[]): Promise<{ todo: IndexItem[]; skipped: IndexItem[]; changed: string[]; total: number }> {
+  const unique = [...new Set(files.map((f) => (isHttpUrl(f) ? f : path.resolve(f))))];
+  const existing = await store.indexed(modelId);
+  const todo: IndexItem[] = [];
+  const skipped: IndexItem[] = [];
+  const changed: string[] = [];
+  for (const f of unique) {
+    // A URL that cannot be fetched is refused like a file that does not exist.
+    const sha256 = isHttpUrl(f) ? await sha256Url(f).catch((e: Error) => Promise.reject(new InvalidOptionError('videos', e.message))) : await sha256File(f);
+    const prev = existing.get(f);
+    if (prev === sha256) skipped.push({ path: f, sha256 });
+    else {
+      if (prev !== undefined) changed.push(f);
+      todo.push({ path: f, sha256 });
+    }
+  }
+  return { todo, skipped, changed, total: unique.length };
+}
+
+/**
+ * The index rows of a batch of files (one encoder call): decoded (`decodeConcurrency` ffmpeg
+ * processes at once), encoded, one row per decodable file; files that cannot be decoded are
+ * returned in `failed`. The same rows whether computed by `indexVideos` or a queue worker.
+ */
+export async function embedVideos(
+  retriever: Retriever,
+  items: readonly IndexItem[],
+  options: Pick<IndexOptions, 'storeStates' | 'decodeConcurrency'> = {},
+): Promise<{ rows: IndexedVideo[]; failed: { path: string; error: string }[] }> {
+  const decodeConcurrency = options.decodeConcurrency ?? 4;
+  if (!Number.isInteger(decodeConcurrency) || decodeConcurrency < 1) throw new InvalidOptionError('decodeConcurrency', `must be an integer >= 1, got ${decodeConcurrency}`);
+  const cfg = retriever.model.manifest.config.model_config;
+  const modelId = retriever.modelId;
+  // Decode once: the probe that sampling needs also gives the duration.
+  type Decoded = IndexItem & { video?: LoadedVideo; error?: string };
+  const decoded = await mapLimit(items, decodeConcurrency, async (item): Promise<Decoded> => {
+    try {
+      const load = (file: string) => loadVideo(file, { numFrames: cfg.model_num_frames, size: cfg.image_res });
+      return { ...item, video: isHttpUrl(item.path) ? await withDownloaded(item.path, item.sha256, load) : await load(item.path) };
+    } catch (e) {
+      if (!(e instanceof VideoDecodeError)) throw e;
+      return { ...item, error: e.message };
+    }
+  });
+  const failed: { path: string; error: string }[] = [];
+  const batch: (IndexItem & { video: LoadedVideo })[] = [];
+  for (const d of decoded) {
+    if (d.video) batch.push({ path: d.path, sha256: d.sha256, video: d.video });
+    else failed.push({ path: d.path, error: d.error ?? 'decode failed' });
+  }
+  if (!batch.length) return { rows: [], failed };
+  const { features, embeddings } = await retriever.encodeVideos(batch.map((b) => b.video));
+  const [, n, h] = features.imageEmbeds.shape;
+  // Stored states are read back from the GPU once per batch (only then).
+  const states = options.storeStates ? (await downloadTensor(features.imageEmbeds)).data : null;
+  disposeVideoFeatures(features);
+  const rows = batch.map((b, i) => ({
+    path: b.path,
+    sha256: b.sha256,
+    duration: b.video.info.durationS || 0,
+    frameIndices: b.video.frameIndices,
+    embedding: embeddings[i],
+    modelId,
+    states: states ? states.slice(i * n * h, (i + 1) * n * h) : null,
+  }));
+  return { rows, failed };
 }
 
 export interface SearchOptions {
@@ -394,8 +463,10 @@ export async function searchVideos(retriever: Retriever, store: VectorStore, que
     for (let s = 0; s < without.length; s += batch) {
       const loaded = await mapLimit(without.slice(s, s + batch), 4, async (c): Promise<{ c: StoreHit; video?: LoadedVideo; warning?: string }> => {
         try {
+          const load = (file: string) => loadVideo(file, { numFrames: cfg.model_num_frames, size: cfg.image_res });
+          if (isHttpUrl(c.path)) return { c, video: await withDownloaded(c.path, c.sha256, load) };
           if ((await sha256File(c.path)) !== c.sha256) return { c, warning: `${c.path}: changed since it was indexed (sha256 differs); not re-ranked (run mplug2 index again)` };
-          return { c, video: await loadVideo(c.path, { numFrames: cfg.model_num_frames, size: cfg.image_res }) };
+          return { c, video: await load(c.path) };
         } catch (e) {
           if (!(e instanceof VideoDecodeError) && typeof (e as NodeJS.ErrnoException).errno !== 'number') throw e; // decode or file-system error
           return { c, warning: `${c.path}: cannot be decoded for re-ranking (${(e as Error).message}); not re-ranked` };

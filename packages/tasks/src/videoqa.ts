@@ -1,4 +1,4 @@
-import { InvalidOptionError, Pipeline, disposeDeviceTensors, int64Tensor, type ModelSource, type PortRef, type Tensor } from '@mplug2/core';
+import { InvalidOptionError, Pipeline, disposeDeviceTensors, throwIfAborted, int64Tensor, type ModelSource, type PortRef, type Tensor } from '@mplug2/core';
 import { TextDecoderModule, beamSearch, disposeDecoderMemory, rankAnswers, type DecoderMemory } from '@mplug2/decoder';
 import { loadFusion } from '@mplug2/fusion';
 import { Mplug2Tokenizer, loadTextEncoder } from '@mplug2/text-encoder';
@@ -17,6 +17,7 @@ import {
   type VideoFeatures,
   type VideoInput,
 } from './common.js';
+import { streamSteps, type StreamUpdate } from './stream.js';
 
 export interface QAOptions extends GenerationOptions {
   /** Rank these candidate answers (closed vocabulary, `rank_answer`) instead of generating. */
@@ -100,10 +101,12 @@ export class VideoQA {
     const start = now();
     const qs = typeof questions === 'string' ? [questions] : [...questions];
     if (qs.length === 0) throw new InvalidOptionError('questions', 'no question given');
+    throwIfAborted(options.signal, 'VideoQA.ask');
     const features = isVideoFeatures(video) ? video : await this.visual.encode(video, timings, options.onProgress);
     let t = now();
     let memory: DecoderMemory;
     try {
+      throwIfAborted(options.signal, 'VideoQA.ask');
       memory = await this.questionMemory(features, qs);
     } finally {
       // Features encoded for this call only are released here (GPU memory on webgpu).
@@ -115,6 +118,7 @@ export class VideoQA {
     let results: QAResult[];
     // The question memory (cross K/V, in GPU memory on webgpu) lives for this call only.
     try {
+      throwIfAborted(options.signal, 'VideoQA.ask');
       if (options.answers) {
         const answers = options.answers;
         const k = options.k ?? Math.min(cfg.k_test ?? 128, answers.length);
@@ -141,6 +145,20 @@ export class VideoQA {
     timings.generation_s = (now() - t) / 1000;
     timings.total_s = (now() - start) / 1000;
     return results;
+  }
+
+  /**
+   * Answers one question, yielding the best hypothesis after every decoding step and then
+   * `{ done: true, result }` (ranking mode yields the result only). Leaving the loop early aborts
+   * the call (see `streamSteps`).
+   */
+  askStream(video: VideoInput | VideoFeatures, question: string, options: Omit<QAOptions, 'onStep'> = {}): AsyncGenerator<StreamUpdate<QAResult>, void, undefined> {
+    return streamSteps(
+      (onStep, signal) => this.ask(video, question, { ...options, onStep, signal }).then((r) => r[0]),
+      (ids) => this.tokenizer.decode([...ids]),
+      options.signal,
+      'VideoQA.askStream',
+    );
   }
 
   /** Text encoder → fusion → decoder memory projection for `questions` about `features`. */

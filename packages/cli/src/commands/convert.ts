@@ -1,18 +1,7 @@
 import { convertCheckpoint, PRESETS } from '@mplug2/converter';
-import { type Task } from '@mplug2/core';
-import { InvalidOptionError, type ComputePrecision } from '@mplug2/core';
+import { InvalidOptionError, type ComputePrecision, type Task } from '@mplug2/core';
 import { type WeightStorage } from '@mplug2/core/onnx';
-import { progressBar, requirePositional, type Command } from '../cli.js';
-
-const SIZE_UNITS: Record<string, number> = { '': 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30 };
-
-/** `--max-file-bytes` value: plain bytes or a binary suffix (`64K`, `512M`, `1G` = KiB, MiB, GiB). */
-function parseByteSize(text: string, option: string): number {
-  const m = /^(\d+(?:\.\d+)?)([KMG]?)$/i.exec(text.trim());
-  const bytes = m ? Math.floor(Number(m[1]) * SIZE_UNITS[m[2].toUpperCase()]) : NaN;
-  if (!(bytes > 0) || !Number.isSafeInteger(bytes)) throw new InvalidOptionError(option, `'${text}' is not a positive size (bytes, or with a K/M/G suffix: 64K, 512M, 1G)`);
-  return bytes;
-}
+import { parseByteSize, progressBar, requirePositional, type Command } from '../cli.js';
 
 export const convertCommand: Command = {
   name: 'convert',

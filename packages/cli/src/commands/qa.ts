@@ -4,7 +4,7 @@ import { VideoQA } from '@mplug2/tasks';
 import { intOption, requirePositional, stageProgress, type Command } from '../cli.js';
 import { backendOption } from './shared.js';
 
-async function readAnswers(file: string): Promise<string[]> {
+export async function readAnswers(file: string): Promise<string[]> {
   let json: unknown;
   try {
     json = JSON.parse(await readFile(file, 'utf8'));

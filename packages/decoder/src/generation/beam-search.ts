@@ -1,4 +1,4 @@
-import { InvalidOptionError, type Tensor } from '@mplug2/core';
+import { InvalidOptionError, throwIfAborted, type Tensor } from '@mplug2/core';
 import { disposeDecoderCache, disposeDecoderMemory, type DecoderCache, type DecoderMemory } from '../decoder.js';
 import {
   BOS_TOKEN_ID,
@@ -65,7 +65,7 @@ export interface BeamSearchOptions {
   readonly eosTokenId?: number;
   /** Called (and awaited) once after every search step, for streaming. */
   readonly onStep?: (event: BeamStepEvent) => void | Promise<void>;
-  /** Aborts between steps (the promise rejects with the signal's reason). */
+  /** Aborts between steps: the promise rejects with `AbortError` (code `ABORTED`, cause = the signal's reason) after releasing the search's cache and memory slices. */
   readonly signal?: AbortSignal;
 }
 
@@ -161,7 +161,7 @@ export async function beamSearch(
 
   try {
     for (let step = 0; step < o.maxLength; step++) {
-      options.signal?.throwIfAborted();
+      throwIfAborted(options.signal, 'beam search');
       const rows = live.length * group;
       const out = await decoder.forward(mem, ids, filledIds(['rows', 'total_tokens'], rows, step + 1, 1), cache);
       cache = out.cache;
