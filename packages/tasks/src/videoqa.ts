@@ -72,32 +72,22 @@ export class VideoQA {
       loadFusion(model, moduleOptions(options, ['merged_states', 'fusion_text', 'fusion_image'])),
       TextDecoder.load(model, moduleOptions(options)),
     ]);
+    // Text encoder → fusion, shared by the full question pipeline and its question-states half.
+    const inputs = { input_ids: text.inputs[0], attention_mask: text.inputs[1], image_embeds: fusion.inputs[2], image_mask: fusion.inputs[3] };
+    const textFusion: [PortRef, PortRef][] = [
+      ['input.input_ids', 'text.input_ids'],
+      ['input.attention_mask', 'text.attention_mask'],
+      ['input.attention_mask', 'fusion.text_mask'],
+      ['text.text_states', 'fusion.text_states'],
+      ['input.image_embeds', 'fusion.image_embeds'],
+      ['input.image_mask', 'fusion.image_mask'],
+    ];
     const question = Pipeline.compose({
       modules: { text, fusion, decoder },
-      inputs: { input_ids: text.inputs[0], attention_mask: text.inputs[1], image_embeds: fusion.inputs[2], image_mask: fusion.inputs[3] },
-      connections: [
-        ['input.input_ids', 'text.input_ids'],
-        ['input.attention_mask', 'text.attention_mask'],
-        ['input.attention_mask', 'fusion.text_mask'],
-        ['text.text_states', 'fusion.text_states'],
-        ['input.image_embeds', 'fusion.image_embeds'],
-        ['input.image_mask', 'fusion.image_mask'],
-        ['fusion.merged_states', 'decoder.memory'],
-        ['fusion.merged_mask', 'decoder.memory_mask'],
-      ],
+      inputs,
+      connections: [...textFusion, ['fusion.merged_states', 'decoder.memory'], ['fusion.merged_mask', 'decoder.memory_mask']],
     });
-    const questionStates = Pipeline.compose({
-      modules: { text, fusion },
-      inputs: { input_ids: text.inputs[0], attention_mask: text.inputs[1], image_embeds: fusion.inputs[2], image_mask: fusion.inputs[3] },
-      connections: [
-        ['input.input_ids', 'text.input_ids'],
-        ['input.attention_mask', 'text.attention_mask'],
-        ['input.attention_mask', 'fusion.text_mask'],
-        ['text.text_states', 'fusion.text_states'],
-        ['input.image_embeds', 'fusion.image_embeds'],
-        ['input.image_mask', 'fusion.image_mask'],
-      ],
-    });
+    const questionStates = Pipeline.compose({ modules: { text, fusion }, inputs, connections: textFusion });
     return new VideoQA(model, visual, question, questionStates, decoder, Mplug2Tokenizer.fromVocab(), [
       () => visual.dispose(),
       () => text.dispose(),
