@@ -1,6 +1,6 @@
 // The converted benchmark model (tiny demo size or the released large size, random weights from a
 // generated checkpoint, converted by the real converter), cached per converter build. Shared by
-// bench/run.mjs and bench/serve.mjs. Needs the packages built.
+// bench/run.mjs, bench/eval.mjs and bench/serve.mjs. Needs the packages built.
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -32,7 +32,10 @@ export async function benchModel({ size, dtype = 'fp32', primitive = false }) {
   const info = {};
   if (!existsSync(ckpt)) {
     const t = performance.now();
-    await converter.generateCheckpoint(ckpt, config, { seed: 1 });
+    // Written aside and renamed: a killed run never leaves a truncated checkpoint behind.
+    const tmp = `${ckpt}.tmp-${process.pid}`;
+    await converter.generateCheckpoint(tmp, config, { seed: 1 });
+    renameSync(tmp, ckpt);
     info.generate_s = (performance.now() - t) / 1000;
   }
   if (!existsSync(path.join(out, 'manifest.json'))) {

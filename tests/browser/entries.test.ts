@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest';
  */
 const ROOT = path.resolve(__dirname, '../..');
 // Every browser-safe entry: each package's main entry, plus subpaths (`core/onnx`: the graph builder).
-const PACKAGES = ['core', 'core/onnx', 'vision-encoder', 'text-encoder', 'universal', 'fusion', 'decoder', 'tasks', 'converter'];
+const PACKAGES = ['core', 'core/onnx', 'vision-encoder', 'text-encoder', 'universal', 'fusion', 'decoder', 'tasks', 'converter', 'eval'];
 /** The source and built file of an entry (`<pkg>` or `<pkg>/<subpath>`). */
 const entryFiles = (entry: string) => {
   const [pkg, sub] = entry.split('/');
