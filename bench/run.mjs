@@ -12,13 +12,11 @@
 // dtype. Prints a table per dtype and the issue-7 targets; with --json the last line is one JSON
 // object (for several dtypes: `{dtype, ...fp32 result, by_dtype: {fp32, int8}}`). Needs the packages built.
 import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
+import { CACHE, benchModel } from './model-cache.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const SAMPLE = path.join(HERE, '../packages/cli/assets/sample.mp4');
@@ -39,49 +37,13 @@ if (!['tiny', 'large'].includes(values.size)) throw new Error(`--size must be ti
 const DTYPES = values.dtype === 'all' ? ['fp32', 'int8'] : [values.dtype];
 for (const d of DTYPES) if (!['fp32', 'int8', 'fp16'].includes(d)) throw new Error(`--dtype must be fp32, int8, fp16 or all, got ${d}`);
 const repeat = values.repeat ? Number(values.repeat) : values.size === 'large' ? 2 : 3;
-const variant = (dtype) => `${values.size}-${dtype}${values.primitive ? '-primitive' : ''}`;
-const CACHE = path.join(process.env.MPLUG2_BENCH_CACHE ?? path.join(os.homedir(), '.cache', 'mplug2-bench'));
 const threads = values.threads ? Number(values.threads) : os.availableParallelism();
 
-const tasks = await import('@mplug2/tasks');
-// Fingerprint of the converter and every graph builder it calls: a cached model converted by other code is converted again.
-const require = createRequire(import.meta.url);
-const CONVERTER_FINGERPRINT = (() => {
-  const h = createHash('sha256');
-  for (const p of ['core', 'vision-encoder', 'universal', 'text-encoder', 'fusion', 'decoder', 'tasks']) h.update(readFileSync(require.resolve(`@mplug2/${p}`)));
-  return h.digest('hex').slice(0, 16);
-})();
 const core = await import('@mplug2/core');
 
-/** Converted model for this size, generated and converted once, then reused. */
-async function modelDir(dtype) {
-  mkdirSync(CACHE, { recursive: true });
-  const config = values.size === 'large' ? tasks.fullSizeConfig('pretrain') : tasks.tinyDemoConfig('pretrain');
-  const ckpt = path.join(CACHE, `${values.size}.pth`);
-  // One directory per converter build: a model converted by other code is converted again, and a
-  // directory another bench process may be reading is never rewritten in place.
-  const out = path.join(CACHE, `${variant(dtype)}-${CONVERTER_FINGERPRINT}`);
-  const info = {};
-  if (!existsSync(ckpt)) {
-    const t = performance.now();
-    await tasks.generateCheckpoint(ckpt, config, { seed: 1 });
-    info.generate_s = (performance.now() - t) / 1000;
-  }
-  if (!existsSync(path.join(out, 'manifest.json'))) {
-    const tmp = `${out}.tmp-${process.pid}`;
-    rmSync(tmp, { recursive: true, force: true });
-    const t = performance.now();
-    const rss0 = process.resourceUsage().maxRSS;
-    await tasks.convertCheckpoint({ checkpoint: ckpt, config, out: tmp, task: 'pretrain', dtype, fusedAttention: !values.primitive });
-    info.convert_s = (performance.now() - t) / 1000;
-    info.convert_peak_rss_gb = Math.max(rss0, process.resourceUsage().maxRSS) / 1024 ** 2;
-    renameSync(tmp, out);
-    // Conversions of this variant by other builds, made over an hour ago, are removed.
-    for (const d of readdirSync(CACHE))
-      if (d.startsWith(`${variant(dtype)}-`) && path.join(CACHE, d) !== out && Date.now() - statSync(path.join(CACHE, d)).mtimeMs > 3600e3)
-        rmSync(path.join(CACHE, d), { recursive: true, force: true });
-  }
-  return { out, info };
+/** Converted model for this size (bench/model-cache.mjs: generated and converted once, then reused). */
+function modelDir(dtype) {
+  return benchModel({ size: values.size, dtype, primitive: values.primitive });
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -99,6 +99,24 @@ describe('mplug2 eval run --task videoqa', () => {
     }
   }, 300_000);
 
+  it('VideoQA.ask with the video K/V computed once (encodeVideoMemory) gives the ids and scores of the per-question memory', async () => {
+    const qa = await VideoQA.load(model);
+    try {
+      const features = await qa.encodeVideo(path.join(videos, `${ids[0]}.mp4`));
+      const memory = await qa.encodeVideoMemory(features);
+      const cached = await qa.ask(features, QUESTIONS, { videoMemory: memory });
+      const plain = await qa.ask(features, QUESTIONS);
+      cached.forEach((c, i) => {
+        expect(c.ids, QUESTIONS[i]).toEqual(plain[i].ids);
+        expect(Math.abs(c.score - plain[i].score), QUESTIONS[i]).toBeLessThan(1e-5);
+      });
+      const two = await qa.encodeVideo([path.join(videos, `${ids[0]}.mp4`), path.join(videos, `${ids[1]}.mp4`)]);
+      await expect(qa.encodeVideoMemory(two)).rejects.toThrow(/one video/);
+    } finally {
+      await qa.dispose();
+    }
+  }, 300_000);
+
   it('a finished run started again evaluates nothing and gives the same results', async () => {
     const before = readFileSync(path.join(out(), 'results.json'), 'utf8');
     const r = await runCli(['eval', 'run', model, '--task', 'videoqa', '--annotations', qaAnnotations, '--videos', videos, '--out', out(), '--json']);

@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
  * from `src/node.ts` instead (core, vision-encoder, tasks), which re-exports the browser entry.
  */
 const ROOT = path.resolve(__dirname, '../..');
-const PACKAGES = ['core', 'vision-encoder', 'text-encoder', 'universal', 'fusion', 'decoder', 'tasks'];
+const PACKAGES = ['core', 'vision-encoder', 'text-encoder', 'universal', 'fusion', 'decoder', 'tasks', 'eval'];
 
 const FORBIDDEN = /^(node:|fs$|fs\/|path$|os$|child_process$|crypto$|zlib$|url$|worker_threads$|stream$)|onnxruntime-node|@lancedb/;
 

@@ -48,6 +48,8 @@ export function runOptions(options: EvalOptions): RunHeader['options'] {
     beamSize: options.beamSize ?? null,
     minLength: options.minLength ?? null,
     maxLength: options.maxLength ?? null,
+    // Same arithmetic either way, but a resumed run must not mix the two.
+    videoMemory: options.videoMemory === false ? 0 : 1,
   };
 }
 

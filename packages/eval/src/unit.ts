@@ -1,5 +1,6 @@
 import { InvalidOptionError, VideoDecodeError } from '@mplug2/core';
-import { disposeVideoFeatures, type Captioner, type GenerationOptions, type VideoQA } from '@mplug2/tasks';
+import { disposeDecoderMemory, type DecoderMemory } from '@mplug2/decoder';
+import { disposeVideoFeatures, type Captioner, type GenerationOptions, type VideoFeatures, type VideoQA } from '@mplug2/tasks';
 import type { CaptionResultRecord, EvalUnit, QAResultRecord, UnitResult } from './types.js';
 
 /** Options that change results (recorded in a run's header) and how questions are batched (which does not). */
@@ -10,6 +11,12 @@ export interface EvalOptions extends Pick<GenerationOptions, 'beamSize' | 'minLe
   readonly k?: number;
   /** VideoQA: questions of one video run through text encoder, fusion and decoder together, this many at a time (default 8). */
   readonly batchSize?: number;
+  /**
+   * VideoQA: project the video's tokens into the decoder's cross-attention keys/values once per
+   * video (`VideoQA.encodeVideoMemory`) instead of once per question (default true; off, or not
+   * possible — webgpu, fusion with merged-attention layers — every question projects them).
+   */
+  readonly videoMemory?: boolean;
 }
 
 /** Default number of questions of one video evaluated together. */
@@ -36,14 +43,19 @@ export async function evaluateUnit(model: VideoQA | Captioner, unit: EvalUnit, o
       if (!('ask' in model)) throw new InvalidOptionError('model', 'a VideoQA unit needs a VideoQA task (a model with text encoder, fusion and decoder)');
       const batch = options.batchSize ?? DEFAULT_QUESTION_BATCH;
       const records: QAResultRecord[] = [];
-      for (let i = 0; i < unit.items.length; i += batch) {
-        const items = unit.items.slice(i, i + batch);
-        const answers = await model.ask(
-          features,
-          items.map((q) => q.question),
-          { ...generation, answers: options.answers, k: options.k },
-        );
-        answers.forEach((a, j) => records.push({ question_id: items[j].questionId, answer: a.answer }));
+      const videoMemory = options.videoMemory === false ? undefined : await videoMemoryOf(model, features);
+      try {
+        for (let i = 0; i < unit.items.length; i += batch) {
+          const items = unit.items.slice(i, i + batch);
+          const answers = await model.ask(
+            features,
+            items.map((q) => q.question),
+            { ...generation, answers: options.answers, k: options.k, videoMemory },
+          );
+          answers.forEach((a, j) => records.push({ question_id: items[j].questionId, answer: a.answer }));
+        }
+      } finally {
+        if (videoMemory) disposeDecoderMemory(videoMemory);
       }
       return { videoId: unit.videoId, ok: true, records, videosEncoded: 1 };
     }
@@ -53,5 +65,15 @@ export async function evaluateUnit(model: VideoQA | Captioner, unit: EvalUnit, o
     return { videoId: unit.videoId, ok: true, records, videosEncoded: 1 };
   } finally {
     disposeVideoFeatures(features);
+  }
+}
+
+/** The video's decoder K/V when this model and backend allow computing them once per video; else undefined. */
+async function videoMemoryOf(model: VideoQA, features: VideoFeatures): Promise<DecoderMemory | undefined> {
+  try {
+    return await model.encodeVideoMemory(features);
+  } catch (e) {
+    if (e instanceof InvalidOptionError && e.option === 'videoMemory') return undefined;
+    throw e;
   }
 }

@@ -1,4 +1,4 @@
-import { InvalidOptionError, Pipeline, disposeDeviceTensors, int64Tensor, type ModelSource, type PortRef, type Tensor } from '@mplug2/core';
+import { InvalidOptionError, Pipeline, disposeDeviceTensors, int64Tensor, isDeviceTensor, tensor, type ModelSource, type PortRef, type Tensor } from '@mplug2/core';
 import { TextDecoder, beamSearch, disposeDecoderMemory, rankAnswers, type DecoderMemory } from '@mplug2/decoder';
 import { loadFusion } from '@mplug2/fusion';
 import { Mplug2Tokenizer, loadTextEncoder } from '@mplug2/text-encoder';
@@ -23,6 +23,12 @@ export interface QAOptions extends GenerationOptions {
   readonly answers?: readonly string[];
   /** Candidates kept after the first-token pass (released config: 128). */
   readonly k?: number;
+  /**
+   * The decoder's cross-attention keys/values of the video tokens from `encodeVideoMemory` (one
+   * video): the decoder memory `[video; fused question]` is then built from them and the questions'
+   * part only, instead of projecting the video's 4097 tokens again for every question.
+   */
+  readonly videoMemory?: DecoderMemory;
 }
 
 export interface QAResult {
@@ -47,6 +53,8 @@ export class VideoQA {
     readonly model: ModelSource,
     readonly visual: VisualPath,
     readonly question: Pipeline,
+    /** Text encoder → fusion only (the question half of `question`, for memories built on a cached video part). */
+    readonly questionStates: Pipeline,
     readonly decoder: TextDecoder,
     readonly tokenizer: Mplug2Tokenizer,
     private readonly disposers: (() => Promise<void>)[],
@@ -64,21 +72,23 @@ export class VideoQA {
       loadFusion(model, moduleOptions(options, ['merged_states', 'fusion_text', 'fusion_image'])),
       TextDecoder.load(model, moduleOptions(options)),
     ]);
+    // Text encoder → fusion, shared by the full question pipeline and its question-states half.
+    const inputs = { input_ids: text.inputs[0], attention_mask: text.inputs[1], image_embeds: fusion.inputs[2], image_mask: fusion.inputs[3] };
+    const textFusion: [PortRef, PortRef][] = [
+      ['input.input_ids', 'text.input_ids'],
+      ['input.attention_mask', 'text.attention_mask'],
+      ['input.attention_mask', 'fusion.text_mask'],
+      ['text.text_states', 'fusion.text_states'],
+      ['input.image_embeds', 'fusion.image_embeds'],
+      ['input.image_mask', 'fusion.image_mask'],
+    ];
     const question = Pipeline.compose({
       modules: { text, fusion, decoder },
-      inputs: { input_ids: text.inputs[0], attention_mask: text.inputs[1], image_embeds: fusion.inputs[2], image_mask: fusion.inputs[3] },
-      connections: [
-        ['input.input_ids', 'text.input_ids'],
-        ['input.attention_mask', 'text.attention_mask'],
-        ['input.attention_mask', 'fusion.text_mask'],
-        ['text.text_states', 'fusion.text_states'],
-        ['input.image_embeds', 'fusion.image_embeds'],
-        ['input.image_mask', 'fusion.image_mask'],
-        ['fusion.merged_states', 'decoder.memory'],
-        ['fusion.merged_mask', 'decoder.memory_mask'],
-      ],
+      inputs,
+      connections: [...textFusion, ['fusion.merged_states', 'decoder.memory'], ['fusion.merged_mask', 'decoder.memory_mask']],
     });
-    return new VideoQA(model, visual, question, decoder, Mplug2Tokenizer.fromVocab(), [
+    const questionStates = Pipeline.compose({ modules: { text, fusion }, inputs, connections: textFusion });
+    return new VideoQA(model, visual, question, questionStates, decoder, Mplug2Tokenizer.fromVocab(), [
       () => visual.dispose(),
       () => text.dispose(),
       () => fusion.dispose(),
@@ -89,6 +99,28 @@ export class VideoQA {
   /** Encodes videos once; pass the result to `ask` for any number of questions. */
   encodeVideo(video: VideoInput | readonly VideoInput[], timings: Timings = {}): Promise<VideoFeatures> {
     return this.visual.encode(video, timings);
+  }
+
+  /**
+   * The decoder's cross-attention keys/values of the video tokens of `features` (one video),
+   * computed once: pass them as `videoMemory` to `ask` so each question only adds its own tokens
+   * (the projection of the video's tokens is most of the per-question cost at the large size).
+   * Valid because the fusion layers leave the video states unchanged (cross-attention layers only);
+   * a model whose fusion has merged-attention layers, or features held in GPU memory, is refused.
+   * Release with `disposeDecoderMemory`.
+   */
+  async encodeVideoMemory(features: VideoFeatures): Promise<DecoderMemory> {
+    const t = this.model.manifest.dims.text;
+    if (t.strideLayer < t.fusionLayers)
+      throw new InvalidOptionError('videoMemory', `this model's fusion has merged-attention layers (stride_layer ${t.strideLayer} < ${t.fusionLayers} layers): they change the video states per question`);
+    if (features.imageEmbeds.shape[0] !== 1) throw new InvalidOptionError('videoMemory', `needs the features of one video, got ${features.imageEmbeds.shape[0]}`);
+    if (isDeviceTensor(features.imageEmbeds)) throw new InvalidOptionError('videoMemory', 'features held in GPU memory (webgpu) are not supported: ask without videoMemory');
+    const memory = await this.decoder.encodeMemory(features.imageEmbeds, features.imageMask);
+    if (Object.values(memory.cross).some(isDeviceTensor)) {
+      disposeDecoderMemory(memory);
+      throw new InvalidOptionError('videoMemory', 'a decoder running on webgpu keeps its memory in GPU memory: ask without videoMemory');
+    }
+    return memory;
   }
 
   /**
@@ -104,7 +136,7 @@ export class VideoQA {
     let t = now();
     let memory: DecoderMemory;
     try {
-      memory = await this.questionMemory(features, qs);
+      memory = options.videoMemory ? await this.memoryOnVideo(features, qs, options.videoMemory) : await this.questionMemory(features, qs);
     } finally {
       // Features encoded for this call only are released here (GPU memory on webgpu).
       if (features !== video) disposeVideoFeatures(features);
@@ -143,6 +175,35 @@ export class VideoQA {
     return results;
   }
 
+  /**
+   * As `questionMemory`, with the video's cross K/V given: the decoder projects only the fused
+   * question tokens, and each row's memory K/V is `[video; question]` along the token axis.
+   */
+  private async memoryOnVideo(features: VideoFeatures, questions: readonly string[], video: DecoderMemory): Promise<DecoderMemory> {
+    if (features.imageEmbeds.shape[0] !== 1 || video.batch !== 1) throw new InvalidOptionError('videoMemory', 'is the memory of one video; ask about that video only');
+    const rows = questions.map(() => 0);
+    const enc = this.tokenizer.encodeQuestions(questions);
+    const imageEmbeds = await this.visual.selectRows(features.imageEmbeds, rows);
+    let fused: Tensor<'float32'>;
+    let mask: Tensor<'int64'>;
+    const textMask = int64Tensor(['batch', 'tokens'], enc.attentionMask);
+    try {
+      const out = await this.questionStates.run(
+        { input_ids: int64Tensor(['batch', 'tokens'], enc.inputIds), attention_mask: textMask, image_embeds: imageEmbeds, image_mask: await this.visual.selectRows(features.imageMask, rows) },
+        {},
+        { outputs: ['fusion.fusion_text', 'fusion.merged_mask'] },
+      );
+      fused = out['fusion.fusion_text'] as Tensor<'float32'>;
+      mask = out['fusion.merged_mask'] as Tensor<'int64'>;
+    } finally {
+      if (imageEmbeds !== features.imageEmbeds) disposeDeviceTensors([imageEmbeds]);
+    }
+    const text = await this.decoder.encodeMemory(fused, textMask);
+    const cross: Record<string, Tensor<'float32'>> = {};
+    for (const [name, v] of Object.entries(video.cross)) cross[name] = concatTokens(v, text.cross[name], questions.length);
+    return { batch: questions.length, cross, mask };
+  }
+
   /** Text encoder → fusion → decoder memory projection for `questions` about `features`. */
   private async questionMemory(features: VideoFeatures, questions: readonly string[]): Promise<DecoderMemory> {
     const videos = features.imageEmbeds.shape[0];
@@ -175,4 +236,21 @@ export class VideoQA {
   async dispose(): Promise<void> {
     for (const d of this.disposers) await d();
   }
+}
+
+/**
+ * Cross K/V `[batch, heads, tokens, head_dim]`: row b is `video` row 0's tokens followed by
+ * `question` row b's, per head (the key order of the memory `[video; fused question]`).
+ */
+function concatTokens(video: Tensor<'float32'>, question: Tensor<'float32'>, batch: number): Tensor<'float32'> {
+  const [, heads, nv, dh] = video.shape;
+  const nq = question.shape[2];
+  const out = new Float32Array(batch * heads * (nv + nq) * dh);
+  for (let b = 0; b < batch; b++)
+    for (let h = 0; h < heads; h++) {
+      const o = (b * heads + h) * (nv + nq) * dh;
+      out.set(video.data.subarray(h * nv * dh, (h + 1) * nv * dh), o);
+      out.set(question.data.subarray((b * heads + h) * nq * dh, (b * heads + h + 1) * nq * dh), o + nv * dh);
+    }
+  return tensor('float32', question.dims, [batch, heads, nv + nq, dh], out);
 }

@@ -1,0 +1,53 @@
+// The benchmarks' models: a random-weight checkpoint of the tiny demo size or the released large
+// size, generated once and converted once per converter build, cached in MPLUG2_BENCH_CACHE
+// (default ~/.cache/mplug2-bench). Shared by bench/run.mjs and bench/eval.mjs.
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+
+export const CACHE = path.join(process.env.MPLUG2_BENCH_CACHE ?? path.join(os.homedir(), '.cache', 'mplug2-bench'));
+
+const tasks = await import('@mplug2/tasks');
+// Fingerprint of the converter and every graph builder it calls: a cached model converted by other code is converted again.
+const require = createRequire(import.meta.url);
+const CONVERTER_FINGERPRINT = (() => {
+  const h = createHash('sha256');
+  for (const p of ['core', 'vision-encoder', 'universal', 'text-encoder', 'fusion', 'decoder', 'tasks']) h.update(readFileSync(require.resolve(`@mplug2/${p}`)));
+  return h.digest('hex').slice(0, 16);
+})();
+
+/** Converted model for `size` (tiny|large) and `dtype`, generated and converted once, then reused. */
+export async function benchModel({ size, dtype, primitive = false }) {
+  const variant = `${size}-${dtype}${primitive ? '-primitive' : ''}`;
+  mkdirSync(CACHE, { recursive: true });
+  const config = size === 'large' ? tasks.fullSizeConfig('pretrain') : tasks.tinyDemoConfig('pretrain');
+  const ckpt = path.join(CACHE, `${size}.pth`);
+  // One directory per converter build: a model converted by other code is converted again, and a
+  // directory another bench process may be reading is never rewritten in place.
+  const out = path.join(CACHE, `${variant}-${CONVERTER_FINGERPRINT}`);
+  const info = {};
+  if (!existsSync(ckpt)) {
+    const t = performance.now();
+    const tmp = `${ckpt}.tmp-${process.pid}`;
+    await tasks.generateCheckpoint(tmp, config, { seed: 1 });
+    renameSync(tmp, ckpt);
+    info.generate_s = (performance.now() - t) / 1000;
+  }
+  if (!existsSync(path.join(out, 'manifest.json'))) {
+    const tmp = `${out}.tmp-${process.pid}`;
+    rmSync(tmp, { recursive: true, force: true });
+    const t = performance.now();
+    const rss0 = process.resourceUsage().maxRSS;
+    await tasks.convertCheckpoint({ checkpoint: ckpt, config, out: tmp, task: 'pretrain', dtype, fusedAttention: !primitive });
+    info.convert_s = (performance.now() - t) / 1000;
+    info.convert_peak_rss_gb = Math.max(rss0, process.resourceUsage().maxRSS) / 1024 ** 2;
+    renameSync(tmp, out);
+    // Conversions of this variant by other builds, made over an hour ago, are removed.
+    for (const d of readdirSync(CACHE))
+      if (d.startsWith(`${variant}-`) && path.join(CACHE, d) !== out && Date.now() - statSync(path.join(CACHE, d)).mtimeMs > 3600e3)
+        rmSync(path.join(CACHE, d), { recursive: true, force: true });
+  }
+  return { out, info };
+}
