@@ -238,6 +238,22 @@ describe('rediss:// from the CLI', () => {
 });
 
 describe('queue errors from the CLI', () => {
+  it('Redis gone for good mid-run: worker and coordinator exit 1 with QUEUE_UNAVAILABLE once --reconnect-ms is spent', async () => {
+    const lost = await RedisServer.start();
+    try {
+      const q = `lost-${++queueSeq}`;
+      const [w] = await startWorkers(procs, model, lost.url, q, 1, ['--reconnect-ms', '1500']);
+      const c = start(['index', model, videoDir, '--db', path.join(tmp, `${q}.lance`), '--queue', lost.url, '--queue-name', q, '--reconnect-ms', '1500', '--json']);
+      await until('a job to complete', () => completed([w]).length >= 1);
+      await lost.stop();
+      expect(await c.exited).toBe(1);
+      expect(await w.exited).toBe(1);
+      for (const p of [c, w]) expect(p.stderr).toContain(`queue redis://127.0.0.1:${lost.port}: Redis unreachable after retrying`);
+    } finally {
+      await lost.stop();
+    }
+  }, SCENARIO_MS);
+
   it('Redis unreachable: a clear QUEUE_UNAVAILABLE error after bounded retries, password never printed', async () => {
     const port = await freePort();
     const url = `redis://indexer:sup3r-secret@127.0.0.1:${port}`;
