@@ -13,6 +13,8 @@ export interface Command {
   readonly summary: string;
   readonly usage: string;
   readonly options: NonNullable<ParseArgsConfig['options']>;
+  /** One line per option for `--help` (option name without dashes → description); see also `option-help.ts`. */
+  readonly optionHelp?: Readonly<Record<string, string>>;
   run(args: { positionals: string[]; values: Record<string, unknown> }, ctx: CommandContext): Promise<number | void>;
 }
 
@@ -62,12 +64,36 @@ export function progressBar(stream: CommandContext['stderr'], label: string): (d
   };
 }
 
-export function formatError(e: unknown, verbose: boolean): string {
-  if (verbose) return (e as Error)?.stack ?? String(e);
+/** Error fields the CLI prints: a stable code and a one-line message. */
+export function describeError(e: unknown): { code: string; message: string; expected: boolean } {
   // One line: multi-line details (e.g. a tool's stderr) are joined.
   const oneLine = (s: string) => s.trim().replace(/\s*\n\s*/g, '; ');
-  if (e instanceof Mplug2Error) return `mplug2: ${oneLine(e.message)}`;
-  return `mplug2: unexpected error: ${oneLine((e as Error)?.message ?? String(e))} (run with --verbose for details)`;
+  if (e instanceof Mplug2Error) return { code: e.code, message: oneLine(e.message), expected: true };
+  // File-system errors name the path and say what is wrong, without Node's "ENOENT: ..., open '…'" wrapper.
+  const errno = e as NodeJS.ErrnoException;
+  if (errno && typeof errno.code === 'string' && typeof errno.syscall === 'string') {
+    const what = ERRNO_TEXT[errno.code] ?? oneLine(errno.message.replace(/^[A-Z]+: /, '').replace(/, \w+ '.*'$/, ''));
+    return { code: errno.code, message: errno.path ? `${errno.path}: ${what}` : what, expected: errno.code in ERRNO_TEXT };
+  }
+  return { code: 'UNEXPECTED', message: oneLine((e as Error)?.message ?? String(e)), expected: false };
+}
+
+const ERRNO_TEXT: Record<string, string> = {
+  ENOENT: 'no such file or directory',
+  EISDIR: 'is a directory, not a file',
+  ENOTDIR: 'a component of the path is not a directory',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  ENOSPC: 'no space left on the device',
+  EEXIST: 'already exists',
+};
+
+/** The one line printed for an error: plain text, or with `json` a JSON object `{ "error": { code, message } }`. */
+export function formatError(e: unknown, verbose: boolean, json = false): string {
+  const d = describeError(e);
+  if (json) return JSON.stringify({ error: { code: d.code, message: d.message, ...(verbose ? { stack: (e as Error)?.stack } : {}) } });
+  if (verbose) return (e as Error)?.stack ?? String(e);
+  return d.expected ? `mplug2: ${d.message}` : `mplug2: unexpected error: ${d.message} (run with --verbose for details)`;
 }
 
 /** One progress bar per task stage (decode, encode, generate); silent when not on a terminal. */

@@ -5,7 +5,7 @@ import { backendOption } from './shared.js';
 export const captionCommand: Command = {
   name: 'caption',
   summary: 'caption a video',
-  usage: 'mplug2 caption <model-dir> <video...> [--beam 5] [--backend cpu|wasm|webgpu] [--json]',
+  usage: 'mplug2 caption <model-dir> <video...> [--beam 5] [--backend auto|cpu|wasm|webgpu|cuda] [--json]',
   options: { beam: { type: 'string' }, backend: { type: 'string' }, json: { type: 'boolean' } },
   async run({ positionals, values }, ctx) {
     const dir = requirePositional(this, positionals, 0, 'model-dir');

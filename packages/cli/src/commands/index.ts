@@ -7,7 +7,7 @@ import { backendOption } from './shared.js';
 export const indexCommand: Command = {
   name: 'index',
   summary: 'index videos (files, folders, list files) for text search: ITC embeddings in a LanceDB database; resumable (a re-run skips what is indexed); exit 1 if some files fail to decode',
-  usage: 'mplug2 index <model-dir> <videos|folder|list.txt>... --db <path> [--batch 8] [--store-states] [--backend cpu|wasm|webgpu] [--json]',
+  usage: 'mplug2 index <model-dir> <videos|folder|list.txt>... --db <path> [--batch 8] [--store-states] [--backend auto|cpu|wasm|webgpu|cuda] [--json]',
   options: { db: { type: 'string' }, batch: { type: 'string' }, 'store-states': { type: 'boolean' }, backend: { type: 'string' }, json: { type: 'boolean' } },
   async run({ positionals, values }, ctx) {
     const dir = requirePositional(this, positionals, 0, 'model-dir');

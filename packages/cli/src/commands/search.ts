@@ -6,7 +6,7 @@ import { backendOption } from './shared.js';
 export const searchCommand: Command = {
   name: 'search',
   summary: 'search an index for the videos that best match a text (ITC, then ITM re-ranking)',
-  usage: 'mplug2 search <model-dir> --db <path> --text "..." [--k 10] [--rerank 128] [--itm-score prob|logit] [--backend cpu|wasm|webgpu] [--json]',
+  usage: 'mplug2 search <model-dir> --db <path> --text "..." [--k 10] [--rerank 128] [--itm-score prob|logit] [--backend auto|cpu|wasm|webgpu|cuda] [--json]',
   options: { db: { type: 'string' }, text: { type: 'string' }, k: { type: 'string' }, rerank: { type: 'string' }, 'itm-score': { type: 'string' }, backend: { type: 'string' }, json: { type: 'boolean' } },
   async run({ positionals, values }, ctx) {
     const dir = requirePositional(this, positionals, 0, 'model-dir');

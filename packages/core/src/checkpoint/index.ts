@@ -2,6 +2,8 @@
  * Checkpoint readers with file access (Node): everything in `readers.ts` (browser-safe) plus
  * `openCheckpoint(file)` and `fileSource`.
  */
+import { stat } from 'node:fs/promises';
+import { CheckpointFormatError } from '../errors.js';
 import { fileSource } from './file-source.js';
 import { openCheckpointSource } from './readers.js';
 import type { Checkpoint, OpenCheckpointOptions } from './types.js';
@@ -11,5 +13,8 @@ export { fileSource } from './file-source.js';
 
 /** Opens a checkpoint file; the format is detected from its leading bytes, not its name. */
 export async function openCheckpoint(file: string, options: OpenCheckpointOptions = {}): Promise<Checkpoint> {
+  // Opening a directory succeeds on Linux and only its first read fails (EISDIR, without the path): say so up front.
+  if ((await stat(file).catch(() => null))?.isDirectory())
+    throw new CheckpointFormatError(file, undefined, 'is a directory; pass a .pth or .safetensors file');
   return openCheckpointSource(await fileSource(file), file, options);
 }
