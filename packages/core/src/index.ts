@@ -21,3 +21,4 @@ export * from './safetensors-write.js';
 export * from './probe.js';
 export * from './browser/remote-model.js';
 export * from './browser/open.js';
+export { abortable, controlledLoad, type LoadControlOptions, type LoadProgressEvent, type SessionLoadProgress } from './load-control.js';

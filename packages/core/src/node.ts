@@ -4,6 +4,7 @@
 // `openCheckpoint`): a path means a file here, a URL in the browser build.
 export * from './index.js';
 export { ModelDirectory, openModel, sha256File } from './model-dir.js';
+export { DiskCache, defaultCacheDir } from './disk-cache.js';
 export * from './file-sink.js';
 export { fileSource, openCheckpoint } from './checkpoint/index.js';
 // Hostile checkpoint mutations (fuzzing): Node only, their honest zip bombs need node:zlib's compressor.

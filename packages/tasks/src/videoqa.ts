@@ -1,4 +1,4 @@
-import { InvalidOptionError, Pipeline, disposeDeviceTensors, int64Tensor, type ModelSource, type PortRef, type Tensor } from '@mplug2/core';
+import { InvalidOptionError, Pipeline, controlledLoad, disposeDeviceTensors, int64Tensor, type ModelSource, type PortRef, type Tensor } from '@mplug2/core';
 import { TextDecoder, beamSearch, disposeDecoderMemory, rankAnswers, type DecoderMemory } from '@mplug2/decoder';
 import { loadFusion } from '@mplug2/fusion';
 import { Mplug2Tokenizer, loadTextEncoder } from '@mplug2/text-encoder';
@@ -52,17 +52,26 @@ export class VideoQA {
     private readonly disposers: (() => Promise<void>)[],
   ) {}
 
+  /**
+   * `dir`: a model directory, an http(s) URL (downloaded once, verified, cached; see `openModel`) or an open
+   * `ModelSource`. `options.signal` cancels the load (AbortError; sessions created so far are released).
+   */
   static async load(dir: ModelInput, options: TaskLoadOptions = {}): Promise<VideoQA> {
-    const model = await openModelInput(dir, options);
+    const what = 'loading VideoQA';
+    const model = await openModelInput(dir, options, what);
     if (!model.has('text_encoder') || !model.has('fusion') || !model.has('decoder'))
       throw new InvalidOptionError('model', `${model.location} is a '${model.manifest.task}' model without the text encoder, fusion and decoder VideoQA needs (modules: ${Object.keys(model.manifest.modules).join(', ')})`);
     // On webgpu text_states and merged_states feed the next module from GPU memory; fusion_text and
     // fusion_image (read by no VideoQA step) stay there too and are released right after the run.
+    return controlledLoad(model, ['vision_encoder', 'universal', 'text_encoder', 'fusion', 'decoder'], what, options, (source) => VideoQA.build(model, source, options));
+  }
+
+  private static async build(model: ModelSource, source: ModelSource, options: TaskLoadOptions): Promise<VideoQA> {
     const [visual, text, fusion, decoder] = await Promise.all([
-      VisualPath.load(model, options),
-      loadTextEncoder(model, moduleOptions(options, ['text_states'])),
-      loadFusion(model, moduleOptions(options, ['merged_states', 'fusion_text', 'fusion_image'])),
-      TextDecoder.load(model, moduleOptions(options)),
+      VisualPath.load(source, options),
+      loadTextEncoder(source, moduleOptions(options, ['text_states'])),
+      loadFusion(source, moduleOptions(options, ['merged_states', 'fusion_text', 'fusion_image'])),
+      TextDecoder.load(source, moduleOptions(options)),
     ]);
     const question = Pipeline.compose({
       modules: { text, fusion, decoder },
@@ -170,6 +179,11 @@ export class VideoQA {
     } finally {
       if (imageEmbeds !== features.imageEmbeds) disposeDeviceTensors([imageEmbeds]);
     }
+  }
+
+  /** For `await using`: the same as \`dispose()\`. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.dispose();
   }
 
   async dispose(): Promise<void> {
