@@ -6,3 +6,16 @@ export * from './parity.js';
 export * from './common.js';
 export * from './videoqa.js';
 export * from './caption.js';
+export {
+  BROWSER_PIPELINES,
+  createPipeline,
+  pipeline,
+  taskLoadOptions,
+  type BrowserPipelines,
+  type CaptioningOutput,
+  type PipelineFactory,
+  type PipelineHandle,
+  type PipelineOptions,
+  type VideoCaptioningPipeline,
+  type VideoQuestionAnsweringPipeline,
+} from './pipeline.js';

@@ -5,3 +5,14 @@ export * from './convert.js';
 export * from './synthetic/index.js';
 export * from './store.js';
 export * from './retrieval.js';
+// Replaces the browser `pipeline` (explicit exports win over `export *`): Node adds retrieval, zero-shot
+// classification and feature extraction.
+export {
+  NODE_PIPELINES,
+  pipeline,
+  type NodePipelines,
+  type VideoFeatureExtractionPipeline,
+  type VideoTextRetrievalPipeline,
+  type ZeroShotOutput,
+  type ZeroShotVideoClassificationPipeline,
+} from './pipeline-node.js';
