@@ -7,12 +7,11 @@
  * and a reachable registry (or the npm cache).
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { installApp, packPackages } from './helpers/packed.mjs';
 
-const ROOT = path.resolve(__dirname, '..');
 
 const NAMES = '{ BackendUnavailableError, ModuleSession, availableBackends, probeBackend, resolveBackend }';
 
@@ -34,16 +33,7 @@ const PACKAGES = ['core', 'decoder', 'fusion', 'text-encoder', 'universal', 'vis
 
 describe('@mplug2/tasks installed as in a browser project: no onnxruntime-node', () => {
   it('installs neither onnxruntime-node nor @lancedb/lancedb; in Node wasm works and cpu is a BackendUnavailableError saying to install it', async () => {
-    const packDir = mkdtempSync(path.join(tmpdir(), 'mplug2-pack-'));
-    const dependencies = Object.fromEntries(
-      PACKAGES.map((p) => {
-        const file = execFileSync('npm', ['pack', '--pack-destination', packDir, '--silent'], { cwd: path.join(ROOT, 'packages', p), encoding: 'utf8' }).trim().split('\n').pop()!;
-        return [`@mplug2/${p}`, `file:${path.join(packDir, file)}`];
-      }),
-    );
-    const app = mkdtempSync(path.join(tmpdir(), 'mplug2-browser-install-'));
-    writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'browser-app', private: true, dependencies }));
-    execFileSync('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: app, stdio: 'pipe', timeout: 170_000 });
+    const app = installApp('mplug2-browser-install', { name: 'browser-app', private: true, dependencies: packPackages(PACKAGES) });
     // Every installed package, nested ones included, is in the lockfile npm wrote.
     const installed = Object.keys(JSON.parse(readFileSync(path.join(app, 'package-lock.json'), 'utf8')).packages);
     expect(installed).toContain('node_modules/@mplug2/tasks');
