@@ -33,7 +33,8 @@ const PACKAGES = ['core', 'decoder', 'fusion', 'text-encoder', 'universal', 'vis
 
 describe('@mplug2/tasks installed as in a browser project: no onnxruntime-node', () => {
   it('installs neither onnxruntime-node nor @lancedb/lancedb; in Node wasm works and cpu is a BackendUnavailableError saying to install it', async () => {
-    const app = installApp('mplug2-browser-install', { name: 'browser-app', private: true, dependencies: packPackages(PACKAGES) });
+    // onnxruntime-web is an optional peer of @mplug2/core: a browser project lists it, as the README says.
+    const app = installApp('mplug2-browser-install', { name: 'browser-app', private: true, dependencies: { ...packPackages(PACKAGES), 'onnxruntime-web': '1.30.0' } });
     // Every installed package, nested ones included, is in the lockfile npm wrote.
     const installed = Object.keys(JSON.parse(readFileSync(path.join(app, 'package-lock.json'), 'utf8')).packages);
     expect(installed).toContain('node_modules/@mplug2/tasks');
@@ -63,5 +64,40 @@ describe('@mplug2/tasks installed as in a browser project: no onnxruntime-node',
     const store = JSON.parse(execFileSync(process.execPath, ['store.mjs'], { cwd: app, encoding: 'utf8', timeout: 60_000 }).trim());
     expect(store.code).toBe('STORE_UNAVAILABLE');
     expect(store.message).toContain('`npm install @lancedb/lancedb@0.31.0`');
+  }, 240_000);
+});
+
+describe('@mplug2/cli installed as in a Node project: a lean install', () => {
+  it('brings neither onnxruntime-web nor @lancedb/lancedb (nor sharp, transformers.js); the bin runs and names what a command lacks', async () => {
+    const app = installApp('mplug2-cli-install', { name: 'node-app', private: true, dependencies: packPackages([...PACKAGES, 'cli']) });
+    const installed = Object.keys(JSON.parse(readFileSync(path.join(app, 'package-lock.json'), 'utf8')).packages);
+    expect(installed).toContain('node_modules/@mplug2/cli');
+    expect(installed).toContain('node_modules/onnxruntime-node');
+    expect(installed.filter((p) => /(^|\/)node_modules\/(onnxruntime-web|@lancedb\/lancedb|sharp|@huggingface\/transformers)$/.test(p))).toEqual([]);
+
+    const bin = path.join(app, 'node_modules/.bin/mplug2');
+    const version = JSON.parse(readFileSync(path.join(app, 'node_modules/@mplug2/cli/package.json'), 'utf8')).version;
+    expect(execFileSync(bin, ['--version'], { cwd: app, encoding: 'utf8' })).toBe(`${version}\n`);
+    const fail = (args: string[]) => {
+      try {
+        execFileSync(bin, args, { cwd: app, encoding: 'utf8', stdio: 'pipe' });
+        return null;
+      } catch (e) {
+        return JSON.parse(String((e as { stderr: string }).stderr).trim()).error as { code: string; message: string };
+      }
+    };
+    // Retrieval needs the optional @lancedb/lancedb: the store is opened first, so this fails before any model loads.
+    const store = fail(['search', 'no-such-model', '--db', 'db', '--text', 'x', '--json']);
+    expect(store?.code).toBe('STORE_UNAVAILABLE');
+    expect(store?.message).toContain('`npm install @lancedb/lancedb@0.31.0`');
+    // The wasm backend needs the optional onnxruntime-web.
+    writeFileSync(
+      path.join(app, 'wasm.mjs'),
+      "import { ModuleSession } from '@mplug2/core';\nModuleSession.create(new Uint8Array(0), { backend: 'wasm' }).then(() => console.log('{}'), (e) => console.log(JSON.stringify({ code: e.code, message: e.message })));\n",
+    );
+    const wasm = JSON.parse(execFileSync(process.execPath, ['wasm.mjs'], { cwd: app, encoding: 'utf8', timeout: 60_000 }).trim());
+    expect(wasm.code).toBe('BACKEND_UNAVAILABLE');
+    expect(wasm.message).toContain('onnxruntime-web is not installed');
+    expect(wasm.message).toContain('`npm install onnxruntime-web@1.30.0`');
   }, 240_000);
 });

@@ -16,8 +16,12 @@ export const indexCommand: Command = {
     if (!db) throw new InvalidOptionError('--db', `is required (usage: ${this.usage})`);
     const files = await collectVideos(positionals.slice(1));
     if (files.length === 0) throw new InvalidOptionError('videos', 'no video or image files found');
-    const retriever = await Retriever.load(dir, { backend: backendOption(values) });
+    // The store first: without @lancedb/lancedb (an optional peer) this fails before the model is loaded.
     const store = await LanceVectorStore.open(db);
+    const retriever = await Retriever.load(dir, { backend: backendOption(values) }).catch(async (e) => {
+      await store.close();
+      throw e;
+    });
     const bar = progressBar(ctx.stderr, 'indexing');
     try {
       const r = await indexVideos(retriever, store, files, {
