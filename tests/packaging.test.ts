@@ -29,6 +29,12 @@ const probeScript = (importLine: string) => `${importLine}
 })();
 `;
 
+/** Runs `call` (an expression giving a promise) in the installed app; returns the error's code and message ({} if none). */
+function errorOf(app: string, importLine: string, call: string): { code?: string; message?: string } {
+  writeFileSync(path.join(app, 'error-of.mjs'), `${importLine}\n${call}.then(() => console.log('{}'), (e) => console.log(JSON.stringify({ code: e.code, message: e.message })));\n`);
+  return JSON.parse(execFileSync(process.execPath, ['error-of.mjs'], { cwd: app, encoding: 'utf8', timeout: 60_000 }).trim());
+}
+
 const PACKAGES = ['core', 'decoder', 'fusion', 'text-encoder', 'universal', 'vision-encoder', 'tasks'];
 
 describe('@mplug2/tasks installed as in a browser project: no onnxruntime-node', () => {
@@ -57,11 +63,7 @@ describe('@mplug2/tasks installed as in a browser project: no onnxruntime-node',
     }
 
     // The retrieval store (Node entry of @mplug2/tasks) names its missing optional peer the same way.
-    writeFileSync(
-      path.join(app, 'store.mjs'),
-      "import { LanceVectorStore } from '@mplug2/tasks';\nLanceVectorStore.open('db').then(() => console.log('{}'), (e) => console.log(JSON.stringify({ code: e.code, message: e.message })));\n",
-    );
-    const store = JSON.parse(execFileSync(process.execPath, ['store.mjs'], { cwd: app, encoding: 'utf8', timeout: 60_000 }).trim());
+    const store = errorOf(app, "import { LanceVectorStore } from '@mplug2/tasks';", "LanceVectorStore.open('db')");
     expect(store.code).toBe('STORE_UNAVAILABLE');
     expect(store.message).toContain('`npm install @lancedb/lancedb@0.31.0`');
   }, 240_000);
@@ -91,11 +93,7 @@ describe('@mplug2/cli installed as in a Node project: a lean install', () => {
     expect(store?.code).toBe('STORE_UNAVAILABLE');
     expect(store?.message).toContain('`npm install @lancedb/lancedb@0.31.0`');
     // The wasm backend needs the optional onnxruntime-web.
-    writeFileSync(
-      path.join(app, 'wasm.mjs'),
-      "import { ModuleSession } from '@mplug2/core';\nModuleSession.create(new Uint8Array(0), { backend: 'wasm' }).then(() => console.log('{}'), (e) => console.log(JSON.stringify({ code: e.code, message: e.message })));\n",
-    );
-    const wasm = JSON.parse(execFileSync(process.execPath, ['wasm.mjs'], { cwd: app, encoding: 'utf8', timeout: 60_000 }).trim());
+    const wasm = errorOf(app, "import { ModuleSession } from '@mplug2/core';", "ModuleSession.create(new Uint8Array(0), { backend: 'wasm' })");
     expect(wasm.code).toBe('BACKEND_UNAVAILABLE');
     expect(wasm.message).toContain('onnxruntime-web is not installed');
     expect(wasm.message).toContain('`npm install onnxruntime-web@1.30.0`');
