@@ -1,5 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { InvalidOptionError, Mplug2Error } from '@mplug2/core';
+import { InvalidOptionError, Mplug2Error, type LoadProgressEvent } from '@mplug2/core';
 
 export interface CommandContext {
   readonly stdout: NodeJS.WritableStream;
@@ -103,5 +103,14 @@ export function stageProgress(stream: CommandContext['stderr']): (e: { stage: st
     let bar = bars.get(e.stage);
     if (!bar) bars.set(e.stage, (bar = progressBar(stream, e.stage.padEnd(8))));
     bar(e.done, e.total);
+  };
+}
+
+/** Model load progress for a terminal: one bar over the bytes of a download (models at URLs), in MiB; silent otherwise. */
+export function loadProgress(stream: CommandContext['stderr']): (e: LoadProgressEvent) => void {
+  const bar = progressBar(stream, 'download');
+  const mib = (n: number) => Math.round((n / 2 ** 20) * 10) / 10;
+  return (e) => {
+    if (e.stage === 'download' && e.totalBytes > 0) bar(mib(e.loadedBytes), mib(e.totalBytes), 'MiB');
   };
 }

@@ -1,6 +1,6 @@
 import { Captioner } from '@mplug2/tasks';
 import { intOption, requirePositional, stageProgress, type Command } from '../cli.js';
-import { backendOption } from './shared.js';
+import { loadOptions } from './shared.js';
 
 export const captionCommand: Command = {
   name: 'caption',
@@ -11,7 +11,7 @@ export const captionCommand: Command = {
     const dir = requirePositional(this, positionals, 0, 'model-dir');
     requirePositional(this, positionals, 1, 'video');
     const videos = positionals.slice(1);
-    const captioner = await Captioner.load(dir, { backend: backendOption(values) });
+    const captioner = await Captioner.load(dir, loadOptions(values, ctx));
     try {
       const results = await captioner.caption(videos, { beamSize: intOption(values, 'beam'), onProgress: stageProgress(ctx.stderr) });
       results.forEach((r, i) => {

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { InvalidOptionError } from '@mplug2/core';
 import { VideoQA } from '@mplug2/tasks';
 import { intOption, requirePositional, stageProgress, type Command } from '../cli.js';
-import { backendOption } from './shared.js';
+import { loadOptions } from './shared.js';
 
 async function readAnswers(file: string): Promise<string[]> {
   let json: unknown;
@@ -28,7 +28,7 @@ export const qaCommand: Command = {
     const questions = values.question as string[] | undefined;
     if (!questions?.length) throw new InvalidOptionError('--question', `is required (usage: ${this.usage})`);
     const answers = values.answers ? await readAnswers(values.answers as string) : undefined;
-    const qa = await VideoQA.load(dir, { backend: backendOption(values) });
+    const qa = await VideoQA.load(dir, loadOptions(values, ctx));
     try {
       const results = await qa.ask(video, questions, { answers, k: intOption(values, 'k'), beamSize: intOption(values, 'beam'), onProgress: stageProgress(ctx.stderr) });
       for (const r of results) {
