@@ -4,7 +4,7 @@ import { cpSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DiskCache, ModelIntegrityError, Mplug2Error, RemoteModel, openModel, type LoadProgressEvent } from '@mplug2/core';
+import { AbortError, DiskCache, ModelIntegrityError, Mplug2Error, RemoteModel, openModel, type LoadProgressEvent } from '@mplug2/core';
 import { VideoQA } from '@mplug2/tasks';
 import { serveStatic, type StaticServer } from './browser/server';
 import { runCli } from './helpers/cli';
@@ -138,6 +138,33 @@ describe('tasks and CLI load models from URLs', () => {
       await (await VideoQA.load(base, { onProgress: (e) => cached.push(e) })).dispose();
       expect(server.requests.slice(n).filter((r) => /\.(onnx|weights)$/.test(r.url))).toEqual([]);
       expect(cached.some((e) => e.stage === 'download' && e.phase === 'cached')).toBe(true);
+    } finally {
+      if (saved === undefined) delete process.env.MPLUG2_CACHE_DIR;
+      else process.env.MPLUG2_CACHE_DIR = saved;
+    }
+  });
+
+  it('aborting a load mid-download rejects with AbortError; the next load resumes from the disk cache', async () => {
+    const saved = process.env.MPLUG2_CACHE_DIR;
+    process.env.MPLUG2_CACHE_DIR = cacheDir();
+    try {
+      const ctl = new AbortController();
+      let downloaded = 0;
+      const err = await VideoQA.load(base, {
+        signal: ctl.signal,
+        onProgress: (e) => {
+          if (e.stage === 'download' && e.phase === 'verified' && ++downloaded === 2) ctl.abort(new Error('user closed the tab'));
+        },
+      }).catch((e) => e);
+      expect(err).toBeInstanceOf(AbortError);
+      expect(err.message).toBe('loading VideoQA was aborted: user closed the tab');
+      const n = server.requests.length;
+      const qa = await VideoQA.load(base);
+      await qa.dispose();
+      const refetched = server.requests.slice(n).filter((r) => /\.(onnx|weights)$/.test(r.url)).length;
+      const all = (await openModel(dir)).manifest.files.filter((f) => /\.(onnx|weights)$/.test(f.path)).length;
+      expect(refetched).toBeGreaterThan(0);
+      expect(refetched).toBeLessThan(all);
     } finally {
       if (saved === undefined) delete process.env.MPLUG2_CACHE_DIR;
       else process.env.MPLUG2_CACHE_DIR = saved;
