@@ -40,7 +40,7 @@ export class FileWeightSink implements WeightSink {
     return [...this.handles.keys()];
   }
 
-  /** For `await using`: the same as \`close()\`. */
+  /** For `await using`: the same as `close()`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }

@@ -52,7 +52,7 @@ export class GraphModule implements PipelineModule {
     return this.session.backend;
   }
 
-  /** For `await using`: the same as \`dispose()\`. */
+  /** For `await using`: the same as `dispose()`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.dispose();
   }

@@ -208,7 +208,7 @@ export class TextDecoder implements PipelineModule {
     return { batch: samples.length, cross: await this.device.selectMemory(memory.cross, samples), mask };
   }
 
-  /** For `await using`: the same as \`dispose()\`. */
+  /** For `await using`: the same as `dispose()`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.dispose();
   }

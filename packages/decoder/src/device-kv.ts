@@ -47,7 +47,7 @@ export class DeviceKv {
     return Object.values(cache.past).some((t) => isDeviceTensor(t));
   }
 
-  /** For `await using`: the same as \`dispose()\`. */
+  /** For `await using`: the same as `dispose()`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.dispose();
   }

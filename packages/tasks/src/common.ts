@@ -247,7 +247,7 @@ export class VisualPath {
     return isDeviceTensor(t) ? this.gather.select(t, rows) : selectRows(t, rows);
   }
 
-  /** For `await using`: the same as \`dispose()\`. */
+  /** For `await using`: the same as `dispose()`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.dispose();
   }

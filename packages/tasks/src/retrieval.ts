@@ -170,7 +170,7 @@ export class Retriever {
     return Array.from({ length: n }, (_, i) => ({ prob: probs.data[i * 2 + 1], logit: logits.data[i * 2 + 1] }));
   }
 
-  /** For `await using`: the same as \`dispose()\`. */
+  /** For `await using`: the same as `dispose()`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.dispose();
   }

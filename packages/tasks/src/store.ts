@@ -76,7 +76,7 @@ export class MemoryVectorStore implements VectorStore {
   async count(modelId?: string): Promise<number> {
     return modelId === undefined ? this.rows.length : this.rows.filter((r) => r.modelId === modelId).length;
   }
-  /** For `await using`: the same as \`close()\`. */
+  /** For `await using`: the same as `close()`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
@@ -192,7 +192,7 @@ export class LanceVectorStore implements VectorStore {
     return this.table.countRows(modelId === undefined ? undefined : `modelId = ${sqlString(modelId)}`);
   }
 
-  /** For `await using`: the same as \`close()\`. */
+  /** For `await using`: the same as `close()`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }

@@ -61,12 +61,12 @@ export class VideoQA {
     const model = await openModelInput(dir, options, what);
     if (!model.has('text_encoder') || !model.has('fusion') || !model.has('decoder'))
       throw new InvalidOptionError('model', `${model.location} is a '${model.manifest.task}' model without the text encoder, fusion and decoder VideoQA needs (modules: ${Object.keys(model.manifest.modules).join(', ')})`);
-    // On webgpu text_states and merged_states feed the next module from GPU memory; fusion_text and
-    // fusion_image (read by no VideoQA step) stay there too and are released right after the run.
     return controlledLoad(model, ['vision_encoder', 'universal', 'text_encoder', 'fusion', 'decoder'], what, options, (source) => VideoQA.build(model, source, options));
   }
 
   private static async build(model: ModelSource, source: ModelSource, options: TaskLoadOptions): Promise<VideoQA> {
+    // On webgpu text_states and merged_states feed the next module from GPU memory; fusion_text and
+    // fusion_image (read by no VideoQA step) stay there too and are released right after the run.
     const [visual, text, fusion, decoder] = await Promise.all([
       VisualPath.load(source, options),
       loadTextEncoder(source, moduleOptions(options, ['text_states'])),
@@ -181,7 +181,7 @@ export class VideoQA {
     }
   }
 
-  /** For `await using`: the same as \`dispose()\`. */
+  /** For `await using`: the same as `dispose()`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.dispose();
   }

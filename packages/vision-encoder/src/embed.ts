@@ -129,7 +129,7 @@ export class VideoEmbedder {
     return predictProbe(head, emb.map((e) => e.embedding));
   }
 
-  /** For `await using`: the same as \`dispose()\`. */
+  /** For `await using`: the same as `dispose()`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.dispose();
   }
