@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -8,9 +8,9 @@ import { CLS_EMBEDDING, VideoEmbedder } from '@mplug2/vision-encoder';
 import { runCli } from './helpers/cli';
 import { demoModel } from './helpers/demo-model';
 import { makeVideos } from './helpers/videos';
+import { ROOT, installApp, packPackages } from './helpers/packed.mjs';
 
 
-const ROOT = path.resolve(__dirname, '..');
 let model: string;
 let tmp: string;
 let videos: { file: string; label: string }[];
@@ -106,25 +106,12 @@ describe('mplug2 classify', () => {
 describe('examples/classify-standalone from packed tarballs', () => {
   it('installs @mplug2/core + @mplug2/vision-encoder tarballs outside the monorepo and runs', async () => {
     // Needs the built packages (npx turbo run build; `npm test` builds first) and a reachable registry.
-    const packDir = mkdtempSync(path.join(tmpdir(), 'mplug2-pack-'));
-    const tarballs = ['core', 'vision-encoder'].map((p) => {
-      const name = execFileSync('npm', ['pack', '--pack-destination', packDir, '--silent'], { cwd: path.join(ROOT, 'packages', p), encoding: 'utf8' }).trim().split('\n').pop()!;
-      return path.join(packDir, name);
-    });
-    const app = mkdtempSync(path.join(tmpdir(), 'mplug2-standalone-'));
-    expect(path.relative(ROOT, app).startsWith('..')).toBe(true);
+    const tarballs = packPackages(['core', 'vision-encoder']);
     const pkg = JSON.parse(readFileSync(path.join(ROOT, 'examples/classify-standalone/package.json'), 'utf8'));
     // The example's own onnxruntime-node dependency stays (it is only an optional peer of @mplug2/core).
     expect(pkg.dependencies['onnxruntime-node']).toBeDefined();
-    pkg.dependencies = { ...pkg.dependencies, '@mplug2/core': `file:${tarballs[0]}`, '@mplug2/vision-encoder': `file:${tarballs[1]}` };
-    writeFileSync(path.join(app, 'package.json'), JSON.stringify(pkg, null, 2));
-    cpSync(path.join(ROOT, 'examples/classify-standalone/index.mjs'), path.join(app, 'index.mjs'));
-    execFileSync('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error'], {
-      cwd: app,
-      env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' },
-      stdio: 'pipe',
-      timeout: 170_000,
-    });
+    pkg.dependencies = { ...pkg.dependencies, ...tarballs };
+    const app = installApp('mplug2-standalone', pkg, { 'index.mjs': readFileSync(path.join(ROOT, 'examples/classify-standalone/index.mjs'), 'utf8') });
     const out = execFileSync(process.execPath, ['index.mjs', model, csv, path.join(app, 'head.json')], { cwd: app, encoding: 'utf8', timeout: 60_000 });
     const r = JSON.parse(out.trim().split('\n').pop()!);
     expect(r.labels).toEqual(['bars', 'blue', 'noise', 'red']);

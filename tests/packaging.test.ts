@@ -7,12 +7,11 @@
  * and a reachable registry (or the npm cache).
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { installApp, packPackages } from './helpers/packed.mjs';
 
-const ROOT = path.resolve(__dirname, '..');
 
 const NAMES = '{ BackendUnavailableError, ModuleSession, availableBackends, probeBackend, resolveBackend }';
 
@@ -30,22 +29,22 @@ const probeScript = (importLine: string) => `${importLine}
 })();
 `;
 
+/** Runs `call` (an expression giving a promise) in the installed app; returns the error's code and message ({} if none). */
+function errorOf(app: string, importLine: string, call: string): { code?: string; message?: string } {
+  writeFileSync(path.join(app, 'error-of.mjs'), `${importLine}\n${call}.then(() => console.log('{}'), (e) => console.log(JSON.stringify({ code: e.code, message: e.message })));\n`);
+  return JSON.parse(execFileSync(process.execPath, ['error-of.mjs'], { cwd: app, encoding: 'utf8', timeout: 60_000 }).trim());
+}
+
 const PACKAGES = ['core', 'decoder', 'fusion', 'text-encoder', 'universal', 'vision-encoder', 'tasks'];
 
 describe('@mplug2/tasks installed as in a browser project: no onnxruntime-node', () => {
   it('installs neither onnxruntime-node nor @lancedb/lancedb; in Node wasm works and cpu is a BackendUnavailableError saying to install it', async () => {
-    const packDir = mkdtempSync(path.join(tmpdir(), 'mplug2-pack-'));
-    const dependencies = Object.fromEntries(
-      PACKAGES.map((p) => {
-        const file = execFileSync('npm', ['pack', '--pack-destination', packDir, '--silent'], { cwd: path.join(ROOT, 'packages', p), encoding: 'utf8' }).trim().split('\n').pop()!;
-        // Every tarball carries the license text (prepack copies the root LICENSE in).
-        expect(execFileSync('tar', ['-tzf', path.join(packDir, file)], { encoding: 'utf8' }).split('\n'), `${file} has no LICENSE`).toContain('package/LICENSE');
-        return [`@mplug2/${p}`, `file:${path.join(packDir, file)}`];
-      }),
-    );
-    const app = mkdtempSync(path.join(tmpdir(), 'mplug2-browser-install-'));
-    writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'browser-app', private: true, dependencies }));
-    execFileSync('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: app, stdio: 'pipe', timeout: 170_000 });
+    const tarballs = packPackages(PACKAGES);
+    // Every tarball carries the license text (prepack copies the root LICENSE in).
+    for (const [name, spec] of Object.entries(tarballs))
+      expect(execFileSync('tar', ['-tzf', spec.slice('file:'.length)], { encoding: 'utf8' }).split('\n'), `${name} has no LICENSE`).toContain('package/LICENSE');
+    // onnxruntime-web is an optional peer of @mplug2/core: a browser project lists it, as the README says.
+    const app = installApp('mplug2-browser-install', { name: 'browser-app', private: true, dependencies: { ...tarballs, 'onnxruntime-web': '1.30.0' } });
     // Every installed package, nested ones included, is in the lockfile npm wrote.
     const installed = Object.keys(JSON.parse(readFileSync(path.join(app, 'package-lock.json'), 'utf8')).packages);
     expect(installed).toContain('node_modules/@mplug2/tasks');
@@ -68,12 +67,39 @@ describe('@mplug2/tasks installed as in a browser project: no onnxruntime-node',
     }
 
     // The retrieval store (Node entry of @mplug2/tasks) names its missing optional peer the same way.
-    writeFileSync(
-      path.join(app, 'store.mjs'),
-      "import { LanceVectorStore } from '@mplug2/tasks';\nLanceVectorStore.open('db').then(() => console.log('{}'), (e) => console.log(JSON.stringify({ code: e.code, message: e.message })));\n",
-    );
-    const store = JSON.parse(execFileSync(process.execPath, ['store.mjs'], { cwd: app, encoding: 'utf8', timeout: 60_000 }).trim());
+    const store = errorOf(app, "import { LanceVectorStore } from '@mplug2/tasks';", "LanceVectorStore.open('db')");
     expect(store.code).toBe('STORE_UNAVAILABLE');
     expect(store.message).toContain('`npm install @lancedb/lancedb@0.31.0`');
+  }, 240_000);
+});
+
+describe('@mplug2/cli installed as in a Node project: a lean install', () => {
+  it('brings neither onnxruntime-web nor @lancedb/lancedb (nor sharp, transformers.js); the bin runs and names what a command lacks', async () => {
+    const app = installApp('mplug2-cli-install', { name: 'node-app', private: true, dependencies: packPackages([...PACKAGES, 'cli']) });
+    const installed = Object.keys(JSON.parse(readFileSync(path.join(app, 'package-lock.json'), 'utf8')).packages);
+    expect(installed).toContain('node_modules/@mplug2/cli');
+    expect(installed).toContain('node_modules/onnxruntime-node');
+    expect(installed.filter((p) => /(^|\/)node_modules\/(onnxruntime-web|@lancedb\/lancedb|sharp|@huggingface\/transformers)$/.test(p))).toEqual([]);
+
+    const bin = path.join(app, 'node_modules/.bin/mplug2');
+    const version = JSON.parse(readFileSync(path.join(app, 'node_modules/@mplug2/cli/package.json'), 'utf8')).version;
+    expect(execFileSync(bin, ['--version'], { cwd: app, encoding: 'utf8' })).toBe(`${version}\n`);
+    const fail = (args: string[]) => {
+      try {
+        execFileSync(bin, args, { cwd: app, encoding: 'utf8', stdio: 'pipe' });
+        return null;
+      } catch (e) {
+        return JSON.parse(String((e as { stderr: string }).stderr).trim()).error as { code: string; message: string };
+      }
+    };
+    // Retrieval needs the optional @lancedb/lancedb: the store is opened first, so this fails before any model loads.
+    const store = fail(['search', 'no-such-model', '--db', 'db', '--text', 'x', '--json']);
+    expect(store?.code).toBe('STORE_UNAVAILABLE');
+    expect(store?.message).toContain('`npm install @lancedb/lancedb@0.31.0`');
+    // The wasm backend needs the optional onnxruntime-web.
+    const wasm = errorOf(app, "import { ModuleSession } from '@mplug2/core';", "ModuleSession.create(new Uint8Array(0), { backend: 'wasm' })");
+    expect(wasm.code).toBe('BACKEND_UNAVAILABLE');
+    expect(wasm.message).toContain('onnxruntime-web is not installed');
+    expect(wasm.message).toContain('`npm install onnxruntime-web@1.30.0`');
   }, 240_000);
 });

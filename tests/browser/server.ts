@@ -35,6 +35,11 @@ export interface ServeOptions {
   /** Disable Range support (to test fallbacks). */
   readonly noRange?: boolean;
   readonly port?: number;
+  /**
+   * Simulates a dropped connection: for a request this returns a number n for, the server sends the headers
+   * and n bytes of the body, then destroys the socket.
+   */
+  readonly dropAfter?: (request: { url: string; range: string | null }) => number | undefined;
 }
 
 export function serveStatic(options: ServeOptions): Promise<StaticServer> {
@@ -98,6 +103,15 @@ export function serveStatic(options: ServeOptions): Promise<StaticServer> {
     rec.bytes = size === 0 ? 0 : end - start + 1;
     res.writeHead(status, headers);
     if (req.method === 'HEAD' || size === 0) return res.end();
+    const drop = options.dropAfter?.({ url: url.pathname, range: rec.range });
+    if (drop !== undefined) {
+      rec.status = -1;
+      res.flushHeaders();
+      createReadStream(file, { start, end: Math.min(end, start + drop - 1) })
+        .on('data', (c) => res.write(c))
+        .on('end', () => setTimeout(() => res.socket?.destroy(), 20));
+      return;
+    }
     createReadStream(file, { start, end }).pipe(res);
   };
   return new Promise((resolve) => {

@@ -1,5 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { InvalidOptionError, Mplug2Error } from '@mplug2/core';
+import { InvalidOptionError, Mplug2Error, type LoadProgressEvent } from '@mplug2/core';
 
 export interface CommandContext {
   readonly stdout: NodeJS.WritableStream;
@@ -13,6 +13,8 @@ export interface Command {
   readonly summary: string;
   readonly usage: string;
   readonly options: NonNullable<ParseArgsConfig['options']>;
+  /** One line per option for `--help` (option name without dashes → description); see also `option-help.ts`. */
+  readonly optionHelp?: Readonly<Record<string, string>>;
   run(args: { positionals: string[]; values: Record<string, unknown> }, ctx: CommandContext): Promise<number | void>;
 }
 
@@ -72,12 +74,36 @@ export function progressBar(stream: CommandContext['stderr'], label: string): (d
   };
 }
 
-export function formatError(e: unknown, verbose: boolean): string {
-  if (verbose) return (e as Error)?.stack ?? String(e);
+/** Error fields the CLI prints: a stable code and a one-line message. */
+export function describeError(e: unknown): { code: string; message: string; expected: boolean } {
   // One line: multi-line details (e.g. a tool's stderr) are joined.
   const oneLine = (s: string) => s.trim().replace(/\s*\n\s*/g, '; ');
-  if (e instanceof Mplug2Error) return `mplug2: ${oneLine(e.message)}`;
-  return `mplug2: unexpected error: ${oneLine((e as Error)?.message ?? String(e))} (run with --verbose for details)`;
+  if (e instanceof Mplug2Error) return { code: e.code, message: oneLine(e.message), expected: true };
+  // File-system errors name the path and say what is wrong, without Node's "ENOENT: ..., open '…'" wrapper.
+  const errno = e as NodeJS.ErrnoException;
+  if (errno && typeof errno.code === 'string' && typeof errno.syscall === 'string') {
+    const what = ERRNO_TEXT[errno.code] ?? oneLine(errno.message.replace(/^[A-Z]+: /, '').replace(/, \w+ '.*'$/, ''));
+    return { code: errno.code, message: errno.path ? `${errno.path}: ${what}` : what, expected: errno.code in ERRNO_TEXT };
+  }
+  return { code: 'UNEXPECTED', message: oneLine((e as Error)?.message ?? String(e)), expected: false };
+}
+
+const ERRNO_TEXT: Record<string, string> = {
+  ENOENT: 'no such file or directory',
+  EISDIR: 'is a directory, not a file',
+  ENOTDIR: 'a component of the path is not a directory',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  ENOSPC: 'no space left on the device',
+  EEXIST: 'already exists',
+};
+
+/** The one line printed for an error: plain text, or with `json` a JSON object `{ "error": { code, message } }`. */
+export function formatError(e: unknown, verbose: boolean, json = false): string {
+  const d = describeError(e);
+  if (json) return JSON.stringify({ error: { code: d.code, message: d.message, ...(verbose ? { stack: (e as Error)?.stack } : {}) } });
+  if (verbose) return (e as Error)?.stack ?? String(e);
+  return d.expected ? `mplug2: ${d.message}` : `mplug2: unexpected error: ${d.message} (run with --verbose for details)`;
 }
 
 /** One progress bar per task stage (decode, encode, generate); silent when not on a terminal. */
@@ -87,5 +113,14 @@ export function stageProgress(stream: CommandContext['stderr']): (e: { stage: st
     let bar = bars.get(e.stage);
     if (!bar) bars.set(e.stage, (bar = progressBar(stream, e.stage.padEnd(8))));
     bar(e.done, e.total);
+  };
+}
+
+/** Model load progress for a terminal: one bar over the bytes of a download (models at URLs), in MiB; silent otherwise. */
+export function loadProgress(stream: CommandContext['stderr']): (e: LoadProgressEvent) => void {
+  const bar = progressBar(stream, 'download');
+  const mib = (n: number) => Math.round((n / 2 ** 20) * 10) / 10;
+  return (e) => {
+    if (e.stage === 'download' && e.totalBytes > 0) bar(mib(e.loadedBytes), mib(e.totalBytes), 'MiB');
   };
 }

@@ -40,6 +40,11 @@ export class FileWeightSink implements WeightSink {
     return [...this.handles.keys()];
   }
 
+  /** For `await using`: the same as `close()`. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
   async close(): Promise<void> {
     for (const fh of this.handles.values()) await fh.close();
     this.handles.clear();

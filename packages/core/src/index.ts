@@ -107,3 +107,4 @@ export {
   type RemoteModelOptions,
 } from './browser/remote-model.js';
 export { openCheckpoint, openModel } from './browser/open.js';
+export { abortable, controlledLoad, type LoadControlOptions, type LoadProgressEvent, type SessionLoadProgress } from './load-control.js';

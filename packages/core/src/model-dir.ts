@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { RemoteModel, type RemoteModelOptions } from './browser/remote-model.js';
+import { DiskCache } from './disk-cache.js';
 import { ModelIntegrityError } from './errors.js';
 import { parseManifest, type Manifest, type ModuleName } from './manifest.js';
 import { MANIFEST_FILE, MANIFEST_HASH_FILE, resolveGraph, type ModelSource, type OpenModelOptions } from './model-source.js';
@@ -76,7 +78,12 @@ export class ModelDirectory implements ModelSource {
   }
 }
 
-/** Opens a converted model by location: a directory in Node (`ModelDirectory`); the browser build opens URLs (`RemoteModel`). */
-export function openModel(location: string, options: OpenModelOptions = {}): Promise<ModelSource> {
+/**
+ * Opens a converted model by location: an http(s) URL through `RemoteModel` (the browser's downloader:
+ * Range chunks, sha256 checks, resume) with a `DiskCache` under `defaultCacheDir()` unless `options.cache`
+ * says otherwise; anything else is a directory (`ModelDirectory`).
+ */
+export function openModel(location: string, options: RemoteModelOptions = {}): Promise<ModelSource> {
+  if (/^https?:\/\//i.test(location)) return RemoteModel.open(location, { ...options, cache: options.cache ?? new DiskCache() });
   return ModelDirectory.open(location, options);
 }

@@ -52,6 +52,11 @@ export class GraphModule implements PipelineModule {
     return this.session.backend;
   }
 
+  /** For `await using`: the same as `dispose()`. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.dispose();
+  }
+
   dispose(): Promise<void> {
     return this.session.dispose();
   }

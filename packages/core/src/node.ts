@@ -126,6 +126,8 @@ export {
   Xoshiro128,
 } from './index.js';
 export { ModelDirectory, openModel, sha256File } from './model-dir.js';
+export { DiskCache, defaultCacheDir } from './disk-cache.js';
+export { abortable, controlledLoad, type LoadControlOptions, type LoadProgressEvent, type SessionLoadProgress } from './load-control.js';
 export { FileWeightSink } from './file-sink.js';
 export { fileSource, openCheckpoint } from './checkpoint/open-file.js';
 export { writeSafetensors } from './safetensors-file.js';

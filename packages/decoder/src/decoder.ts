@@ -208,6 +208,11 @@ export class TextDecoderModule implements PipelineModule {
     return { batch: samples.length, cross: await this.device.selectMemory(memory.cross, samples), mask };
   }
 
+  /** For `await using`: the same as `dispose()`. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.dispose();
+  }
+
   async dispose(): Promise<void> {
     await Promise.all([this.memorySession.dispose(), this.prefillSession?.dispose(), this.stepSession.dispose(), this.device?.dispose()]);
   }

@@ -47,6 +47,11 @@ export class DeviceKv {
     return Object.values(cache.past).some((t) => isDeviceTensor(t));
   }
 
+  /** For `await using`: the same as `dispose()`. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.dispose();
+  }
+
   async dispose(): Promise<void> {
     await Promise.all([this.reorder.dispose(), this.memory.dispose()]);
   }

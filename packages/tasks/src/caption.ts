@@ -1,4 +1,4 @@
-import { InvalidOptionError, throwIfAborted, type ModelSource } from '@mplug2/core';
+import { InvalidOptionError, controlledLoad, throwIfAborted, type ModelSource } from '@mplug2/core';
 import { TextDecoderModule, beamSearch, disposeDecoderMemory } from '@mplug2/decoder';
 import { Mplug2Tokenizer } from '@mplug2/text-encoder';
 import {
@@ -39,11 +39,15 @@ export class Captioner {
     readonly tokenizer: Mplug2Tokenizer,
   ) {}
 
+  /** `dir`: as in `VideoQA.load` (directory, http(s) URL or `ModelSource`); `options.signal` cancels the load. */
   static async load(dir: ModelInput, options: TaskLoadOptions = {}): Promise<Captioner> {
-    const model = await openModelInput(dir, options);
+    const what = 'loading Captioner';
+    const model = await openModelInput(dir, options, what);
     if (!model.has('decoder')) throw new InvalidOptionError('model', `${model.location} has no decoder (modules: ${Object.keys(model.manifest.modules).join(', ')})`);
-    const [visual, decoder] = await Promise.all([VisualPath.load(model, options), TextDecoderModule.load(model, moduleOptions(options))]);
-    return new Captioner(model, visual, decoder, Mplug2Tokenizer.fromVocab());
+    return controlledLoad(model, ['vision_encoder', 'universal', 'decoder'], what, options, async (source) => {
+      const [visual, decoder] = await Promise.all([VisualPath.load(source, options), TextDecoderModule.load(source, moduleOptions(options))]);
+      return new Captioner(model, visual, decoder, Mplug2Tokenizer.fromVocab());
+    });
   }
 
   encodeVideo(video: VideoInput | readonly VideoInput[], timings: Timings = {}): Promise<VideoFeatures> {
@@ -93,6 +97,11 @@ export class Captioner {
       options.signal,
       'Captioner.captionStream',
     );
+  }
+
+  /** For `await using`: the same as `dispose()`. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.dispose();
   }
 
   async dispose(): Promise<void> {

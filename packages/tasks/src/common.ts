@@ -2,11 +2,14 @@ import {
   DeviceRowGather,
   InvalidOptionError,
   Pipeline,
+  abortable,
   disposeDeviceTensors,
   isDeviceTensor,
   openModel,
   tensor,
   type Mplug2Config,
+  type LoadControlOptions,
+  type LoadProgressEvent,
   type ModelSource,
   type OpenModelOptions,
   type PipelineModule,
@@ -17,7 +20,12 @@ import type { BeamSearchOptions } from '@mplug2/decoder';
 import { loadUniversal } from '@mplug2/universal';
 import { loadVideo, loadVisionEncoder, stackVideos, type LoadedVideo } from '@mplug2/vision-encoder';
 
-export interface TaskLoadOptions extends Omit<SessionOptions, 'deviceOutputs'>, OpenModelOptions {
+export interface TaskLoadOptions extends Omit<SessionOptions, 'deviceOutputs'>, OpenModelOptions, LoadControlOptions {
+  /**
+   * Load progress: `download` events (bytes and files, for a model at a URL; `cached` for files already
+   * in the cache) and one `session` event per onnxruntime session created (`done` of `total`).
+   */
+  readonly onProgress?: (event: LoadProgressEvent) => void;
   /**
    * `webgpu` only (other backends have no device memory): keep module outputs that only feed other
    * modules in GPU memory — vision `video_states` → universal, `image_embeds` → fusion / decoder
@@ -39,9 +47,12 @@ export function moduleOptions(options: TaskLoadOptions, deviceOutputs?: readonly
 /** A model given to a task: a location (a directory in Node, a URL in a browser) or an open `ModelSource`. */
 export type ModelInput = string | ModelSource;
 
-/** Opens `model` when it is a location (`ModelDirectory` in Node, `RemoteModel` in a browser). */
-export async function openModelInput(model: ModelInput, options: OpenModelOptions = {}): Promise<ModelSource> {
-  return typeof model === 'string' ? openModel(model, options) : model;
+/**
+ * Opens `model` when it is a location: a directory (`ModelDirectory`) or, in Node and in a browser, an
+ * http(s) URL (`RemoteModel`; Node caches it on disk). `what` names the load in an `AbortError`.
+ */
+export async function openModelInput(model: ModelInput, options: TaskLoadOptions = {}, what = 'loading the model'): Promise<ModelSource> {
+  return typeof model === 'string' ? abortable(openModel(model, options), options.signal, what) : model;
 }
 
 /** A video as a task accepts it: a file path (decoded with ffmpeg), a decoded video, or pixel values `[3,T,H,W]` / `[B,3,T,H,W]`. */
@@ -244,6 +255,11 @@ export class VisualPath {
   async selectRows<T extends Tensor>(t: T, rows: readonly number[]): Promise<T> {
     if (rows.length === t.shape[0] && rows.every((r, i) => r === i)) return t;
     return isDeviceTensor(t) ? this.gather.select(t, rows) : selectRows(t, rows);
+  }
+
+  /** For `await using`: the same as `dispose()`. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.dispose();
   }
 
   async dispose(): Promise<void> {

@@ -21,3 +21,14 @@ export {
 export { type QAOptions, type QAResult, VideoQA } from './videoqa.js';
 export { Captioner, type CaptionOptions, type CaptionResult } from './caption.js';
 export { streamSteps, type StreamEnd, type StreamStep, type StreamUpdate } from './stream.js';
+export {
+  BROWSER_PIPELINES,
+  pipeline,
+  type BrowserPipelines,
+  type CaptioningOutput,
+  type PipelineFactory,
+  type PipelineHandle,
+  type PipelineOptions,
+  type VideoCaptioningPipeline,
+  type VideoQuestionAnsweringPipeline,
+} from './pipeline.js';

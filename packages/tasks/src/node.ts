@@ -44,3 +44,23 @@ export {
   zeroShotClassify,
 } from './retrieval.js';
 export { isHttpUrl, sha256Url, withDownloaded } from './remote-video.js';
+export {
+  BROWSER_PIPELINES,
+  type BrowserPipelines,
+  type CaptioningOutput,
+  type PipelineFactory,
+  type PipelineHandle,
+  type PipelineOptions,
+  type VideoCaptioningPipeline,
+  type VideoQuestionAnsweringPipeline,
+} from './index.js';
+// Node's `pipeline` adds retrieval, zero-shot classification and feature extraction to the browser's.
+export {
+  NODE_PIPELINES,
+  pipeline,
+  type NodePipelines,
+  type VideoFeatureExtractionPipeline,
+  type VideoTextRetrievalPipeline,
+  type ZeroShotOutput,
+  type ZeroShotVideoClassificationPipeline,
+} from './pipeline-node.js';

@@ -6,6 +6,7 @@ import {
   MissingTensorError,
   RETRIEVAL_HEAD_TENSORS,
   VideoDecodeError,
+  controlledLoad,
   disposeDeviceTensors,
   downloadTensor,
   int64Tensor,
@@ -66,7 +67,8 @@ export class Retriever {
    * `vision_proj`/`text_proj`/`itm_head`). Without them: `MissingTensorError` naming the tensors.
    */
   static async load(dir: ModelInput, options: TaskLoadOptions = {}): Promise<Retriever> {
-    const model = await openModelInput(dir, options);
+    const what = 'loading Retriever';
+    const model = await openModelInput(dir, options, what);
     if (!model.has('retrieval_heads'))
       throw new MissingTensorError(
         `${model.location} (converted from ${model.manifest.source.checkpoint}; retrieval needs a checkpoint with the ITC/ITM heads, converted with --task pretrain)`,
@@ -74,16 +76,20 @@ export class Retriever {
       );
     if (!model.has('text_encoder') || !model.has('fusion'))
       throw new InvalidOptionError('model', `${model.location} lacks the text encoder or fusion module retrieval needs`);
+    return controlledLoad(model, ['vision_encoder', 'universal', 'text_encoder', 'fusion', 'retrieval_heads'], what, options, (source) => Retriever.build(model, source, options));
+  }
+
+  private static async build(model: ModelSource, source: ModelSource, options: TaskLoadOptions): Promise<Retriever> {
     const dims = manifestDims(model.manifest);
     const embedDim = model.manifest.config.model_config.embed_dim ?? 256;
     const head = async (role: string, ports: { inputs: PortSpec[]; outputs: PortSpec[] }) =>
-      new GraphModule(`retrieval_heads.${role}`, ports.inputs, ports.outputs, await model.session('retrieval_heads', role, options));
+      new GraphModule(`retrieval_heads.${role}`, ports.inputs, ports.outputs, await source.session('retrieval_heads', role, options));
     // On webgpu text_states (→ text_proj, fusion) and the fusion outputs (→ itm_head; the others are
     // released unread) stay in GPU memory; the heads' outputs (embeddings, ITM scores) come to JS.
     const [visual, text, fusion, vp, tp, itm] = await Promise.all([
-      VisualPath.load(model, options),
-      loadTextEncoder(model, moduleOptions(options, ['text_states'])),
-      loadFusion(model, moduleOptions(options, ['fusion_text', 'fusion_image', 'merged_states'])),
+      VisualPath.load(source, options),
+      loadTextEncoder(source, moduleOptions(options, ['text_states'])),
+      loadFusion(source, moduleOptions(options, ['fusion_text', 'fusion_image', 'merged_states'])),
       head('vision_proj', visionProjPorts(dims, embedDim)),
       head('text_proj', textProjPorts(dims, embedDim)),
       head('itm', itmHeadPorts(dims)),
@@ -186,6 +192,11 @@ export class Retriever {
     const logits = out.itm_logits as Tensor<'float32'>;
     timings.itm_s = (timings.itm_s ?? 0) + (now() - t0) / 1000;
     return Array.from({ length: n }, (_, i) => ({ prob: probs.data[i * 2 + 1], logit: logits.data[i * 2 + 1] }));
+  }
+
+  /** For `await using`: the same as `dispose()`. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.dispose();
   }
 
   async dispose(): Promise<void> {

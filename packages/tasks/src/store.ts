@@ -76,6 +76,11 @@ export class MemoryVectorStore implements VectorStore {
   async count(modelId?: string): Promise<number> {
     return modelId === undefined ? this.rows.length : this.rows.filter((r) => r.modelId === modelId).length;
   }
+  /** For `await using`: the same as `close()`. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
   async close(): Promise<void> {}
 }
 
@@ -185,6 +190,11 @@ export class LanceVectorStore implements VectorStore {
   async count(modelId?: string): Promise<number> {
     if (!this.table) return 0;
     return this.table.countRows(modelId === undefined ? undefined : `modelId = ${sqlString(modelId)}`);
+  }
+
+  /** For `await using`: the same as `close()`. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
   }
 
   async close(): Promise<void> {

@@ -1,4 +1,4 @@
-import { InvalidOptionError, Pipeline, disposeDeviceTensors, int64Tensor, isDeviceTensor, tensor, throwIfAborted, type ModelSource, type PortRef, type Tensor } from '@mplug2/core';
+import { InvalidOptionError, Pipeline, controlledLoad, disposeDeviceTensors, int64Tensor, isDeviceTensor, tensor, throwIfAborted, type ModelSource, type PortRef, type Tensor } from '@mplug2/core';
 import { TextDecoderModule, beamSearch, disposeDecoderMemory, rankAnswers, type DecoderMemory } from '@mplug2/decoder';
 import { loadFusion } from '@mplug2/fusion';
 import { Mplug2Tokenizer, loadTextEncoder } from '@mplug2/text-encoder';
@@ -61,17 +61,26 @@ export class VideoQA {
     private readonly disposers: (() => Promise<void>)[],
   ) {}
 
+  /**
+   * `dir`: a model directory, an http(s) URL (downloaded once, verified, cached; see `openModel`) or an open
+   * `ModelSource`. `options.signal` cancels the load (AbortError; sessions created so far are released).
+   */
   static async load(dir: ModelInput, options: TaskLoadOptions = {}): Promise<VideoQA> {
-    const model = await openModelInput(dir, options);
+    const what = 'loading VideoQA';
+    const model = await openModelInput(dir, options, what);
     if (!model.has('text_encoder') || !model.has('fusion') || !model.has('decoder'))
       throw new InvalidOptionError('model', `${model.location} is a '${model.manifest.task}' model without the text encoder, fusion and decoder VideoQA needs (modules: ${Object.keys(model.manifest.modules).join(', ')})`);
+    return controlledLoad(model, ['vision_encoder', 'universal', 'text_encoder', 'fusion', 'decoder'], what, options, (source) => VideoQA.build(model, source, options));
+  }
+
+  private static async build(model: ModelSource, source: ModelSource, options: TaskLoadOptions): Promise<VideoQA> {
     // On webgpu text_states and merged_states feed the next module from GPU memory; fusion_text and
     // fusion_image (read by no VideoQA step) stay there too and are released right after the run.
     const [visual, text, fusion, decoder] = await Promise.all([
-      VisualPath.load(model, options),
-      loadTextEncoder(model, moduleOptions(options, ['text_states'])),
-      loadFusion(model, moduleOptions(options, ['merged_states', 'fusion_text', 'fusion_image'])),
-      TextDecoderModule.load(model, moduleOptions(options)),
+      VisualPath.load(source, options),
+      loadTextEncoder(source, moduleOptions(options, ['text_states'])),
+      loadFusion(source, moduleOptions(options, ['merged_states', 'fusion_text', 'fusion_image'])),
+      TextDecoderModule.load(source, moduleOptions(options)),
     ]);
     // Text encoder → fusion, shared by the full question pipeline and its question-states half.
     const inputs = { input_ids: text.inputs[0], attention_mask: text.inputs[1], image_embeds: fusion.inputs[2], image_mask: fusion.inputs[3] };
@@ -249,6 +258,11 @@ export class VideoQA {
     } finally {
       if (imageEmbeds !== features.imageEmbeds) disposeDeviceTensors([imageEmbeds]);
     }
+  }
+
+  /** For `await using`: the same as `dispose()`. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.dispose();
   }
 
   async dispose(): Promise<void> {

@@ -1,8 +1,11 @@
 import {
   InvalidOptionError,
+  abortable,
+  controlledLoad,
   openModel,
   tensor,
   type GraphModule,
+  type LoadControlOptions,
   type ModelSource,
   type OpenModelOptions,
   type SessionOptions,
@@ -52,10 +55,14 @@ export class VideoEmbedder {
     readonly encoder: GraphModule,
   ) {}
 
-  /** `dir`: a model directory (Node) or any open `ModelSource`. */
-  static async load(dir: string | ModelSource, options: SessionOptions & OpenModelOptions = {}): Promise<VideoEmbedder> {
-    const model = typeof dir === 'string' ? await openModel(dir, options) : dir;
-    return new VideoEmbedder(model, await loadVisionEncoder(model, options));
+  /**
+   * `dir`: a model directory or http(s) URL (Node), or any open `ModelSource`. `options.signal` cancels the
+   * load (AbortError); `options.onProgress` reports downloads and the session.
+   */
+  static async load(dir: string | ModelSource, options: SessionOptions & OpenModelOptions & LoadControlOptions = {}): Promise<VideoEmbedder> {
+    const what = 'loading VideoEmbedder';
+    const model = typeof dir === 'string' ? await abortable(openModel(dir, options), options.signal, what) : dir;
+    return controlledLoad(model, ['vision_encoder'], what, options, async (source) => new VideoEmbedder(model, await loadVisionEncoder(source, options)));
   }
 
   get modelId(): string {
@@ -116,6 +123,11 @@ export class VideoEmbedder {
     if (head.embedding !== CLS_EMBEDDING) throw new InvalidOptionError('head', `was fitted on '${head.embedding}' embeddings, this embedder gives '${CLS_EMBEDDING}'`);
     const emb = await this.embed(videos, options);
     return predictProbe(head, emb.map((e) => e.embedding));
+  }
+
+  /** For `await using`: the same as `dispose()`. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.dispose();
   }
 
   dispose(): Promise<void> {

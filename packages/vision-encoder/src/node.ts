@@ -47,6 +47,7 @@ export {
   type WebCodecsSupport,
 } from './index.js';
 export {
+  checkFfmpeg,
   decodeFrames,
   type DecodeOptions,
   type DecodeResult,

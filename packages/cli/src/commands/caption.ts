@@ -1,17 +1,17 @@
 import { Captioner } from '@mplug2/tasks';
 import { intOption, requirePositional, stageProgress, type Command } from '../cli.js';
-import { backendOption } from './shared.js';
+import { loadOptions } from './shared.js';
 
 export const captionCommand: Command = {
   name: 'caption',
   summary: 'caption a video',
-  usage: 'mplug2 caption <model-dir> <video...> [--beam 5] [--backend cpu|wasm|webgpu] [--json]',
+  usage: 'mplug2 caption <model-dir> <video...> [--beam 5] [--backend auto|cpu|wasm|webgpu|cuda] [--json]',
   options: { beam: { type: 'string' }, backend: { type: 'string' }, json: { type: 'boolean' } },
   async run({ positionals, values }, ctx) {
     const dir = requirePositional(this, positionals, 0, 'model-dir');
     requirePositional(this, positionals, 1, 'video');
     const videos = positionals.slice(1);
-    const captioner = await Captioner.load(dir, { backend: backendOption(values) });
+    const captioner = await Captioner.load(dir, loadOptions(values, ctx));
     try {
       const results = await captioner.caption(videos, { beamSize: intOption(values, 'beam'), onProgress: stageProgress(ctx.stderr) });
       results.forEach((r, i) => {

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { convertCheckpoint, generateCheckpoint, tinyDemoConfig } from '@mplug2/converter';
 import { Captioner, VideoQA } from '@mplug2/tasks';
+import { checkFfmpeg } from '@mplug2/vision-encoder';
 import { progressBar, type Command } from '../cli.js';
 
 /** The sample video ships in the package's assets folder (next to dist/). */
@@ -21,6 +22,8 @@ export const demoCommand: Command = {
   usage: 'mplug2 demo [--out <model-dir>] [--video <file>] [--question "..."] [--json]',
   options: { out: { type: 'string' }, video: { type: 'string' }, question: { type: 'string' }, json: { type: 'boolean' } },
   async run({ values }, ctx) {
+    // Decoding the video is step 3 of 4: without ffmpeg, fail before creating, generating or converting anything.
+    await checkFfmpeg();
     const out = (values.out as string | undefined) ?? mkdtempSync(path.join(tmpdir(), 'mplug2-demo-'));
     const video = (values.video as string | undefined) ?? sampleVideo();
     const question = (values.question as string | undefined) ?? 'what is happening in the video?';

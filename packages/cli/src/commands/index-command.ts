@@ -9,7 +9,7 @@ import { backendOption } from './shared.js';
 export const indexCommand: Command = {
   name: 'index',
   summary: 'index videos (files, folders, list files) for text search: ITC embeddings in a LanceDB database; resumable (a re-run skips what is indexed); exit 1 if some files fail to decode',
-  usage: `mplug2 index <model-dir> <videos|folder|list.txt>... --db <path> [--batch 8] [--store-states] [--backend cpu|wasm|webgpu] [--json] ${QUEUE_COORDINATOR_USAGE}`,
+  usage: `mplug2 index <model-dir> <videos|folder|list.txt>... --db <path> [--batch 8] [--store-states] [--backend auto|cpu|wasm|webgpu|cuda] [--json] ${QUEUE_COORDINATOR_USAGE}`,
   options: { db: { type: 'string' }, batch: { type: 'string' }, 'store-states': { type: 'boolean' }, backend: { type: 'string' }, json: { type: 'boolean' }, ...QUEUE_COORDINATOR_OPTIONS },
   async run({ positionals, values }, ctx) {
     const dir = requirePositional(this, positionals, 0, 'model-dir');
@@ -35,8 +35,12 @@ export const indexCommand: Command = {
         await store.close();
       }
     }
-    const retriever = await Retriever.load(dir, { backend: backendOption(values) });
+    // The store first: without @lancedb/lancedb (an optional peer) this fails before the model is loaded.
     const store = await LanceVectorStore.open(db);
+    const retriever = await Retriever.load(dir, { backend: backendOption(values) }).catch(async (e) => {
+      await store.close();
+      throw e;
+    });
     const bar = progressBar(ctx.stderr, 'indexing');
     try {
       const r = await indexVideos(retriever, store, files, {

@@ -6,7 +6,7 @@ import { backendOption } from './shared.js';
 export const parityCommand: Command = {
   name: 'parity',
   summary: 'run reference fixtures through a converted model and compare every module boundary',
-  usage: 'mplug2 parity <model-dir> --fixtures <fixtures.safetensors> [--backend cpu|wasm|webgpu] [--json]',
+  usage: 'mplug2 parity <model-dir> --fixtures <fixtures.safetensors> [--backend auto|cpu|wasm|webgpu|cuda] [--json]',
   options: { fixtures: { type: 'string' }, json: { type: 'boolean' }, backend: { type: 'string' } },
   async run({ positionals, values }, ctx) {
     const dir = requirePositional(this, positionals, 0, 'model-dir');

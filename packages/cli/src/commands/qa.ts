@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { InvalidOptionError } from '@mplug2/core';
 import { VideoQA } from '@mplug2/tasks';
 import { intOption, requirePositional, stageProgress, type Command } from '../cli.js';
-import { backendOption } from './shared.js';
+import { loadOptions } from './shared.js';
 
 export async function readAnswers(file: string): Promise<string[]> {
   let json: unknown;
@@ -20,7 +20,7 @@ export async function readAnswers(file: string): Promise<string[]> {
 export const qaCommand: Command = {
   name: 'qa',
   summary: 'answer a question about a video',
-  usage: 'mplug2 qa <model-dir> <video> --question "..." [--answers answers.json] [--k 128] [--beam 5] [--backend cpu|wasm|webgpu] [--json]',
+  usage: 'mplug2 qa <model-dir> <video> --question "..." [--answers answers.json] [--k 128] [--beam 5] [--backend auto|cpu|wasm|webgpu|cuda] [--json]',
   options: { question: { type: 'string', multiple: true }, answers: { type: 'string' }, k: { type: 'string' }, beam: { type: 'string' }, backend: { type: 'string' }, json: { type: 'boolean' } },
   async run({ positionals, values }, ctx) {
     const dir = requirePositional(this, positionals, 0, 'model-dir');
@@ -28,7 +28,7 @@ export const qaCommand: Command = {
     const questions = values.question as string[] | undefined;
     if (!questions?.length) throw new InvalidOptionError('--question', `is required (usage: ${this.usage})`);
     const answers = values.answers ? await readAnswers(values.answers as string) : undefined;
-    const qa = await VideoQA.load(dir, { backend: backendOption(values) });
+    const qa = await VideoQA.load(dir, loadOptions(values, ctx));
     try {
       const results = await qa.ask(video, questions, { answers, k: intOption(values, 'k'), beamSize: intOption(values, 'beam'), onProgress: stageProgress(ctx.stderr) });
       for (const r of results) {

@@ -6,7 +6,7 @@ import { backendOption } from './shared.js';
 export const searchCommand: Command = {
   name: 'search',
   summary: 'search an index for the videos that best match a text (ITC, then ITM re-ranking)',
-  usage: 'mplug2 search <model-dir> --db <path> --text "..." [--k 10] [--rerank 128] [--itm-score prob|logit] [--backend cpu|wasm|webgpu] [--json]',
+  usage: 'mplug2 search <model-dir> --db <path> --text "..." [--k 10] [--rerank 128] [--itm-score prob|logit] [--backend auto|cpu|wasm|webgpu|cuda] [--json]',
   options: { db: { type: 'string' }, text: { type: 'string' }, k: { type: 'string' }, rerank: { type: 'string' }, 'itm-score': { type: 'string' }, backend: { type: 'string' }, json: { type: 'boolean' } },
   async run({ positionals, values }, ctx) {
     const dir = requirePositional(this, positionals, 0, 'model-dir');
@@ -18,8 +18,12 @@ export const searchCommand: Command = {
     if (itmScore !== 'prob' && itmScore !== 'logit') throw new InvalidOptionError('--itm-score', `'${itmScore}' is not prob or logit`);
     const k = intOption(values, 'k', 10);
     const rerank = intOption(values, 'rerank', undefined, 0);
-    const retriever = await Retriever.load(dir, { backend: backendOption(values) });
+    // The store first: without @lancedb/lancedb (an optional peer) this fails before the model is loaded.
     const store = await LanceVectorStore.open(db);
+    const retriever = await Retriever.load(dir, { backend: backendOption(values) }).catch(async (e) => {
+      await store.close();
+      throw e;
+    });
     try {
       if ((await store.count(retriever.modelId)) === 0) throw new InvalidOptionError('--db', `${db} holds no videos indexed with model ${retriever.modelId} (run mplug2 index first)`);
       const r = await searchVideos(retriever, store, text, { k, rerank, itmScore: itmScore === 'logit' ? 'logit' : 'probability' });

@@ -22,6 +22,8 @@ export const MAX_WEB_FILE_BYTES = 2 ** 31 - 1;
 export const DEFAULT_CHUNK_BYTES = 16 << 20;
 
 export interface ModelLoadProgress {
+  /** Tells these events apart from session events in a task's load progress (`LoadProgressEvent`). */
+  readonly stage: 'download';
   /** File inside the model (`vision.weights`, `decoder_step.onnx`, ...). */
   readonly file: string;
   /** `cached`: served from the cache; `download`: bytes arriving; `verified`: sha256 checked. */
@@ -256,11 +258,11 @@ export class RemoteModel implements ModelSource {
       const report = (phase: ModelLoadProgress['phase'], n: number) => {
         fileBytes += n;
         loadedBytes += n;
-        this.options.onProgress?.({ file: f.path, phase, fileBytes, fileTotal: f.bytes, loadedBytes, totalBytes, filesDone, filesTotal: files.length });
+        this.options.onProgress?.({ stage: 'download', file: f.path, phase, fileBytes, fileTotal: f.bytes, loadedBytes, totalBytes, filesDone, filesTotal: files.length });
       };
       const bytes = await this.fileBytes(f, report);
       filesDone++;
-      this.options.onProgress?.({ file: f.path, phase: 'verified', fileBytes: f.bytes, fileTotal: f.bytes, loadedBytes, totalBytes, filesDone, filesTotal: files.length });
+      this.options.onProgress?.({ stage: 'download', file: f.path, phase: 'verified', fileBytes: f.bytes, fileTotal: f.bytes, loadedBytes, totalBytes, filesDone, filesTotal: files.length });
       out.push(keep ? bytes : new Uint8Array());
     }
     return out;
@@ -310,6 +312,16 @@ export class RemoteModel implements ModelSource {
     for (let i = 0; i < n; i++) await this.cache.delete(this.key(f, `chunk${i}`));
   }
 
+  /** A body cut off mid-way (connection dropped) is a MODEL_DOWNLOAD error; the chunks cached before it are kept. */
+  private async receive(url: string, body: Promise<Uint8Array>): Promise<Uint8Array> {
+    try {
+      return await body;
+    } catch (e) {
+      if (this.options.signal?.aborted || e instanceof Mplug2Error) throw e;
+      throw new Mplug2Error('MODEL_DOWNLOAD', `${url}: the download broke off (${(e as Error).message}); what was downloaded so far is cached, loading again resumes`, { cause: e });
+    }
+  }
+
   /** Cached chunks are reused; missing ones are fetched with Range requests and cached one by one. */
   private async assemble(f: FileInfo, report: (phase: ModelLoadProgress['phase'], n: number) => void): Promise<Uint8Array> {
     const url = this.baseUrl + f.path;
@@ -341,7 +353,7 @@ export class RemoteModel implements ModelSource {
       if (!res.ok) throw new Mplug2Error('MODEL_DOWNLOAD', `${url}: HTTP ${res.status} ${res.statusText}`);
       if (!whole && res.status === 200) {
         // The server ignores Range: take the whole body once and cache it chunk by chunk.
-        const all = await readBody(res, f.bytes, (k) => report('download', k));
+        const all = await this.receive(url, readBody(res, f.bytes, (k) => report('download', k)));
         if (all.length !== f.bytes) return all;
         for (let j = i; j < n; j++) {
           const part = all.subarray(j * size, Math.min(f.bytes, (j + 1) * size));
@@ -350,7 +362,7 @@ export class RemoteModel implements ModelSource {
         out.set(all.subarray(start), start);
         return out;
       }
-      const part = await readBody(res, end - start, (k) => report('download', k));
+      const part = await this.receive(url, readBody(res, end - start, (k) => report('download', k)));
       if (part.length !== end - start) return out.subarray(0, start + part.length);
       out.set(part, start);
       await this.cache?.put(key, new Response(part as Uint8Array<ArrayBuffer>)).catch(() => {});

@@ -41,6 +41,11 @@ export abstract class TensorTableCheckpoint<T extends TensorLayout> implements C
     return checkpointArrayToFloat32(this.get(name).dtype, await this.read(name));
   }
 
+  /** For `await using`: the same as `close()`. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;

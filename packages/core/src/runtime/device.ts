@@ -93,6 +93,11 @@ class GpuTensor<D extends DType> implements DeviceTensor<D> {
     return this.released;
   }
 
+  /** For `using`: the same as `dispose()`. */
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
   dispose(): void {
     if (this.released) return;
     this.released = true;

@@ -39,6 +39,11 @@ export class DeviceRowGather {
     return Object.fromEntries(this.names.map((n) => [n, out[`gathered_${n}`]]));
   }
 
+  /** For `await using`: the same as `dispose()`. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.dispose();
+  }
+
   dispose(): Promise<void> {
     return this.session.dispose();
   }

@@ -23,14 +23,19 @@ export function runningInNode(): boolean {
 const ORT_NODE_PACKAGE = ['onnxruntime', 'node'].join('-');
 const ortModules = new Map<OrtRuntime, Promise<OrtModule>>();
 
-/** onnxruntime-node is an optional peer dependency of @mplug2/core (browser installs skip it): say how to get it. */
-function explainMissingOrtNode(e: unknown): never {
+/**
+ * onnxruntime-node and onnxruntime-web are optional peer dependencies of @mplug2/core (a browser install skips
+ * the first, a Node-only install the second): say which one is missing and how to get it.
+ */
+function explainMissingOrt(e: unknown, runtime: OrtRuntime): never {
   const code = (e as { code?: string })?.code;
-  if ((code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') && String((e as Error).message).includes(ORT_NODE_PACKAGE))
-    throw new Error(
-      `${ORT_NODE_PACKAGE} is not installed (an optional peer dependency of @mplug2/core, needed for the cpu, webgpu and cuda backends in Node): run \`npm install ${ORT_NODE_PACKAGE}@1.30.0\`, or use backend 'wasm'`,
-      { cause: e },
-    );
+  if ((code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') && String((e as Error).message).includes(runtime)) {
+    const usage =
+      runtime === 'onnxruntime-node'
+        ? "needed for the cpu, webgpu and cuda backends in Node): run `npm install onnxruntime-node@1.30.0`, or use backend 'wasm'"
+        : 'needed for the wasm backend, and for every backend in a browser): run `npm install onnxruntime-web@1.30.0`';
+    throw new Error(`${runtime} is not installed (an optional peer dependency of @mplug2/core, ${usage}`, { cause: e });
+  }
   throw e;
 }
 
@@ -39,8 +44,8 @@ export function loadOrt(runtime: OrtRuntime): Promise<OrtModule> {
   if (!p) {
     p =
       runtime === 'onnxruntime-web'
-        ? (import('onnxruntime-web') as unknown as Promise<OrtModule>)
-        : (import(/* @vite-ignore */ /* webpackIgnore: true */ ORT_NODE_PACKAGE).catch(explainMissingOrtNode) as Promise<OrtModule>);
+        ? (import('onnxruntime-web').catch((e) => explainMissingOrt(e, runtime)) as unknown as Promise<OrtModule>)
+        : (import(/* @vite-ignore */ /* webpackIgnore: true */ ORT_NODE_PACKAGE).catch((e) => explainMissingOrt(e, runtime)) as Promise<OrtModule>);
     p = p.then((m) => {
       const d = (m as unknown as { default?: OrtModule }).default;
       const ort = d?.InferenceSession ? d : m;

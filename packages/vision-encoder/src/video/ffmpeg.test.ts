@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InvalidOptionError, VideoDecodeError } from '@mplug2/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { VideoFrameCountError, decodeFrames, probeVideo } from './ffmpeg.js';
+import { VideoFrameCountError, checkFfmpeg, decodeFrames, probeVideo } from './ffmpeg.js';
 import {
   GOLDEN_VIDEO,
   firstBitMismatch,
@@ -294,5 +294,18 @@ describe.skipIf(!hasFfmpeg)('ffmpeg: generated files, errors, early stop', () =>
     await expect(decodeFrames(GOLDEN_VIDEO, [0], { timeoutMs: 0 })).rejects.toThrow(/timeoutMs/);
     await expect(decodeFrames(GOLDEN_VIDEO, [0], { resize: { width: 0, height: 4 } })).rejects.toThrow(/resize.width/);
     expect((await decodeFrames(GOLDEN_VIDEO, [])).frames).toEqual([]);
+  });
+});
+
+describe('checkFfmpeg', () => {
+  it('passes with the installed ffmpeg and ffprobe', async () => {
+    await expect(checkFfmpeg()).resolves.toBeUndefined();
+  });
+
+  it('names the missing tool and gives the install hint', async () => {
+    const err = await checkFfmpeg({ ffprobePath: '/nonexistent/ffprobe' }).catch((e) => e);
+    expect(err).toBeInstanceOf(VideoDecodeError);
+    expect(err.message).toMatch(/ffprobe not found \(tried '\/nonexistent\/ffprobe'\)/);
+    expect(err.remedy).toMatch(/apt-get install ffmpeg/);
   });
 });

@@ -286,6 +286,18 @@ function run(tool: 'ffmpeg' | 'ffprobe', bin: string, args: string[], file: stri
   });
 }
 
+/**
+ * Checks that ffmpeg and ffprobe run (`-version`), so a command can fail before any work with the install hint
+ * rather than half-way. Throws VideoDecodeError (file: the binary) naming what is missing.
+ */
+export async function checkFfmpeg(options: FfmpegBinaries & { timeoutMs?: number } = {}): Promise<void> {
+  const budget = makeBudget(options.timeoutMs, DEFAULT_PROBE_TIMEOUT_MS);
+  for (const [tool, bin] of [['ffmpeg', ffmpegBin(options)], ['ffprobe', ffprobeBin(options)]] as const) {
+    const r = await run(tool, bin, ['-version'], bin, { budget });
+    if (r.code !== 0) throw new VideoDecodeError(bin, `${tool} -version exited with code ${r.code}: ${lastLines(r.stderr, 200)}`, INSTALL_REMEDY);
+  }
+}
+
 function parseRate(r: unknown): number {
   if (typeof r !== 'string') return 0;
   const [n, d] = r.split('/').map(Number);

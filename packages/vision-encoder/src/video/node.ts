@@ -22,6 +22,7 @@ export {
   DEFAULT_MAX_PIXELS,
   DEFAULT_PROBE_TIMEOUT_MS,
   VideoFrameCountError,
+  checkFfmpeg,
   decodeFrames,
   probeVideo,
   type DecodeOptions,
