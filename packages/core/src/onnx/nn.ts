@@ -1,6 +1,6 @@
 import { ConfigError } from '../errors.js';
 import type { ComputePrecision, GraphBuilder, Value } from './graph.js';
-import { identity, transpose2d, type WeightPlan, type WeightStorage, type WeightTransform } from './weights.js';
+import { identity, isQuantizedStorage, Q4_SCHEME, transpose2d, type WeightPlan, type WeightStorage, type WeightTransform } from './weights.js';
 
 /** What a module builder needs: the graph, the weight plan and the data file its weights go to. */
 export interface BuildContext {
@@ -58,7 +58,8 @@ export function float32Param(ctx: BuildContext, name: string, shape: readonly nu
 /**
  * `x·W (+ b)` for a checkpoint matrix that `transform` turns into `[in, out]`. With int8 weights,
  * one `com.microsoft.DynamicQuantizeMatMul` (x quantized per call to uint8, per-column weight
- * scales, bias fused); else MatMul (+ Add).
+ * scales, bias fused); with q4 weights `com.microsoft.MatMulNBits` (4-bit blocks, activations
+ * quantized to int8 per block on CPU: `accuracy_level` 4) + Add; else MatMul (+ Add).
  */
 export function matmulParam(
   ctx: BuildContext,
@@ -69,12 +70,19 @@ export function matmulParam(
   bias?: { name: string; shape: readonly number[] } | null,
 ): Value {
   const { g } = ctx;
-  if (ctx.weights === 'int8') {
-    const q = ctx.plan.quantized(g, ctx.file, name, shape, transform);
-    const b = bias ? param(ctx, bias.name, bias.shape) : null;
-    return g.op('DynamicQuantizeMatMul', [x, q.weight, q.scale, null, b], {}, 'com.microsoft');
+  let y: Value;
+  if (isQuantizedStorage(ctx.weights)) {
+    const q = ctx.plan.quantized(g, ctx.file, name, shape, transform, ctx.weights);
+    if (ctx.weights === 'int8') {
+      const b = bias ? param(ctx, bias.name, bias.shape) : null;
+      return g.op('DynamicQuantizeMatMul', [x, q.weight, q.scale, null, b], {}, 'com.microsoft');
+    }
+    const [k, n] = q.matrix;
+    const attrs = { K: k, N: n, bits: 4, block_size: Q4_SCHEME.blockSize, accuracy_level: 4 };
+    y = g.op('MatMulNBits', q.zeroPoint ? [x, q.weight, q.scale, q.zeroPoint] : [x, q.weight, q.scale], attrs, 'com.microsoft');
+  } else {
+    y = g.op('MatMul', [x, param(ctx, name, shape, transform)]);
   }
-  const y = g.op('MatMul', [x, param(ctx, name, shape, transform)]);
   return bias ? g.op('Add', [y, param(ctx, bias.name, bias.shape)]) : y;
 }
 
