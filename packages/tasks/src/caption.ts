@@ -1,4 +1,4 @@
-import { InvalidOptionError, type ModelSource } from '@mplug2/core';
+import { InvalidOptionError, checkModelFits, type ModelSource } from '@mplug2/core';
 import { TextDecoder, beamSearch, disposeDecoderMemory } from '@mplug2/decoder';
 import { Mplug2Tokenizer } from '@mplug2/text-encoder';
 import {
@@ -41,6 +41,7 @@ export class Captioner {
   static async load(dir: ModelInput, options: TaskLoadOptions = {}): Promise<Captioner> {
     const model = await openModelInput(dir, options);
     if (!model.has('decoder')) throw new InvalidOptionError('model', `${model.location} has no decoder (modules: ${Object.keys(model.manifest.modules).join(', ')})`);
+    await checkModelFits(model.manifest, model.location, ['vision_encoder', 'universal', 'decoder'], options.backend);
     const [visual, decoder] = await Promise.all([VisualPath.load(model, options), TextDecoder.load(model, moduleOptions(options))]);
     return new Captioner(model, visual, decoder, Mplug2Tokenizer.fromVocab());
   }

@@ -1,4 +1,4 @@
-import { InvalidOptionError, Pipeline, disposeDeviceTensors, int64Tensor, type ModelSource, type PortRef, type Tensor } from '@mplug2/core';
+import { InvalidOptionError, Pipeline, checkModelFits, disposeDeviceTensors, int64Tensor, type ModelSource, type PortRef, type Tensor } from '@mplug2/core';
 import { TextDecoder, beamSearch, disposeDecoderMemory, rankAnswers, type DecoderMemory } from '@mplug2/decoder';
 import { loadFusion } from '@mplug2/fusion';
 import { Mplug2Tokenizer, loadTextEncoder } from '@mplug2/text-encoder';
@@ -56,6 +56,7 @@ export class VideoQA {
     const model = await openModelInput(dir, options);
     if (!model.has('text_encoder') || !model.has('fusion') || !model.has('decoder'))
       throw new InvalidOptionError('model', `${model.location} is a '${model.manifest.task}' model without the text encoder, fusion and decoder VideoQA needs (modules: ${Object.keys(model.manifest.modules).join(', ')})`);
+    await checkModelFits(model.manifest, model.location, ['vision_encoder', 'universal', 'text_encoder', 'fusion', 'decoder'], options.backend);
     // On webgpu text_states and merged_states feed the next module from GPU memory; fusion_text and
     // fusion_image (read by no VideoQA step) stay there too and are released right after the run.
     const [visual, text, fusion, decoder] = await Promise.all([

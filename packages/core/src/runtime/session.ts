@@ -20,7 +20,11 @@ export interface SessionOptions {
    * a software fallback such as SwiftShader, which is slower than wasm), else `wasm`.
    */
   readonly backend?: Backend | 'auto';
-  /** Intra-op threads (onnxruntime-node) / wasm threads (onnxruntime-web, set once per page before the first session). */
+  /**
+   * Intra-op threads (onnxruntime-node) / wasm threads (onnxruntime-web, set once per page before the
+   * first session). Default in Node: every core the process may use (`os.availableParallelism()`) —
+   * onnxruntime's own default counts physical cores and took one of a 2-vCPU machine's two.
+   */
   readonly threads?: number;
   /** External data files the model references, by their location inside the model, when loading from bytes. */
   readonly externalData?: readonly { path: string; data: Uint8Array | string }[];
@@ -62,6 +66,14 @@ export function runningInNode(): boolean {
 // Hidden from bundlers: a browser bundle must never try to include onnxruntime-node (it is only
 // imported when running in Node).
 const ORT_NODE_PACKAGE = ['onnxruntime', 'node'].join('-');
+const NODE_OS = ['node', 'os'].join(':');
+let nodeCores: Promise<number> | undefined;
+
+/** Cores this Node process may use (the default intra-op thread count). */
+function defaultNodeThreads(): Promise<number> {
+  nodeCores ??= (import(/* @vite-ignore */ /* webpackIgnore: true */ NODE_OS) as Promise<typeof import('node:os')>).then((os) => Math.max(1, os.availableParallelism?.() ?? os.cpus().length));
+  return nodeCores;
+}
 const ortModules = new Map<OrtRuntime, Promise<OrtModule>>();
 
 /** onnxruntime-node is an optional peer dependency of @mplug2/core (browser installs skip it): say how to get it. */
@@ -351,7 +363,7 @@ export class ModuleSession {
     const device = backend === 'webgpu' ? options.deviceOutputs : undefined;
     const sessionOptions: OrtCommon.InferenceSession.SessionOptions = {
       ...baseSessionOptions(backend),
-      ...(options.threads && runtime === 'onnxruntime-node' ? { intraOpNumThreads: options.threads } : {}),
+      ...(runtime === 'onnxruntime-node' && (options.threads || backend === 'cpu') ? { intraOpNumThreads: options.threads || (await defaultNodeThreads()) } : {}),
       ...(runtime === 'onnxruntime-node' ? { enableCpuMemArena: options.memoryArena ?? false } : {}),
       ...(options.externalData ? { externalData: options.externalData.map((e) => ({ path: e.path, data: e.data })) as never } : {}),
       ...(device === 'all'
