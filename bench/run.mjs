@@ -134,6 +134,7 @@ async function runTask(task, dtype) {
   return {
     task,
     dtype,
+    model_dir: out,
     e2e_s: mid.e2e,
     cold_s: cold.e2e,
     warm_runs_s: warm.map((r) => r.e2e),
