@@ -5,13 +5,13 @@ import { backendOption } from './shared.js';
 export const captionCommand: Command = {
   name: 'caption',
   summary: 'caption a video',
-  usage: 'mplug2 caption <model-dir> <video...> [--beam 5] [--backend cpu|wasm|webgpu] [--json]',
-  options: { beam: { type: 'string' }, backend: { type: 'string' }, json: { type: 'boolean' } },
+  usage: 'mplug2 caption <model-dir> <video...> [--beam 5] [--backend cpu|wasm|webgpu] [--threads N] [--json]',
+  options: { beam: { type: 'string' }, backend: { type: 'string' }, threads: { type: 'string' }, json: { type: 'boolean' } },
   async run({ positionals, values }, ctx) {
     const dir = requirePositional(this, positionals, 0, 'model-dir');
     requirePositional(this, positionals, 1, 'video');
     const videos = positionals.slice(1);
-    const captioner = await Captioner.load(dir, { backend: backendOption(values) });
+    const captioner = await Captioner.load(dir, { backend: backendOption(values), threads: intOption(values, 'threads') });
     try {
       const results = await captioner.caption(videos, { beamSize: intOption(values, 'beam'), onProgress: stageProgress(ctx.stderr) });
       results.forEach((r, i) => {

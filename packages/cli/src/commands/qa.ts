@@ -20,15 +20,15 @@ async function readAnswers(file: string): Promise<string[]> {
 export const qaCommand: Command = {
   name: 'qa',
   summary: 'answer a question about a video',
-  usage: 'mplug2 qa <model-dir> <video> --question "..." [--answers answers.json] [--k 128] [--beam 5] [--backend cpu|wasm|webgpu] [--json]',
-  options: { question: { type: 'string', multiple: true }, answers: { type: 'string' }, k: { type: 'string' }, beam: { type: 'string' }, backend: { type: 'string' }, json: { type: 'boolean' } },
+  usage: 'mplug2 qa <model-dir> <video> --question "..." [--answers answers.json] [--k 128] [--beam 5] [--backend cpu|wasm|webgpu] [--threads N] [--json]',
+  options: { question: { type: 'string', multiple: true }, answers: { type: 'string' }, k: { type: 'string' }, beam: { type: 'string' }, backend: { type: 'string' }, threads: { type: 'string' }, json: { type: 'boolean' } },
   async run({ positionals, values }, ctx) {
     const dir = requirePositional(this, positionals, 0, 'model-dir');
     const video = requirePositional(this, positionals, 1, 'video');
     const questions = values.question as string[] | undefined;
     if (!questions?.length) throw new InvalidOptionError('--question', `is required (usage: ${this.usage})`);
     const answers = values.answers ? await readAnswers(values.answers as string) : undefined;
-    const qa = await VideoQA.load(dir, { backend: backendOption(values) });
+    const qa = await VideoQA.load(dir, { backend: backendOption(values), threads: intOption(values, 'threads') });
     try {
       const results = await qa.ask(video, questions, { answers, k: intOption(values, 'k'), beamSize: intOption(values, 'beam'), onProgress: stageProgress(ctx.stderr) });
       for (const r of results) {
