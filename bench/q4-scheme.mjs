@@ -23,20 +23,6 @@ const load = [os.loadavg()[0]];
 const SCHEMES = [16, 32, 64, 128].flatMap((blockSize) => [true, false].map((symmetric) => ({ blockSize, symmetric })));
 const label = (s) => `b${s.blockSize}${s.symmetric ? ' sym' : ' zp'}`;
 
-function dequantize(q, scale, zeroPoint, K, N, { blockSize }) {
-  const blocks = Math.ceil(K / blockSize);
-  const out = new Float32Array(K * N);
-  for (let n = 0; n < N; n++)
-    for (let k = 0; k < K; k++) {
-      const b = Math.floor(k / blockSize);
-      const i = k % blockSize;
-      const code = (q[(n * blocks + b) * (blockSize / 2) + (i >> 1)] >> ((i & 1) * 4)) & 15;
-      const zp = zeroPoint ? (zeroPoint[n * Math.ceil(blocks / 2) + (b >> 1)] >> ((b & 1) * 4)) & 15 : 8;
-      out[k * N + n] = (code - zp) * scale[n * blocks + b];
-    }
-  return out;
-}
-
 // 1. Weight error on the golden checkpoints.
 const errors = Object.fromEntries(SCHEMES.map((s) => [label(s), { sq: 0, ref: 0 }]));
 let int8 = { sq: 0, ref: 0 };
@@ -50,7 +36,7 @@ for (const golden of ['videoqa_tiny', 'videocaption_tiny']) {
     for (const v of w) ref += v * v;
     for (const s of SCHEMES) {
       const { q, scale, zeroPoint } = core.quantizeBlocks4(w, K, N, s);
-      const d = dequantize(q, scale, zeroPoint, K, N, s);
+      const d = core.dequantizeBlocks4(q, scale, zeroPoint, K, N, s);
       let sq = 0;
       for (let i = 0; i < w.length; i++) sq += (d[i] - w[i]) ** 2;
       errors[label(s)].sq += sq;

@@ -1,28 +1,13 @@
 import { statSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { GraphBuilder, ModuleSession, Q4_SCHEME, probeBackend, quantizeBlocks4, tensor, type Backend, type Q4Scheme } from '@mplug2/core';
+import { GraphBuilder, ModuleSession, Q4_SCHEME, dequantizeBlocks4 as dequantize, probeBackend, quantizeBlocks4, tensor, type Backend, type Q4Scheme } from '@mplug2/core';
 import { runParity } from '@mplug2/tasks';
 import { useSwiftShaderVulkan } from './backends/webgpu-env';
 import { GOLDENS, goldenModel, type GoldenName } from './helpers/golden';
 
 useSwiftShaderVulkan();
 const webgpuError = await probeBackend('webgpu');
-
-/** Reference dequantization of `quantizeBlocks4`'s layout (independent of onnxruntime): `[K, N]` floats. */
-function dequantize(q: Uint8Array, scale: Float32Array, zeroPoint: Uint8Array | undefined, K: number, N: number, { blockSize }: Q4Scheme): Float32Array {
-  const blocks = Math.ceil(K / blockSize);
-  const out = new Float32Array(K * N);
-  for (let n = 0; n < N; n++)
-    for (let k = 0; k < K; k++) {
-      const b = Math.floor(k / blockSize);
-      const i = k % blockSize;
-      const code = (q[(n * blocks + b) * (blockSize / 2) + (i >> 1)] >> ((i & 1) * 4)) & 15;
-      const zp = zeroPoint ? (zeroPoint[n * Math.ceil(blocks / 2) + (b >> 1)] >> ((b & 1) * 4)) & 15 : 8;
-      out[k * N + n] = (code - zp) * scale[n * blocks + b];
-    }
-  return out;
-}
 
 const CASES: { K: number; N: number; scheme: Q4Scheme }[] = [
   { K: 64, N: 5, scheme: { blockSize: 32, symmetric: false } },

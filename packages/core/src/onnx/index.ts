@@ -11,6 +11,7 @@ export {
   flattenTranspose,
   quantizeColumns,
   quantizeBlocks4,
+  dequantizeBlocks4,
   isQuantizedStorage,
   Q4_SCHEME,
   toFloat16Bits,

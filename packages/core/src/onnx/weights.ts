@@ -258,6 +258,22 @@ export function quantizeBlocks4(data: Float32Array, rows: number, cols: number, 
   return { q, scale, zeroPoint };
 }
 
+/** The `[K, N]` float matrix `quantizeBlocks4` output encodes (what MatMulNBits multiplies by at accuracy level 0). */
+export function dequantizeBlocks4(q: Uint8Array, scale: Float32Array, zeroPoint: Uint8Array | undefined, rows: number, cols: number, scheme: Q4Scheme = Q4_SCHEME): Float32Array {
+  const { blockSize } = scheme;
+  const blocks = Math.ceil(rows / blockSize);
+  const out = new Float32Array(rows * cols);
+  for (let n = 0; n < cols; n++)
+    for (let k = 0; k < rows; k++) {
+      const b = Math.floor(k / blockSize);
+      const i = k % blockSize;
+      const code = (q[(n * blocks + b) * (blockSize / 2) + (i >> 1)] >> ((i & 1) * 4)) & 15;
+      const zp = zeroPoint ? (zeroPoint[n * Math.ceil(blocks / 2) + (b >> 1)] >> ((b & 1) * 4)) & 15 : 8;
+      out[k * cols + n] = (code - zp) * scale[n * blocks + b];
+    }
+  return out;
+}
+
 /**
  * Collects the checkpoint tensors that graphs reference, validates all of them at once
  * (every missing or mis-shaped tensor is reported together), then streams them — one tensor
