@@ -23,6 +23,7 @@ export {
 } from './weights.js';
 export {
   attention,
+  ATTENTION_QUERY_CHUNK,
   contextOptions,
   float32Param,
   FP16_MASK_FILL_FLOOR,

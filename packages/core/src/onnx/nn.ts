@@ -184,13 +184,32 @@ export function attention(
 }
 
 /**
+ * Query rows per fused attention call over a long query axis. onnxruntime's CPU attention kernel
+ * (the wasm build: no flash path) holds all scores of a call, `heads × S × T` floats, and computes
+ * its cost as `2·head_dim·S·T` in a pointer-sized integer, which overflows 32-bit wasm from
+ * S = T = 4097 (the released model's video tokens): "SafeIntOnOverflow() Integer overflow".
+ * Chunks of ≤ 1024 rows keep both small (270 MB of scores at 16 heads over 4113 keys).
+ */
+export const ATTENTION_QUERY_CHUNK = 1024;
+
+/**
  * Unmasked multi-head attention on `[b, n, heads·dh]` projections, returning `[b, n, heads·dh]`:
  * the fused op when the context asks for it, else primitive ops (`scaleQuery` picks PyTorch
  * MultiheadAttention's order — q scaled before the product — over BERT's scaled scores).
  */
-export function unmaskedAttention(ctx: BuildContext, q: Value, k: Value, v: Value, heads: number, width: number, scaleQuery = false): Value {
+export function unmaskedAttention(ctx: BuildContext, q: Value, k: Value, v: Value, heads: number, width: number, scaleQuery = false, queryTokens = 0): Value {
   const { g } = ctx;
-  if (ctx.fusedAttention) return g.op('MultiHeadAttention', [q, k, v], { num_heads: heads }, 'com.microsoft');
+  if (ctx.fusedAttention) {
+    const chunks = Math.ceil(queryTokens / ATTENTION_QUERY_CHUNK);
+    if (chunks <= 1) return g.op('MultiHeadAttention', [q, k, v], { num_heads: heads }, 'com.microsoft');
+    // Chunk i holds query rows ⌊S·i/n⌋ … ⌊S·(i+1)/n⌋ of the actual length S (every chunk non-empty for S ≥ n).
+    const length = g.op('Slice', [g.op('Shape', [q]), g.int64s([1]), g.int64s([2])]);
+    const bound = (i: number) => (i === 0 ? g.int64s([0]) : g.op('Div', [g.op('Mul', [length, g.int64s([i])]), g.int64s([chunks])]));
+    const parts = Array.from({ length: chunks }, (_, i) =>
+      g.op('MultiHeadAttention', [g.op('Slice', [q, bound(i), bound(i + 1), g.int64s([1])]), k, v], { num_heads: heads }, 'com.microsoft'),
+    );
+    return g.op('Concat', parts, { axis: 1 });
+  }
   const dh = width / heads;
   const scale = 1 / Math.sqrt(dh);
   const out = attention(g, splitHeads(g, q, heads, dh), splitHeads(g, k, heads, dh), splitHeads(g, v, heads, dh), scaleQuery ? { queryScale: scale } : { scoreScale: scale });
