@@ -1,9 +1,9 @@
 #!/usr/bin/env node
-// Deviation of the reduced-precision options (int8 weights, fp16 weights, fp16 compute) and of the
+// Deviation of the reduced-precision options (int8 and q4 weights, fp16 weights, fp16 compute) and of the
 // fused/primitive op paths from the original PyTorch model, on the golden fixtures (tiny models with
 // real reference outputs): max |diff| per module boundary and agreement of the beam-search ids.
 //
-//   node bench/deviation.mjs [--dtype fp32|fp16|int8] [--backend cpu|wasm|webgpu|cuda] [--json]
+//   node bench/deviation.mjs [--dtype fp32|fp16|int8|q4] [--backend cpu|wasm|webgpu|cuda] [--json]
 //   (needs the packages built; --dtype keeps the variants with those weights, e.g. fp16 = fp16
 //   weights and fp16 compute; fp16 compute on webgpu needs shader-f16)
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -24,6 +24,7 @@ const VARIANTS = [
   { name: 'fp16 weights', dtype: 'fp16', fusedAttention: true },
   { name: 'fp16 compute', dtype: 'fp16', compute: 'fp16', fusedAttention: true },
   { name: 'int8 weights', dtype: 'int8', fusedAttention: true },
+  { name: 'q4 weights', dtype: 'q4', fusedAttention: true },
 ].filter((v) => !values.dtype || v.dtype === values.dtype);
 const out = {};
 for (const golden of ['videoqa_tiny', 'videocaption_tiny']) {

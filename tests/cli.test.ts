@@ -149,6 +149,13 @@ describe('mplug2 demo, qa, caption', () => {
     const a = JSON.parse(qa.out);
     expect(a.ids).toEqual(d.answerIds);
     expect(a.answer).toBe(d.answer);
+    // Any intra-op thread count gives the same answer; 0 is refused naming the option.
+    const one = await runCli(['qa', out, d.video, '--question', d.question, '--threads', '1', '--json']);
+    expect(one.code, one.err).toBe(0);
+    expect(JSON.parse(one.out).ids).toEqual(d.answerIds);
+    const zero = await runCli(['caption', out, d.video, '--threads', '0']);
+    expect(zero.code).toBe(2);
+    expect(zero.err).toContain('--threads');
 
     const answersFile = path.join(out, 'answers.json');
     writeFileSync(answersFile, JSON.stringify(['playing guitar', 'cooking', 'running', 'dancing', 'swimming']));

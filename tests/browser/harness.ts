@@ -25,6 +25,8 @@ export const CHROMIUM_ARGS = [
 
 export interface Browser {
   readonly context: BrowserContext;
+  /** The profile directory (named in the browser process's command line: how benches find its processes). */
+  readonly profile: string;
   newPage(url: string): Promise<Page>;
   close(): Promise<void>;
 }
@@ -35,6 +37,7 @@ export async function launchBrowser(): Promise<Browser> {
   const logs: string[] = [];
   return {
     context,
+    profile,
     async newPage(url: string) {
       const page = await context.newPage();
       page.on('console', (m) => {

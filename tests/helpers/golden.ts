@@ -2,6 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ModelDirectory, openCheckpoint, tensor, type Checkpoint, type Tensor } from '@mplug2/core';
+import { type WeightStorage } from '@mplug2/core/onnx';
 import { convertCheckpoint } from '@mplug2/converter';
 
 export const GOLDENS = path.resolve(__dirname, '../../fixtures/goldens');
@@ -11,10 +12,11 @@ const converted = new Map<string, Promise<ModelDirectory>>();
 
 /**
  * Converts a golden checkpoint with the real converter (once per test file) and opens the model
- * directory; `fusedAttention: false` emits primitive ONNX ops instead of onnxruntime's fused attention.
+ * directory; `fusedAttention: false` emits primitive ONNX ops instead of onnxruntime's fused attention;
+ * `dtype` is the converter's weight storage.
  */
-export function goldenModel(name: GoldenName, options: { fusedAttention?: boolean } = {}): Promise<ModelDirectory> {
-  const key = `${name}:${options.fusedAttention ?? true}`;
+export function goldenModel(name: GoldenName, options: { fusedAttention?: boolean; dtype?: WeightStorage } = {}): Promise<ModelDirectory> {
+  const key = `${name}:${options.fusedAttention ?? true}:${options.dtype ?? 'fp32'}`;
   let p = converted.get(key);
   if (!p) {
     const out = mkdtempSync(path.join(tmpdir(), `mplug2-${name}-`));
@@ -23,6 +25,7 @@ export function goldenModel(name: GoldenName, options: { fusedAttention?: boolea
       config: path.join(GOLDENS, name, 'config.json'),
       out,
       fusedAttention: options.fusedAttention,
+      dtype: options.dtype,
     }).then(() => ModelDirectory.open(out));
     converted.set(key, p);
   }

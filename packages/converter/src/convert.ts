@@ -58,7 +58,9 @@ export interface ConvertOptions {
   /**
    * Weight storage: `fp32` (default); `int8` = matmul weights quantized per output column, run by
    * onnxruntime's dynamically quantized matmul (activations quantized per call); `fp16` = weights
-   * stored as float16 and cast back to float32 in the graph (half the size, fp32 compute on CPU).
+   * stored as float16 and cast back to float32 in the graph (half the size, fp32 compute on CPU);
+   * `q4` = matmul weights in 4-bit blocks (`Q4_SCHEME`), run by onnxruntime's `MatMulNBits`
+   * (cpu, wasm and webgpu), about 0.15× the fp32 files at the large size.
    */
   readonly dtype?: WeightStorage;
   /**
@@ -202,7 +204,7 @@ export async function convertCheckpoint(options: ConvertOptions): Promise<Conver
     const compute = options.compute ?? 'fp32';
     if (!['fp32', 'fp16'].includes(compute)) throw new InvalidOptionError('compute', `'${compute}' is not one of fp32, fp16`);
     const dtype = options.dtype ?? (compute === 'fp16' ? 'fp16' : 'fp32');
-    if (!['fp32', 'fp16', 'int8'].includes(dtype)) throw new InvalidOptionError('dtype', `'${dtype}' is not one of fp32, fp16, int8`);
+    if (!['fp32', 'fp16', 'int8', 'q4'].includes(dtype)) throw new InvalidOptionError('dtype', `'${dtype}' is not one of fp32, fp16, int8, q4`);
     if (compute === 'fp16' && dtype !== 'fp16') throw new InvalidOptionError('compute', `fp16 compute needs fp16 weights (dtype 'fp16'), not '${dtype}'`);
     const maxDataFileBytes = options.maxDataFileBytes ?? DEFAULT_MAX_DATA_FILE_BYTES;
     if (!Number.isSafeInteger(maxDataFileBytes) || maxDataFileBytes <= 0)

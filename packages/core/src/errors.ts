@@ -175,6 +175,23 @@ export class TensorTooLargeError extends Mplug2Error {
   }
 }
 
+/**
+ * A model's weights cannot fit the memory the backend has (onnxruntime-web's wasm heap is 32-bit:
+ * at most 4 GiB for weights, activations and the runtime together). Refused before anything is fetched.
+ */
+export class ModelTooLargeError extends Mplug2Error {
+  constructor(
+    readonly model: string,
+    readonly backend: string,
+    readonly weightBytes: number,
+    readonly limitBytes: number,
+    remedy: string,
+  ) {
+    const gib = (n: number) => `${(n / 2 ** 30).toFixed(2)} GiB`;
+    super('MODEL_TOO_LARGE', `${model}: ${gib(weightBytes)} of weights cannot run on ${backend}, which has room for ${gib(limitBytes)} of weights (a 4 GiB wasm heap less room for activations); ${remedy}`);
+  }
+}
+
 /** A video (or image) could not be probed or decoded. `remedy` says what to do. */
 export class VideoDecodeError extends Mplug2Error {
   constructor(

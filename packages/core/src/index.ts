@@ -10,6 +10,7 @@ export {
   MissingTensorError,
   ModelIntegrityError,
   MPLUG2_ERROR_CODES,
+  ModelTooLargeError,
   AbortError,
   throwIfAborted,
   Mplug2Error,
@@ -64,7 +65,7 @@ export {
   parseManifest,
   RETRIEVAL_HEAD_TENSORS,
 } from './manifest.js';
-export { MANIFEST_FILE, MANIFEST_HASH_FILE, type ModelSource, type OpenModelOptions, type VerifyLevel } from './model-source.js';
+export { checkModelFits, MANIFEST_FILE, MANIFEST_HASH_FILE, type ModelSource, type OpenModelOptions, type VerifyLevel, WASM_WEIGHT_LIMIT_BYTES } from './model-source.js';
 export { checkInputs, GraphModule, MODULE_SPEC_VERSION, type PipelineModule } from './module.js';
 export { Pipeline, type PipelineRunOptions, type PipelineSpec, type PortRef } from './composer.js';
 export { manifestDims } from './dims.js';

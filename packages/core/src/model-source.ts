@@ -1,4 +1,4 @@
-import { BackendUnavailableError, Mplug2Error } from './errors.js';
+import { BackendUnavailableError, ModelTooLargeError, Mplug2Error } from './errors.js';
 import type { Manifest, ModuleName } from './manifest.js';
 import { availableBackends, checkComputeSupport, resolveBackend, type Backend } from './runtime/backends.js';
 import type { ModuleSession, SessionOptions } from './runtime/session.js';
@@ -59,5 +59,28 @@ export async function resolveGraph(
     'webgpu',
     [{ backend: 'webgpu', error: `${location} has only fused-attention graphs, which onnxruntime's WebGPU kernels get wrong; convert it again (the converter now also writes primitive-op graphs) or with --primitive-attention` }],
     fallback,
+  );
+}
+
+/** Weights onnxruntime-web's 32-bit wasm heap (4 GiB) takes, leaving 1 GiB for activations and the runtime. */
+export const WASM_WEIGHT_LIMIT_BYTES = 3 * 2 ** 30;
+
+/**
+ * Refuses, before any weight is fetched, a set of modules whose data files cannot fit the backend
+ * `requested` resolves to: on `wasm` their weights must stay under `WASM_WEIGHT_LIMIT_BYTES` (all
+ * sessions of a page share one wasm heap). The error names the sizes and the smaller weight storages.
+ */
+export async function checkModelFits(manifest: Manifest, location: string, modules: readonly ModuleName[], requested: SessionOptions['backend']): Promise<void> {
+  const backend = await resolveBackend(requested);
+  if (backend !== 'wasm') return;
+  const files = new Set(modules.flatMap((m) => manifest.modules[m]?.data ?? []));
+  const bytes = manifest.files.filter((f) => files.has(f.path)).reduce((s, f) => s + f.bytes, 0);
+  if (bytes <= WASM_WEIGHT_LIMIT_BYTES) return;
+  throw new ModelTooLargeError(
+    location,
+    backend,
+    bytes,
+    WASM_WEIGHT_LIMIT_BYTES,
+    'convert the checkpoint with smaller weights (`mplug2 convert … --dtype q4`, files ≈ 0.2× fp32, or `--dtype int8`, ≈ 0.3×), or run it in Node (backend cpu)',
   );
 }

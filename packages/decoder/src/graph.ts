@@ -18,6 +18,7 @@ import {
   maskBias,
   maskFill,
   float32Param,
+  isQuantizedStorage,
   matmulParam,
   mergeHeads,
   selfQueryKeyValue,
@@ -136,9 +137,9 @@ export function buildDecoderGraph(plan: WeightPlan, dims: ModelDims, withPast: b
   const z = layerNorm(ctx, linearGelu(ctx, x, `${LM_HEAD_PREFIX}transform.dense`, d.hidden, d.hidden), `${LM_HEAD_PREFIX}transform.LayerNorm`, d.hidden, d.eps);
   const tableName = opts.tiedLmHead ? `${DECODER_PREFIX}embeddings.word_embeddings.weight` : `${LM_HEAD_PREFIX}decoder.weight`;
   const flat = g.op('Reshape', [z, g.int64s([-1, d.hidden])]);
-  // int8: a transposed, quantized copy of the (tied) table; the fp32 table stays for the embedding Gather.
+  // int8 / q4: a transposed, quantized copy of the (tied) table; the fp32 table stays for the embedding Gather.
   const scores =
-    ctx.weights === 'int8'
+    isQuantizedStorage(ctx.weights)
       ? matmulParam(ctx, flat, tableName, [d.vocab, d.hidden], transpose2d, { name: `${LM_HEAD_PREFIX}bias`, shape: [d.vocab] })
       : g.op('Gemm', [g.toFloat32(flat), float32Param(ctx, tableName, [d.vocab, d.hidden]), float32Param(ctx, `${LM_HEAD_PREFIX}bias`, [d.vocab])], { transB: 1 });
   const logits = g.op('Reshape', [scores, g.op('Concat', [shapeOf(ids, 0), newLen, g.int64s([d.vocab])], { axis: 0 })]);

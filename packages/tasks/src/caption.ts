@@ -1,4 +1,4 @@
-import { InvalidOptionError, controlledLoad, throwIfAborted, type ModelSource } from '@mplug2/core';
+import { InvalidOptionError, checkModelFits, controlledLoad, throwIfAborted, type ModelSource } from '@mplug2/core';
 import { TextDecoderModule, beamSearch, disposeDecoderMemory } from '@mplug2/decoder';
 import { Mplug2Tokenizer } from '@mplug2/text-encoder';
 import {
@@ -44,6 +44,7 @@ export class Captioner {
     const what = 'loading Captioner';
     const model = await openModelInput(dir, options, what);
     if (!model.has('decoder')) throw new InvalidOptionError('model', `${model.location} has no decoder (modules: ${Object.keys(model.manifest.modules).join(', ')})`);
+    await checkModelFits(model.manifest, model.location, ['vision_encoder', 'universal', 'decoder'], options.backend);
     return controlledLoad(model, ['vision_encoder', 'universal', 'decoder'], what, options, async (source) => {
       const [visual, decoder] = await Promise.all([VisualPath.load(source, options), TextDecoderModule.load(source, moduleOptions(options))]);
       return new Captioner(model, visual, decoder, Mplug2Tokenizer.fromVocab());

@@ -1,4 +1,4 @@
-import { InvalidOptionError, Pipeline, controlledLoad, disposeDeviceTensors, int64Tensor, isDeviceTensor, tensor, throwIfAborted, type ModelSource, type PortRef, type Tensor } from '@mplug2/core';
+import { InvalidOptionError, Pipeline, checkModelFits, controlledLoad, disposeDeviceTensors, int64Tensor, isDeviceTensor, tensor, throwIfAborted, type ModelSource, type PortRef, type Tensor } from '@mplug2/core';
 import { TextDecoderModule, beamSearch, disposeDecoderMemory, rankAnswers, type DecoderMemory } from '@mplug2/decoder';
 import { loadFusion } from '@mplug2/fusion';
 import { Mplug2Tokenizer, loadTextEncoder } from '@mplug2/text-encoder';
@@ -70,6 +70,7 @@ export class VideoQA {
     const model = await openModelInput(dir, options, what);
     if (!model.has('text_encoder') || !model.has('fusion') || !model.has('decoder'))
       throw new InvalidOptionError('model', `${model.location} is a '${model.manifest.task}' model without the text encoder, fusion and decoder VideoQA needs (modules: ${Object.keys(model.manifest.modules).join(', ')})`);
+    await checkModelFits(model.manifest, model.location, ['vision_encoder', 'universal', 'text_encoder', 'fusion', 'decoder'], options.backend);
     return controlledLoad(model, ['vision_encoder', 'universal', 'text_encoder', 'fusion', 'decoder'], what, options, (source) => VideoQA.build(model, source, options));
   }
 

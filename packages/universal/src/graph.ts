@@ -28,9 +28,9 @@ export function universalLayerIndices(dims: ModelDims): number[] {
 }
 
 /** One BERT layer with cross-attention: self-attention among `queries`, cross-attention to `memory`, FFN. */
-function universalLayer(ctx: BuildContext, index: number, queries: Value, memory: Value, d: BertDims): Value {
+function universalLayer(ctx: BuildContext, index: number, queries: Value, memory: Value, d: BertDims, queryTokens = 0): Value {
   const p = `${TEXT_LAYER_PREFIX}${index}`;
-  const a = bertSelfAttention(ctx, `${p}.attention`, queries, null, d);
+  const a = bertSelfAttention(ctx, `${p}.attention`, queries, null, d, queryTokens);
   const c = bertCrossAttention(ctx, `${p}.crossattention`, a, memory, null, d);
   return bertFeedForward(ctx, p, c, d);
 }
@@ -61,12 +61,13 @@ export function buildUniversalGraph(plan: WeightPlan, dims: ModelDims, options: 
   let u: Value;
   if (layers.length === 1) {
     // A single universal layer: video queries attend to the raw latents.
-    u = universalLayer(ctx, layers[0], v0, latents, d);
+    u = universalLayer(ctx, layers[0], v0, latents, d, dims.vision.tokens);
   } else {
     // First layer swaps in the latents; middle layers refine them; the last swaps back to the video.
     let z = latents;
     for (const i of layers.slice(0, -1)) z = universalLayer(ctx, i, z, v0, d);
-    u = universalLayer(ctx, layers[layers.length - 1], v0, z, d);
+    // The video queries' self-attention (4097 tokens at the released size) runs in query chunks.
+    u = universalLayer(ctx, layers[layers.length - 1], v0, z, d, dims.vision.tokens);
   }
   g.output(u, 'universal_out', 'float32', ['batch', 'video_tokens', t.hidden]);
   const embeds = layerNorm(ctx, g.op('Add', [v0, u]), 'visn_emb_norm', t.hidden, t.eps);

@@ -5,8 +5,8 @@ import { loadOptions } from './shared.js';
 export const captionCommand: Command = {
   name: 'caption',
   summary: 'caption a video',
-  usage: 'mplug2 caption <model-dir> <video...> [--beam 5] [--backend auto|cpu|wasm|webgpu|cuda] [--json]',
-  options: { beam: { type: 'string' }, backend: { type: 'string' }, json: { type: 'boolean' } },
+  usage: 'mplug2 caption <model-dir> <video...> [--beam 5] [--backend auto|cpu|wasm|webgpu|cuda] [--threads N] [--json]',
+  options: { beam: { type: 'string' }, backend: { type: 'string' }, threads: { type: 'string' }, json: { type: 'boolean' } },
   async run({ positionals, values }, ctx) {
     const dir = requirePositional(this, positionals, 0, 'model-dir');
     requirePositional(this, positionals, 1, 'video');

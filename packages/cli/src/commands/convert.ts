@@ -6,7 +6,7 @@ import { parseByteSize, progressBar, requirePositional, type Command } from '../
 export const convertCommand: Command = {
   name: 'convert',
   summary: 'convert an official mPLUG-2 checkpoint into an ONNX model directory',
-  usage: `mplug2 convert <checkpoint.pth> (--config <config.json> | --preset <${Object.keys(PRESETS).join('|')}>) --out <model-dir> [--task qa|caption|pretrain] [--max-file-bytes <n|512M|1G>] [--dtype fp32|fp16|int8] [--compute fp32|fp16] [--primitive-attention] [--json]`,
+  usage: `mplug2 convert <checkpoint.pth> (--config <config.json> | --preset <${Object.keys(PRESETS).join('|')}>) --out <model-dir> [--task qa|caption|pretrain] [--max-file-bytes <n|512M|1G>] [--dtype fp32|fp16|int8|q4] [--compute fp32|fp16] [--primitive-attention] [--json]`,
   options: { config: { type: 'string' }, preset: { type: 'string' }, out: { type: 'string' }, task: { type: 'string' }, json: { type: 'boolean' }, 'primitive-attention': { type: 'boolean' }, 'max-file-bytes': { type: 'string' }, dtype: { type: 'string' }, compute: { type: 'string' } },
   async run({ positionals, values }, ctx) {
     const checkpoint = requirePositional(this, positionals, 0, 'checkpoint');
@@ -22,7 +22,7 @@ export const convertCommand: Command = {
     const maxDataFileBytes = maxFileBytes === undefined ? undefined : parseByteSize(maxFileBytes, '--max-file-bytes');
     // --dtype: weight storage; --compute fp16: fp16 arithmetic inside the graphs (WebGPU shader-f16), implies --dtype fp16.
     const dtype = values.dtype as WeightStorage | undefined;
-    if (dtype && !['fp32', 'fp16', 'int8'].includes(dtype)) throw new InvalidOptionError('--dtype', `'${dtype}' is not one of fp32, fp16, int8`);
+    if (dtype && !['fp32', 'fp16', 'int8', 'q4'].includes(dtype)) throw new InvalidOptionError('--dtype', `'${dtype}' is not one of fp32, fp16, int8, q4`);
     const compute = values.compute as ComputePrecision | undefined;
     if (compute && !['fp32', 'fp16'].includes(compute)) throw new InvalidOptionError('--compute', `'${compute}' is not one of fp32, fp16`);
     if (compute === 'fp16' && dtype && dtype !== 'fp16') throw new InvalidOptionError('--compute', `fp16 compute needs --dtype fp16, not ${dtype}`);

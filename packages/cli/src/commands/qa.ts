@@ -20,8 +20,8 @@ export async function readAnswers(file: string): Promise<string[]> {
 export const qaCommand: Command = {
   name: 'qa',
   summary: 'answer a question about a video',
-  usage: 'mplug2 qa <model-dir> <video> --question "..." [--answers answers.json] [--k 128] [--beam 5] [--backend auto|cpu|wasm|webgpu|cuda] [--json]',
-  options: { question: { type: 'string', multiple: true }, answers: { type: 'string' }, k: { type: 'string' }, beam: { type: 'string' }, backend: { type: 'string' }, json: { type: 'boolean' } },
+  usage: 'mplug2 qa <model-dir> <video> --question "..." [--answers answers.json] [--k 128] [--beam 5] [--backend auto|cpu|wasm|webgpu|cuda] [--threads N] [--json]',
+  options: { question: { type: 'string', multiple: true }, answers: { type: 'string' }, k: { type: 'string' }, beam: { type: 'string' }, backend: { type: 'string' }, threads: { type: 'string' }, json: { type: 'boolean' } },
   async run({ positionals, values }, ctx) {
     const dir = requirePositional(this, positionals, 0, 'model-dir');
     const video = requirePositional(this, positionals, 1, 'video');

@@ -1,5 +1,5 @@
 import { BACKENDS, InvalidOptionError, type Backend } from '@mplug2/core';
-import { loadProgress, type CommandContext } from '../cli.js';
+import { intOption, loadProgress, type CommandContext } from '../cli.js';
 
 export function backendOption(values: Record<string, unknown>): Backend | 'auto' {
   const b = (values.backend as string | undefined) ?? 'auto';
@@ -8,6 +8,6 @@ export function backendOption(values: Record<string, unknown>): Backend | 'auto'
 }
 
 /** Load options of a task from the command line: the backend, and a download progress bar on a terminal. */
-export function loadOptions(values: Record<string, unknown>, ctx: CommandContext): { backend: Backend | 'auto'; onProgress: ReturnType<typeof loadProgress> } {
-  return { backend: backendOption(values), onProgress: loadProgress(ctx.stderr) };
+export function loadOptions(values: Record<string, unknown>, ctx: CommandContext): { backend: Backend | 'auto'; threads?: number; onProgress: ReturnType<typeof loadProgress> } {
+  return { backend: backendOption(values), threads: intOption(values, 'threads'), onProgress: loadProgress(ctx.stderr) };
 }

@@ -62,11 +62,14 @@ export function bertAttend(ctx: BuildContext, q: Value, k: Value, v: Value, bias
   return attention(ctx.g, q, k, v, { scoreScale: 1 / Math.sqrt(d.hidden / d.heads), bias });
 }
 
-/** A BERT self-attention block (post-LN); `bias` null = no mask. */
-export function bertSelfAttention(ctx: BuildContext, prefix: string, x: Value, bias: Value | null, d: BertDims): Value {
+/**
+ * A BERT self-attention block (post-LN); `bias` null = no mask. `tokens`: the sequence length the graph
+ * is built for, when known (long unmasked sequences are attended in query chunks, see `ATTENTION_QUERY_CHUNK`).
+ */
+export function bertSelfAttention(ctx: BuildContext, prefix: string, x: Value, bias: Value | null, d: BertDims, tokens = 0): Value {
   if (!bias) {
     const p = (n: string) => linear(ctx, x, `${prefix}.self.${n}`, d.hidden, d.hidden);
-    return attentionOutput(ctx, prefix, x, unmaskedAttention(ctx, p('query'), p('key'), p('value'), d.heads, d.hidden), d);
+    return attentionOutput(ctx, prefix, x, unmaskedAttention(ctx, p('query'), p('key'), p('value'), d.heads, d.hidden, false, tokens), d);
   }
   const { q, k, v } = selfQueryKeyValue(ctx, prefix, x, d);
   return attentionOutput(ctx, prefix, x, mergeHeads(ctx.g, bertAttend(ctx, q, k, v, bias, d), d.hidden), d);

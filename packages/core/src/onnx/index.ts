@@ -10,6 +10,11 @@ export {
   reshapeTo,
   flattenTranspose,
   quantizeColumns,
+  quantizeBlocks4,
+  dequantizeBlocks4,
+  isQuantizedStorage,
+  Q4_SCHEME,
+  type Q4Scheme,
   type WeightStorage,
   type WeightSink,
   type WeightSource,
@@ -17,6 +22,7 @@ export {
 } from './weights.js';
 export {
   attention,
+  ATTENTION_QUERY_CHUNK,
   contextOptions,
   float32Param,
   FP16_MASK_FILL_FLOOR,

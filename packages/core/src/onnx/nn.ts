@@ -1,6 +1,6 @@
 import { ConfigError } from '../errors.js';
 import type { ComputePrecision, GraphBuilder, Value } from './graph.js';
-import { identity, transpose2d, type WeightPlan, type WeightStorage, type WeightTransform } from './weights.js';
+import { identity, isQuantizedStorage, Q4_SCHEME, transpose2d, type WeightPlan, type WeightStorage, type WeightTransform } from './weights.js';
 
 /** What a module builder needs: the graph, the weight plan and the data file its weights go to. */
 export interface BuildContext {
@@ -58,7 +58,8 @@ export function float32Param(ctx: BuildContext, name: string, shape: readonly nu
 /**
  * `x·W (+ b)` for a checkpoint matrix that `transform` turns into `[in, out]`. With int8 weights,
  * one `com.microsoft.DynamicQuantizeMatMul` (x quantized per call to uint8, per-column weight
- * scales, bias fused); else MatMul (+ Add).
+ * scales, bias fused); with q4 weights `com.microsoft.MatMulNBits` (4-bit blocks, activations
+ * quantized to int8 per block on CPU: `accuracy_level` 4) + Add; else MatMul (+ Add).
  */
 export function matmulParam(
   ctx: BuildContext,
@@ -69,12 +70,19 @@ export function matmulParam(
   bias?: { name: string; shape: readonly number[] } | null,
 ): Value {
   const { g } = ctx;
-  if (ctx.weights === 'int8') {
-    const q = ctx.plan.quantized(g, ctx.file, name, shape, transform);
-    const b = bias ? param(ctx, bias.name, bias.shape) : null;
-    return g.op('DynamicQuantizeMatMul', [x, q.weight, q.scale, null, b], {}, 'com.microsoft');
+  let y: Value;
+  if (isQuantizedStorage(ctx.weights)) {
+    const q = ctx.plan.quantized(g, ctx.file, name, shape, transform, ctx.weights);
+    if (ctx.weights === 'int8') {
+      const b = bias ? param(ctx, bias.name, bias.shape) : null;
+      return g.op('DynamicQuantizeMatMul', [x, q.weight, q.scale, null, b], {}, 'com.microsoft');
+    }
+    const [k, n] = q.matrix;
+    const attrs = { K: k, N: n, bits: 4, block_size: Q4_SCHEME.blockSize, accuracy_level: 4 };
+    y = g.op('MatMulNBits', q.zeroPoint ? [x, q.weight, q.scale, q.zeroPoint] : [x, q.weight, q.scale], attrs, 'com.microsoft');
+  } else {
+    y = g.op('MatMul', [x, param(ctx, name, shape, transform)]);
   }
-  const y = g.op('MatMul', [x, param(ctx, name, shape, transform)]);
   return bias ? g.op('Add', [y, param(ctx, bias.name, bias.shape)]) : y;
 }
 
@@ -176,13 +184,32 @@ export function attention(
 }
 
 /**
+ * Query rows per fused attention call over a long query axis. onnxruntime's CPU attention kernel
+ * (the wasm build: no flash path) holds all scores of a call, `heads × S × T` floats, and computes
+ * its cost as `2·head_dim·S·T` in a pointer-sized integer, which overflows 32-bit wasm from
+ * S = T = 4097 (the released model's video tokens): "SafeIntOnOverflow() Integer overflow".
+ * Chunks of ≤ 1024 rows keep both small (270 MB of scores at 16 heads over 4113 keys).
+ */
+export const ATTENTION_QUERY_CHUNK = 1024;
+
+/**
  * Unmasked multi-head attention on `[b, n, heads·dh]` projections, returning `[b, n, heads·dh]`:
  * the fused op when the context asks for it, else primitive ops (`scaleQuery` picks PyTorch
  * MultiheadAttention's order — q scaled before the product — over BERT's scaled scores).
  */
-export function unmaskedAttention(ctx: BuildContext, q: Value, k: Value, v: Value, heads: number, width: number, scaleQuery = false): Value {
+export function unmaskedAttention(ctx: BuildContext, q: Value, k: Value, v: Value, heads: number, width: number, scaleQuery = false, queryTokens = 0): Value {
   const { g } = ctx;
-  if (ctx.fusedAttention) return g.op('MultiHeadAttention', [q, k, v], { num_heads: heads }, 'com.microsoft');
+  if (ctx.fusedAttention) {
+    const chunks = Math.ceil(queryTokens / ATTENTION_QUERY_CHUNK);
+    if (chunks <= 1) return g.op('MultiHeadAttention', [q, k, v], { num_heads: heads }, 'com.microsoft');
+    // Chunk i holds query rows ⌊S·i/n⌋ … ⌊S·(i+1)/n⌋ of the actual length S (every chunk non-empty for S ≥ n).
+    const length = g.op('Slice', [g.op('Shape', [q]), g.int64s([1]), g.int64s([2])]);
+    const bound = (i: number) => (i === 0 ? g.int64s([0]) : g.op('Div', [g.op('Mul', [length, g.int64s([i])]), g.int64s([chunks])]));
+    const parts = Array.from({ length: chunks }, (_, i) =>
+      g.op('MultiHeadAttention', [g.op('Slice', [q, bound(i), bound(i + 1), g.int64s([1])]), k, v], { num_heads: heads }, 'com.microsoft'),
+    );
+    return g.op('Concat', parts, { axis: 1 });
+  }
   const dh = width / heads;
   const scale = 1 / Math.sqrt(dh);
   const out = attention(g, splitHeads(g, q, heads, dh), splitHeads(g, k, heads, dh), splitHeads(g, v, heads, dh), scaleQuery ? { queryScale: scale } : { scoreScale: scale });

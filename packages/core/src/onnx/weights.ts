@@ -109,11 +109,30 @@ export function flattenTranspose(rows: number, cols: number): WeightTransform {
 /**
  * How converted weights are stored: `fp32` as is; `fp16` halved (graphs cast them back to float32,
  * which onnxruntime folds at load on CPU); `int8` for matmul weights only, symmetric per output
- * column (`w ≈ q·scale`, q in [−127, 127]), consumed by dynamically quantized matmuls.
+ * column (`w ≈ q·scale`, q in [−127, 127]), consumed by dynamically quantized matmuls; `q4` for
+ * matmul weights only, 4-bit blocks along the input axis (see `Q4_SCHEME`), consumed by
+ * `com.microsoft.MatMulNBits`.
  */
-export type WeightStorage = 'fp32' | 'fp16' | 'int8';
+export type WeightStorage = 'fp32' | 'fp16' | 'int8' | 'q4';
 
-type Encoding = 'f32' | 'f16' | 'q8';
+/** Whether matmul weights of this storage are quantized (and consumed by a quantized matmul op). */
+export function isQuantizedStorage(storage: WeightStorage | undefined): storage is 'int8' | 'q4' {
+  return storage === 'int8' || storage === 'q4';
+}
+
+/** A 4-bit block quantization scheme: `blockSize` consecutive input rows of one output column share a scale (and a zero point unless symmetric). */
+export interface Q4Scheme {
+  readonly blockSize: number;
+  readonly symmetric: boolean;
+}
+
+/**
+ * The scheme the converter writes, chosen by `bench/q4-scheme.mjs` (weight error on the goldens'
+ * real weights and MatMulNBits speed at the large layer shapes): blocks of 32 with zero points.
+ */
+export const Q4_SCHEME: Q4Scheme = { blockSize: 32, symmetric: false };
+
+type Encoding = 'f32' | 'f16' | 'q8' | 'q4';
 
 interface Pending {
   key: string;
@@ -123,8 +142,10 @@ interface Pending {
   shape: number[];
   dtype: GraphDType;
   encoding: Encoding;
-  /** For `q8`: the per-column float32 scales, written right after the int8 matrix. */
-  scale?: Pending;
+  /** For `q8`/`q4`: the float32 scales (and `q4` packed zero points), written right after the quantized matrix. */
+  parts?: Pending[];
+  /** For `q4`: the `[in, out]` matrix the blocks encode. */
+  matrix?: [number, number];
   /** Set when written: the chunk of `file` holding the bytes. */
   location?: { file: string; offset: number; length: number };
 }
@@ -144,6 +165,72 @@ export function quantizeColumns(data: Float32Array, rows: number, cols: number):
   for (let i = 0; i < rows; i++)
     for (let j = 0; j < cols; j++) q[i * cols + j] = Math.max(-127, Math.min(127, Math.round(data[i * cols + j] / scale[j])));
   return { q, scale };
+}
+
+/**
+ * 4-bit block quantization of a row-major `[rows, cols]` (`[K, N]`) matrix in onnxruntime's
+ * MatMulNBits layout: per column, `ceil(rows / blockSize)` blocks of `blockSize / 2` bytes (element
+ * `2i` in the low nibble); scales `[cols · blocks]`; with zero points, `[cols · ceil(blocks / 2)]`
+ * bytes of packed 4-bit values (symmetric blocks omit them: the op's default zero point is 8).
+ * Padding rows of a last partial block hold the zero point (they multiply nothing).
+ */
+export function quantizeBlocks4(data: Float32Array, rows: number, cols: number, scheme: Q4Scheme = Q4_SCHEME): { q: Uint8Array; scale: Float32Array; zeroPoint?: Uint8Array } {
+  const { blockSize, symmetric } = scheme;
+  if (blockSize < 16 || blockSize & (blockSize - 1)) throw new ConfigError('weights', `q4 block size must be a power of two ≥ 16, got ${blockSize}`);
+  const blocks = Math.ceil(rows / blockSize);
+  const blob = blockSize / 2;
+  const q = new Uint8Array(cols * blocks * blob);
+  const scale = new Float32Array(cols * blocks);
+  const zpBytes = Math.ceil(blocks / 2);
+  const zeroPoint = symmetric ? undefined : new Uint8Array(cols * zpBytes);
+  for (let n = 0; n < cols; n++)
+    for (let b = 0; b < blocks; b++) {
+      const k0 = b * blockSize;
+      const k1 = Math.min(rows, k0 + blockSize);
+      let lo = 0;
+      let hi = 0;
+      for (let k = k0; k < k1; k++) {
+        const v = data[k * cols + n];
+        if (v < lo) lo = v;
+        if (v > hi) hi = v;
+      }
+      let s: number;
+      let zp: number;
+      if (symmetric) {
+        const m = Math.max(-lo, hi);
+        s = m > 0 ? m / 7 : 1;
+        zp = 8;
+      } else {
+        // The range always holds 0, so an exact 0 stays exact (zero point = its code).
+        s = hi > lo ? (hi - lo) / 15 : 1;
+        zp = Math.max(0, Math.min(15, Math.round(-lo / s)));
+        zeroPoint![n * zpBytes + (b >> 1)] |= zp << ((b & 1) * 4);
+      }
+      scale[n * blocks + b] = s;
+      const base = (n * blocks + b) * blob;
+      for (let i = 0; i < blockSize; i++) {
+        const k = k0 + i;
+        const code = k < k1 ? Math.max(0, Math.min(15, Math.round(data[k * cols + n] / s) + zp)) : zp;
+        q[base + (i >> 1)] |= code << ((i & 1) * 4);
+      }
+    }
+  return { q, scale, zeroPoint };
+}
+
+/** The `[K, N]` float matrix `quantizeBlocks4` output encodes (what MatMulNBits multiplies by at accuracy level 0). */
+export function dequantizeBlocks4(q: Uint8Array, scale: Float32Array, zeroPoint: Uint8Array | undefined, rows: number, cols: number, scheme: Q4Scheme = Q4_SCHEME): Float32Array {
+  const { blockSize } = scheme;
+  const blocks = Math.ceil(rows / blockSize);
+  const out = new Float32Array(rows * cols);
+  for (let n = 0; n < cols; n++)
+    for (let k = 0; k < rows; k++) {
+      const b = Math.floor(k / blockSize);
+      const i = k % blockSize;
+      const code = (q[(n * blocks + b) * (blockSize / 2) + (i >> 1)] >> ((i & 1) * 4)) & 15;
+      const zp = zeroPoint ? (zeroPoint[n * Math.ceil(blocks / 2) + (b >> 1)] >> ((b & 1) * 4)) & 15 : 8;
+      out[k * cols + n] = (code - zp) * scale[n * blocks + b];
+    }
+  return out;
 }
 
 /**
@@ -188,13 +275,30 @@ export class WeightPlan {
   }
 
   /**
-   * An int8 matmul weight `[in, out]` (after `transform`) and its per-column float32 scales `[out]`.
+   * A quantized matmul weight `[in, out]` (after `transform`): `int8` = the int8 matrix and its
+   * per-column float32 scales `[out]`; `q4` = MatMulNBits blocks `[out, blocks, blockSize/2]`, scales
+   * and (asymmetric scheme) packed zero points, plus `matrix` = `[in, out]` for the op's attributes.
    */
-  quantized(g: GraphBuilder, file: string, name: string, expected: readonly number[], transform: WeightTransform = identity): { weight: Value; scale: Value } {
-    const q = this.entry(file, name, expected, transform, 'q8');
-    if (q.shape.length !== 2) throw new ConfigError(this.source.file, `int8 weight ${name} must be 2-D after its transform, got [${q.shape}]`);
-    if (!q.scale) q.scale = { key: `${q.key}|scale`, file, source: name, transform, shape: [q.shape[1]], dtype: 'float32', encoding: 'f32' };
-    return { weight: this.initializerOf(g, q), scale: this.initializerOf(g, q.scale) };
+  quantized(
+    g: GraphBuilder,
+    file: string,
+    name: string,
+    expected: readonly number[],
+    transform: WeightTransform = identity,
+    storage: 'int8' | 'q4' = 'int8',
+  ): { weight: Value; scale: Value; zeroPoint?: Value; matrix: [number, number] } {
+    const q = this.entry(file, name, expected, transform, storage === 'q4' ? 'q4' : 'q8');
+    const [k, n] = q.matrix ?? q.shape;
+    if (!q.parts) {
+      const part = (suffix: string, shape: number[], dtype: GraphDType): Pending => ({ key: `${q.key}|${suffix}`, file, source: name, transform, shape, dtype, encoding: 'f32' });
+      const blocks = Math.ceil(k / Q4_SCHEME.blockSize);
+      q.parts =
+        storage === 'q4'
+          ? [part('scale', [n * blocks], 'float32'), ...(Q4_SCHEME.symmetric ? [] : [part('zp', [n * Math.ceil(blocks / 2)], 'uint8')])]
+          : [part('scale', [n], 'float32')];
+    }
+    const [scale, zeroPoint] = q.parts.map((p) => this.initializerOf(g, p));
+    return { weight: this.initializerOf(g, q), scale, zeroPoint, matrix: [k, n] };
   }
 
   private initializerOf(g: GraphBuilder, entry: Pending): Value {
@@ -226,8 +330,16 @@ export class WeightPlan {
     let p = this.pending.get(key);
     if (!p) {
       const outShape = this.missing.has(name) || this.wrong.has(name) ? [...expected] : transform.outShape(shape);
-      const dtype: GraphDType = encoding === 'f16' ? 'float16' : encoding === 'q8' ? 'int8' : 'float32';
-      p = { key, file, source: name, transform, shape: outShape, dtype, encoding };
+      if (encoding === 'q8' || encoding === 'q4')
+        if (outShape.length !== 2) throw new ConfigError(this.source.file, `quantized weight ${name} must be 2-D after its transform, got [${outShape}]`);
+      const dtype: GraphDType = encoding === 'f16' ? 'float16' : encoding === 'q8' ? 'int8' : encoding === 'q4' ? 'uint8' : 'float32';
+      if (encoding === 'q4') {
+        const [k, n] = outShape;
+        const bs = Q4_SCHEME.blockSize;
+        p = { key, file, source: name, transform, shape: [n, Math.ceil(k / bs), bs / 2], dtype, encoding, matrix: [k, n] };
+      } else {
+        p = { key, file, source: name, transform, shape: outShape, dtype, encoding };
+      }
       this.pending.set(key, p);
     }
     return p;
@@ -243,12 +355,12 @@ export class WeightPlan {
   async write(sink: WeightSink, onProgress?: (done: number, total: number, name: string) => void): Promise<void> {
     this.validate();
     for (const p of this.pending.values())
-      for (const e of p.scale ? [p, p.scale] : [p])
-        if (byteSize(e) > sink.maxFileBytes) throw new TensorTooLargeError(e.source + (e === p.scale ? ' (int8 scales)' : ''), byteSize(e), sink.maxFileBytes);
+      for (const e of [p, ...(p.parts ?? [])])
+        if (byteSize(e) > sink.maxFileBytes) throw new TensorTooLargeError(e.source + (e === p ? '' : ` (${e.key.slice(e.key.lastIndexOf('|') + 1)})`), byteSize(e), sink.maxFileBytes);
     const todo = [...this.pending.values()].filter((p) => !p.location);
     let done = 0;
     for (const p of todo) {
-      if (p.location) continue; // a q8 scale vector, written with its matrix
+      if (p.location) continue; // a quantized matrix's scales / zero points, written with it
       const raw = await this.source.readFloat32(p.source);
       const data = p.transform.apply(raw, this.source.info(p.source).shape);
       const put = async (entry: Pending, v: ArrayBufferView) => {
@@ -257,10 +369,13 @@ export class WeightPlan {
         if (!this.writtenFiles.includes(file)) this.writtenFiles.push(file);
         entry.location = { file, offset, length: bytes.byteLength };
       };
-      if (p.encoding === 'q8') {
-        const { q, scale } = quantizeColumns(data, p.shape[0], p.shape[1]);
+      if (p.encoding === 'q8' || p.encoding === 'q4') {
+        const [k, n] = p.matrix ?? p.shape;
+        const { q, scale, zeroPoint } = p.encoding === 'q4' ? quantizeBlocks4(data, k, n) : { ...quantizeColumns(data, k, n), zeroPoint: undefined };
         await put(p, q);
-        if (p.scale) await put(p.scale, scale);
+        const [scalePart, zpPart] = p.parts ?? [];
+        if (scalePart) await put(scalePart, scale);
+        if (zpPart && zeroPoint) await put(zpPart, zeroPoint);
       } else {
         await put(p, p.encoding === 'f16' ? toFloat16Bits(data) : data);
       }
@@ -272,7 +387,7 @@ export class WeightPlan {
   bytesPerFile(): Map<string, number> {
     const m = new Map<string, number>();
     for (const p of this.pending.values())
-      for (const e of p.scale ? [p, p.scale] : [p]) if (e.location) m.set(e.location.file, (m.get(e.location.file) ?? 0) + e.location.length);
+      for (const e of [p, ...(p.parts ?? [])]) if (e.location) m.set(e.location.file, (m.get(e.location.file) ?? 0) + e.location.length);
     return m;
   }
 

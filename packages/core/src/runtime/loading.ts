@@ -21,6 +21,14 @@ export function runningInNode(): boolean {
 // Hidden from bundlers: a browser bundle must never try to include onnxruntime-node (it is only
 // imported when running in Node).
 const ORT_NODE_PACKAGE = ['onnxruntime', 'node'].join('-');
+const NODE_OS = ['node', 'os'].join(':');
+let nodeCores: Promise<number> | undefined;
+
+/** Cores this Node process may use (the default intra-op thread count). */
+export function defaultNodeThreads(): Promise<number> {
+  nodeCores ??= (import(/* @vite-ignore */ /* webpackIgnore: true */ NODE_OS) as Promise<typeof import('node:os')>).then((os) => Math.max(1, os.availableParallelism?.() ?? os.cpus().length));
+  return nodeCores;
+}
 const ortModules = new Map<OrtRuntime, Promise<OrtModule>>();
 
 /**
