@@ -10,15 +10,35 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 
-const { values } = parseArgs({ options: { a: { type: 'string' }, b: { type: 'string' }, module: { type: 'string', default: 'vision_encoder' }, runs: { type: 'string', default: '3' }, frames: { type: 'string' } } });
-const FILES = { vision_encoder: 'vision_encoder.onnx', universal: 'universal.onnx', text_encoder: 'text_encoder.onnx', fusion: 'fusion.onnx', decoder_memory: 'decoder_memory.onnx', decoder_step: 'decoder_step.onnx' };
+const { values } = parseArgs({
+  options: {
+    a: { type: 'string' },
+    b: { type: 'string' },
+    module: { type: 'string', default: 'vision_encoder' },
+    runs: { type: 'string', default: '3' },
+    frames: { type: 'string' },
+  },
+});
+const FILES = {
+  vision_encoder: 'vision_encoder.onnx',
+  universal: 'universal.onnx',
+  text_encoder: 'text_encoder.onnx',
+  fusion: 'fusion.onnx',
+  decoder_memory: 'decoder_memory.onnx',
+  decoder_step: 'decoder_step.onnx',
+};
 const dims = JSON.parse(readFileSync(path.join(values.a, 'manifest.json'), 'utf8')).dims;
 const v = dims.vision;
 const t = dims.text;
 const Nv = v.tokens;
 const dh = t.hidden / t.heads;
 let seed = 7;
-const f32 = (shape) => new ort.Tensor('float32', Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32 - 0.5) * 2), shape);
+const f32 = (shape) =>
+  new ort.Tensor(
+    'float32',
+    Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32 - 0.5) * 2),
+    shape,
+  );
 const i64 = (shape, x = 1n) => new ort.Tensor('int64', new BigInt64Array(shape.reduce((a, b) => a * b, 1)).fill(x), shape);
 function feeds(m) {
   if (m === 'vision_encoder') return { pixel_values: f32([1, 3, values.frames ? Number(values.frames) : v.frames, v.imageRes, v.imageRes]) };
@@ -44,13 +64,26 @@ await B.run(input);
 const ta = [];
 const tb = [];
 for (let i = 0; i < Number(values.runs); i++)
-  for (const [s, out] of [[A, ta], [B, tb]]) {
+  for (const [s, out] of [
+    [A, ta],
+    [B, tb],
+  ]) {
     const t0 = performance.now();
     await s.run(input);
     out.push((performance.now() - t0) / 1000);
   }
 const med = (x) => [...x].sort((p, q) => p - q)[Math.floor(x.length / 2)];
-const r = { module: values.module, a: path.basename(values.a), b: path.basename(values.b), a_min_s: Math.min(...ta), b_min_s: Math.min(...tb), a_median_s: med(ta), b_median_s: med(tb), load_average: os.loadavg()[0], ...(values.frames ? { frames: Number(values.frames) } : {}) };
+const r = {
+  module: values.module,
+  a: path.basename(values.a),
+  b: path.basename(values.b),
+  a_min_s: Math.min(...ta),
+  b_min_s: Math.min(...tb),
+  a_median_s: med(ta),
+  b_median_s: med(tb),
+  load_average: os.loadavg()[0],
+  ...(values.frames ? { frames: Number(values.frames) } : {}),
+};
 r.ratio_min = r.b_min_s / r.a_min_s;
 r.ratio_median = r.b_median_s / r.a_median_s;
 console.log(JSON.stringify(r));

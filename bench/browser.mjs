@@ -57,7 +57,18 @@ const harness = await import(pathToFileURL(path.join(tmp, 'harness.mjs')).href);
 const load = [os.loadavg()[0]];
 /** Node on the same weights (converted once by bench/run.mjs and cached), which also names the model directory. */
 function nodeRun() {
-  const args = [path.join(HERE, 'run.mjs'), '--task', 'videoqa', '--size', values.size, '--dtype', values.dtype, '--repeat', '3', ...(values.model ? ['--model', values.model] : [])];
+  const args = [
+    path.join(HERE, 'run.mjs'),
+    '--task',
+    'videoqa',
+    '--size',
+    values.size,
+    '--dtype',
+    values.dtype,
+    '--repeat',
+    '3',
+    ...(values.model ? ['--model', values.model] : []),
+  ];
   const out = execFileSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 1 << 26, stdio: ['ignore', 'pipe', 'inherit'] });
   return JSON.parse(out.trim().split('\n').pop());
 }
@@ -105,17 +116,24 @@ const sampler = setInterval(() => {
   const rss = renderers(browser.profile).map(rssBytes);
   samples++;
   peak = Math.max(peak, ...rss);
-  peakAll = Math.max(peakAll, rss.reduce((s, x) => s + x, 0));
+  peakAll = Math.max(
+    peakAll,
+    rss.reduce((s, x) => s + x, 0),
+  );
 }, 200);
 let result;
 try {
   const tab = await browser.newPage(`${server.url}/`);
   await tab.waitForFunction(() => document.title.endsWith('ready'));
   tab.setDefaultTimeout(0);
-  result = await tab.evaluate(
-    (req) => globalThis.mplug2Bench.videoqa(req),
-    { modelUrl: `${server.url}/model/`, videoUrl: `${server.url}/video/sample.mp4`, question: QUESTION, backend: values.backend, threads, repeat: Number(values.repeat) },
-  );
+  result = await tab.evaluate((req) => globalThis.mplug2Bench.videoqa(req), {
+    modelUrl: `${server.url}/model/`,
+    videoUrl: `${server.url}/video/sample.mp4`,
+    question: QUESTION,
+    backend: values.backend,
+    threads,
+    repeat: Number(values.repeat),
+  });
 } finally {
   clearInterval(sampler);
   await browser.close();
@@ -134,7 +152,13 @@ const browserOut = {
     ? { error: result.error }
     : {
         load_s: result.load_s,
-        videoqa: { e2e_s: warm.length ? median(warm.map((r) => r.e2e_s)) : result.runs[0].e2e_s, cold_s: result.runs[0].e2e_s, runs_s: result.runs.map((r) => r.e2e_s), stages_s: (warm.find((r) => r.e2e_s === median(warm.map((w) => w.e2e_s))) ?? result.runs[0]).timings, answer: result.runs[0].answer },
+        videoqa: {
+          e2e_s: warm.length ? median(warm.map((r) => r.e2e_s)) : result.runs[0].e2e_s,
+          cold_s: result.runs[0].e2e_s,
+          runs_s: result.runs.map((r) => r.e2e_s),
+          stages_s: (warm.find((r) => r.e2e_s === median(warm.map((w) => w.e2e_s))) ?? result.runs[0]).timings,
+          answer: result.runs[0].answer,
+        },
       }),
   peak_memory_gb: peak / 2 ** 30,
   all_renderers_peak_gb: peakAll / 2 ** 30,
@@ -144,19 +168,41 @@ const summary = {
   size: values.size,
   dtype: values.dtype,
   browser: browserOut,
-  node: { videoqa: { e2e_s: node.e2e_s, cold_s: node.cold_s, load_s: node.load_s, stages_s: node.stages_s, peak_rss_gb: node.peak_rss_gb, answer: node.result.answer } },
+  node: {
+    videoqa: {
+      e2e_s: node.e2e_s,
+      cold_s: node.cold_s,
+      load_s: node.load_s,
+      stages_s: node.stages_s,
+      peak_rss_gb: node.peak_rss_gb,
+      answer: node.result.answer,
+    },
+  },
   browser_over_node: browserOut.videoqa ? browserOut.videoqa.e2e_s / node.e2e_s : null,
   load_average: load,
 };
 
-console.log(`\nmPLUG-2 VideoQA in headless Chromium — size ${values.size}, ${values.dtype} weights, ${values.backend} (${threads} threads, cross-origin isolated: ${result.crossOriginIsolated}), sample video; seconds`);
+console.log(
+  `\nmPLUG-2 VideoQA in headless Chromium — size ${values.size}, ${values.dtype} weights, ${values.backend} (${threads} threads, cross-origin isolated: ${result.crossOriginIsolated}), sample video; seconds`,
+);
 if (result.error) console.log(`browser: refused — ${result.error.code ?? result.error.name}: ${result.error.message}`);
 else {
-  console.log(`browser: load ${result.load_s.toFixed(1)}, calls ${result.runs.map((r) => r.e2e_s.toFixed(1)).join(' / ')} (first = cold), warm median ${browserOut.videoqa.e2e_s.toFixed(2)}; answer "${browserOut.videoqa.answer}"`);
-  console.log(`browser stages: ${Object.entries(browserOut.videoqa.stages_s).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}`);
+  console.log(
+    `browser: load ${result.load_s.toFixed(1)}, calls ${result.runs.map((r) => r.e2e_s.toFixed(1)).join(' / ')} (first = cold), warm median ${browserOut.videoqa.e2e_s.toFixed(2)}; answer "${browserOut.videoqa.answer}"`,
+  );
+  console.log(
+    `browser stages: ${Object.entries(browserOut.videoqa.stages_s)
+      .map(([k, v]) => `${k} ${v.toFixed(2)}`)
+      .join(', ')}`,
+  );
 }
-console.log(`tab peak memory (renderer RSS, ${samples} samples): ${browserOut.peak_memory_gb.toFixed(2)} GB (all renderers ${browserOut.all_renderers_peak_gb.toFixed(2)} GB)`);
-console.log(`node: load ${node.load_s.toFixed(1)}, cold ${node.cold_s.toFixed(2)}, warm median ${node.e2e_s.toFixed(2)}, peak RSS ${node.peak_rss_gb.toFixed(2)} GB; answer "${node.result.answer}"`);
-if (summary.browser_over_node) console.log(`browser / node: ${summary.browser_over_node.toFixed(2)}× (target ≤ 2.5×); tab peak ${browserOut.peak_memory_gb.toFixed(2)} GB (target ≤ 3 GB)`);
+console.log(
+  `tab peak memory (renderer RSS, ${samples} samples): ${browserOut.peak_memory_gb.toFixed(2)} GB (all renderers ${browserOut.all_renderers_peak_gb.toFixed(2)} GB)`,
+);
+console.log(
+  `node: load ${node.load_s.toFixed(1)}, cold ${node.cold_s.toFixed(2)}, warm median ${node.e2e_s.toFixed(2)}, peak RSS ${node.peak_rss_gb.toFixed(2)} GB; answer "${node.result.answer}"`,
+);
+if (summary.browser_over_node)
+  console.log(`browser / node: ${summary.browser_over_node.toFixed(2)}× (target ≤ 2.5×); tab peak ${browserOut.peak_memory_gb.toFixed(2)} GB (target ≤ 3 GB)`);
 console.log(`load average: ${load.map((l) => l.toFixed(1)).join(' → ')}`);
 if (values.json) console.log(JSON.stringify(summary));

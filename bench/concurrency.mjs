@@ -29,7 +29,10 @@ const { pixelValues } = await loadVideo(sample, { numFrames: config.model_config
 
 const same = (a, b) => a.length === b.length && a.every((r, i) => r.ids.join() === b[i].ids.join() && r.score === b[i].score);
 // A batched call runs other kernel shapes, so scores may differ in the last bits: ids are compared, scores measured.
-const batchDiff = (bat, seq) => ({ batchedIds: bat.every((r, i) => r.ids.join() === seq[i].ids.join()), batchedMaxScoreDiff: Math.max(...bat.map((r, i) => Math.abs(r.score - seq[i].score))) });
+const batchDiff = (bat, seq) => ({
+  batchedIds: bat.every((r, i) => r.ids.join() === seq[i].ids.join()),
+  batchedMaxScoreDiff: Math.max(...bat.map((r, i) => Math.abs(r.score - seq[i].score))),
+});
 const time = async (f) => {
   const t = performance.now();
   const r = await f();
@@ -49,7 +52,14 @@ const rows = [];
   });
   const [con, conS] = await time(() => Promise.all(questions.map((q) => qa.ask(video, q).then((r) => r[0]))));
   const [bat, batS] = await time(() => qa.ask(video, questions));
-  rows.push({ task: `VideoQA (${n} questions, beam ${config.model_config.beam_size})`, sequential_s: seqS, concurrent_s: conS, batched_s: batS, identical: same(con, seq), ...batchDiff(bat, seq) });
+  rows.push({
+    task: `VideoQA (${n} questions, beam ${config.model_config.beam_size})`,
+    sequential_s: seqS,
+    concurrent_s: conS,
+    batched_s: batS,
+    identical: same(con, seq),
+    ...batchDiff(bat, seq),
+  });
   await qa.dispose();
 }
 {
@@ -71,15 +81,26 @@ const rows = [];
   const [con, conS] = await time(() => Promise.all(features.map((f) => cap.caption(f).then((r) => r[0]))));
   const batch = await cap.encodeVideo(videos);
   const [bat, batS] = await time(() => cap.caption(batch));
-  rows.push({ task: `captioning (${n} videos ${c}x${t}x${h}x${w}, beam ${config.model_config.beam_size})`, sequential_s: seqS, concurrent_s: conS, batched_s: batS, identical: same(con, seq), ...batchDiff(bat, seq) });
+  rows.push({
+    task: `captioning (${n} videos ${c}x${t}x${h}x${w}, beam ${config.model_config.beam_size})`,
+    sequential_s: seqS,
+    concurrent_s: conS,
+    batched_s: batS,
+    identical: same(con, seq),
+    ...batchDiff(bat, seq),
+  });
   await cap.dispose();
 }
 rmSync(dir, { recursive: true, force: true });
 
 console.log(`one loaded model (tiny demo config, full vocabulary), ${n} calls, intra-op threads: ${values.threads ?? 'onnxruntime default'}`);
-console.log('task                                              sequential          concurrent          one batched call    concurrent = sequential  batched ids (max score diff)');
+console.log(
+  'task                                              sequential          concurrent          one batched call    concurrent = sequential  batched ids (max score diff)',
+);
 const cell = (s) => `${s.toFixed(2)} s (${(n / s).toFixed(1)}/s)`.padEnd(20);
 for (const r of rows)
-  console.log(`${r.task.padEnd(50)}${cell(r.sequential_s)}${cell(r.concurrent_s)}${cell(r.batched_s)}${String(r.identical).padEnd(25)}${r.batchedIds ? 'same' : 'DIFFER'} (${r.batchedMaxScoreDiff.toExponential(1)})`);
+  console.log(
+    `${r.task.padEnd(50)}${cell(r.sequential_s)}${cell(r.concurrent_s)}${cell(r.batched_s)}${String(r.identical).padEnd(25)}${r.batchedIds ? 'same' : 'DIFFER'} (${r.batchedMaxScoreDiff.toExponential(1)})`,
+  );
 if (values.json) console.log(JSON.stringify({ calls: n, threads: values.threads ?? null, rows }));
 process.exit(rows.every((r) => r.identical) ? 0 : 1);

@@ -31,7 +31,14 @@ for (const golden of ['videoqa_tiny', 'videocaption_tiny']) {
   for (const v of VARIANTS) {
     const dir = mkdtempSync(path.join(os.tmpdir(), `mplug2-dev-${golden}-`));
     try {
-      await convertCheckpoint({ checkpoint: path.join(GOLDENS, golden, 'checkpoint.pth'), config: path.join(GOLDENS, golden, 'config.json'), out: dir, dtype: v.dtype, compute: v.compute, fusedAttention: v.fusedAttention });
+      await convertCheckpoint({
+        checkpoint: path.join(GOLDENS, golden, 'checkpoint.pth'),
+        config: path.join(GOLDENS, golden, 'config.json'),
+        out: dir,
+        dtype: v.dtype,
+        compute: v.compute,
+        fusedAttention: v.fusedAttention,
+      });
       const report = await runParity(await ModelDirectory.open(dir), path.join(GOLDENS, golden, 'fixtures.safetensors'), { backend: values.backend });
       const floats = report.tensors.filter((t) => t.tolerance > 0);
       const ids = report.tensors.filter((t) => t.tolerance === 0 && /^beam/.test(t.name));
@@ -48,6 +55,10 @@ for (const golden of ['videoqa_tiny', 'videocaption_tiny']) {
 for (const [k, r] of Object.entries(out)) {
   console.log(`\n${k} (${values.backend}): parity (≤1e-4, ids exact) ${r.parity_ok ? 'PASS' : 'FAIL'}`);
   for (const [b, d] of Object.entries(r.max_abs_diff)) console.log(`  ${b.padEnd(28)} max|diff| ${d.toExponential(2)}`);
-  console.log(`  beam ids agree: ${Object.entries(r.beam_ids_agree).map(([b, a]) => `${b}=${a ? 'yes' : 'NO'}`).join(', ')}`);
+  console.log(
+    `  beam ids agree: ${Object.entries(r.beam_ids_agree)
+      .map(([b, a]) => `${b}=${a ? 'yes' : 'NO'}`)
+      .join(', ')}`,
+  );
 }
 if (values.json) console.log(JSON.stringify(out));

@@ -48,19 +48,48 @@ const model = values.model ?? (await benchModel({ size: values.size, dtype: 'fp3
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'mplug2-bench-eval-'));
 const videos = path.join(tmp, 'videos');
 mkdirSync(videos);
-const TEMPLATES = ['what is {s} doing?', 'who is {v}?', 'what is {s} wearing?', 'where is {s}?', 'what color is the {o}?', 'how many people are there?', 'what is in front of {s}?', 'what does {s} hold?'];
+const TEMPLATES = [
+  'what is {s} doing?',
+  'who is {v}?',
+  'what is {s} wearing?',
+  'where is {s}?',
+  'what color is the {o}?',
+  'how many people are there?',
+  'what is in front of {s}?',
+  'what does {s} hold?',
+];
 const SUBJECTS = ['the man', 'the woman', 'a person', 'the girl', 'the boy', 'someone'];
 const VERBS = ['singing', 'talking', 'cooking', 'dancing'];
 const OBJECTS = ['car', 'shirt', 'ball', 'wall'];
 const lines = [];
 for (let v = 0; v < V; v++) {
   const id = `video${7010 + v}`;
-  execFileSync('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', `testsrc2=s=320x240:r=25,hue=h=${v * 37}`, '-t', '4', '-pix_fmt', 'yuv420p', '-c:v', 'libx264', '-preset', 'ultrafast', path.join(videos, `${id}.mp4`)]);
+  execFileSync('ffmpeg', [
+    '-v',
+    'error',
+    '-y',
+    '-f',
+    'lavfi',
+    '-i',
+    `testsrc2=s=320x240:r=25,hue=h=${v * 37}`,
+    '-t',
+    '4',
+    '-pix_fmt',
+    'yuv420p',
+    '-c:v',
+    'libx264',
+    '-preset',
+    'ultrafast',
+    path.join(videos, `${id}.mp4`),
+  ]);
 }
 for (let q = 0; q < Q; q++)
   for (let v = 0; v < V; v++) {
     const t = TEMPLATES[(q + v) % TEMPLATES.length];
-    const question = t.replace('{s}', SUBJECTS[(q * 5 + v) % SUBJECTS.length]).replace('{v}', VERBS[q % VERBS.length]).replace('{o}', OBJECTS[(q + 2 * v) % OBJECTS.length]);
+    const question = t
+      .replace('{s}', SUBJECTS[(q * 5 + v) % SUBJECTS.length])
+      .replace('{v}', VERBS[q % VERBS.length])
+      .replace('{o}', OBJECTS[(q + 2 * v) % OBJECTS.length]);
     lines.push(JSON.stringify({ video_id: `video${7010 + v}`, question, answer: VERBS[(q + v) % VERBS.length] }));
   }
 const annotations = path.join(tmp, 'msrvtt_qa_test.jsonl');
@@ -119,8 +148,16 @@ async function stages() {
       batch: qs.length,
       encode_video_s: encode,
       video_memory_s: videoMemory,
-      per_question_with_video_memory: { text_fusion_memory_s: per(withMemory.timings.text_fusion_s), generation_s: per(withMemory.timings.generation_s), total_s: per(withTotal) },
-      per_question_without: { text_fusion_memory_s: per(without.timings.text_fusion_s), generation_s: per(without.timings.generation_s), total_s: per(withoutTotal) },
+      per_question_with_video_memory: {
+        text_fusion_memory_s: per(withMemory.timings.text_fusion_s),
+        generation_s: per(withMemory.timings.generation_s),
+        total_s: per(withTotal),
+      },
+      per_question_without: {
+        text_fusion_memory_s: per(without.timings.text_fusion_s),
+        generation_s: per(without.timings.generation_s),
+        total_s: per(withoutTotal),
+      },
     };
   } finally {
     await qa.dispose();
@@ -136,14 +173,22 @@ const best = runs[0];
 console.log(`\nmplug2 eval benchmark — ${values.size} (fp32), ${V} videos × ${Q} questions, question batch ${batchSize}, ${os.availableParallelism()} cores\n`);
 console.log('| run | questions | videos encoded | seconds | questions/hour | × original | CPU s/question | load avg (before → after) |');
 console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
-console.log(`| original per-question pipeline (reference-bench.md, quiet machine, 2 threads) | 1 | 1 | ${ORIGINAL_SECONDS_PER_QUESTION} | ${original.toFixed(1)} | 1.0 | ≤ ${2 * ORIGINAL_SECONDS_PER_QUESTION} | — |`);
+console.log(
+  `| original per-question pipeline (reference-bench.md, quiet machine, 2 threads) | 1 | 1 | ${ORIGINAL_SECONDS_PER_QUESTION} | ${original.toFixed(1)} | 1.0 | ≤ ${2 * ORIGINAL_SECONDS_PER_QUESTION} | — |`,
+);
 for (const r of runs)
   console.log(
     `| ${r.label} | ${r.questions} | ${r.videos_encoded} | ${r.seconds.toFixed(1)} | ${r.questions_per_hour.toFixed(0)} | ${(r.questions_per_hour / original).toFixed(1)} | ${r.cpu_seconds_per_question.toFixed(2)} | ${r.load_average.map((l) => l.toFixed(1)).join(' → ')} |`,
   );
-console.log(`\none video (first of the set), batch of ${stage.batch} questions: encode ${stage.encode_video_s.toFixed(2)} s (once per video), video decoder K/V ${stage.video_memory_s.toFixed(2)} s (once per video)`);
-console.log(`per question, with the video's K/V computed once: text+fusion+memory ${stage.per_question_with_video_memory.text_fusion_memory_s.toFixed(3)} s, generation ${stage.per_question_with_video_memory.generation_s.toFixed(3)} s`);
-console.log(`per question, K/V of the video projected per question: text+fusion+memory ${stage.per_question_without.text_fusion_memory_s.toFixed(3)} s, generation ${stage.per_question_without.generation_s.toFixed(3)} s`);
+console.log(
+  `\none video (first of the set), batch of ${stage.batch} questions: encode ${stage.encode_video_s.toFixed(2)} s (once per video), video decoder K/V ${stage.video_memory_s.toFixed(2)} s (once per video)`,
+);
+console.log(
+  `per question, with the video's K/V computed once: text+fusion+memory ${stage.per_question_with_video_memory.text_fusion_memory_s.toFixed(3)} s, generation ${stage.per_question_with_video_memory.generation_s.toFixed(3)} s`,
+);
+console.log(
+  `per question, K/V of the video projected per question: text+fusion+memory ${stage.per_question_without.text_fusion_memory_s.toFixed(3)} s, generation ${stage.per_question_without.generation_s.toFixed(3)} s`,
+);
 const report = {
   questions_per_hour: best.questions_per_hour,
   original_questions_per_hour: original,

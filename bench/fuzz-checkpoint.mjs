@@ -21,7 +21,12 @@ import { Worker, isMainThread, parentPort, workerData } from 'node:worker_thread
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const GOLDENS = path.join(HERE, '../fixtures/goldens');
-const FILES = ['videoqa_tiny/checkpoint.pth', 'videocaption_tiny/checkpoint.pth', 'videoqa_tiny/fixtures.safetensors', 'videocaption_tiny/fixtures.safetensors'];
+const FILES = [
+  'videoqa_tiny/checkpoint.pth',
+  'videocaption_tiny/checkpoint.pth',
+  'videoqa_tiny/fixtures.safetensors',
+  'videocaption_tiny/fixtures.safetensors',
+];
 /** Share of the cases per file and, within a file, per generator. */
 const PLAN = {
   'videoqa_tiny/checkpoint.pth': { share: 0.35, mix: { generic: 0.3, structural: 0.35, hostile: 0.35 } },
@@ -35,7 +40,8 @@ function blocks(total, seed) {
   const out = [];
   for (const [fi, file] of FILES.entries()) {
     const { share, mix } = PLAN[file];
-    for (const [gi, [gen, frac]] of Object.entries(mix).entries()) out.push({ file, gen, seed: seed * 1000 + fi * 10 + gi, count: Math.round(total * share * frac) });
+    for (const [gi, [gen, frac]] of Object.entries(mix).entries())
+      out.push({ file, gen, seed: seed * 1000 + fi * 10 + gi, count: Math.round(total * share * frac) });
   }
   return out;
 }
@@ -178,7 +184,8 @@ if (!isMainThread) {
           const mem = Math.max(msg.rssGrowth, msg.peakGrowth);
           if (mem > maxMem) [maxMem, maxMemCase] = [mem, `${c.file} ${c.gen} ${c.label}`];
           if (msg.cpuMs > timeBound) violations.push({ file: c.file, label: c.label, error: `took ${msg.cpuMs.toFixed(0)} ms of CPU (bound ${timeBound})` });
-          if (mem > rssBound) violations.push({ file: c.file, label: c.label, error: `RSS grew by ${(mem / 2 ** 20).toFixed(0)} MB (bound ${rssBound / 2 ** 20})` });
+          if (mem > rssBound)
+            violations.push({ file: c.file, label: c.label, error: `RSS grew by ${(mem / 2 ** 20).toFixed(0)} MB (bound ${rssBound / 2 ** 20})` });
           if (cases % 1000 === 0) process.stderr.write(`${cases}/${planned} cases, ${((performance.now() - t0) / 1000).toFixed(0)} s\n`);
         } else if (msg.type === 'unhandledRejection') {
           violations.push({ label: current?.label, error: `unhandled rejection: ${msg.error}` });
@@ -203,12 +210,20 @@ if (!isMainThread) {
   console.log('outcome counts:');
   for (const [k, n] of Object.entries(outcomes).sort((a, b) => b[1] - a[1])) console.log(`  ${k.padEnd(24)} ${n}`);
   console.log('by format, generator and mutation kind:');
-  for (const [k, o] of Object.entries(byKind).sort()) console.log(`  ${k.padEnd(36)} ${Object.entries(o).map(([a, n]) => `${a} ${n}`).join(', ')}`);
+  for (const [k, o] of Object.entries(byKind).sort())
+    console.log(
+      `  ${k.padEnd(36)} ${Object.entries(o)
+        .map(([a, n]) => `${a} ${n}`)
+        .join(', ')}`,
+    );
   console.log(`slowest case: ${maxMs.toFixed(0)} ms CPU (bound ${timeBound}): ${maxMsCase.slice(0, 140)}; longest wall time ${maxWallMs.toFixed(0)} ms`);
   console.log(`largest RSS growth in one case: ${(maxMem / 2 ** 20).toFixed(0)} MB (bound ${rssBound / 2 ** 20}): ${maxMemCase.slice(0, 140)}`);
   console.log(`process RSS growth over the whole run: ${((process.memoryUsage().rss - rssStart) / 2 ** 20).toFixed(0)} MB`);
   console.log(`violations (untyped errors, policy misses, hangs, crashes, unhandled rejections, bounds): ${violations.length}`);
   for (const v of violations.slice(0, 30)) console.log(`  ${JSON.stringify(v).slice(0, 300)}`);
-  if (values.json) console.log(JSON.stringify({ cases, seconds, outcomes, byKind, maxCpuMs: maxMs, maxWallMs, maxMsCase, maxRssGrowthMb: maxMem / 2 ** 20, maxMemCase, violations }));
+  if (values.json)
+    console.log(
+      JSON.stringify({ cases, seconds, outcomes, byKind, maxCpuMs: maxMs, maxWallMs, maxMsCase, maxRssGrowthMb: maxMem / 2 ** 20, maxMemCase, violations }),
+    );
   process.exit(violations.length ? 1 : 0);
 }

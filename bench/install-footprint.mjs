@@ -57,5 +57,17 @@ for (const name of wanted) {
 
 console.log('scenario        node_modules    packages  biggest');
 for (const r of results)
-  console.log(`${r.scenario.padEnd(15)} ${`${mb(r.bytes)} MiB`.padStart(12)}  ${String(r.packages).padStart(8)}  ${r.top.slice(0, 5).map((t) => `${t.name} ${mb(t.bytes)}`).join(', ')}`);
-console.log(JSON.stringify({ bench: 'install-footprint', loadavg: os.loadavg(), node: process.version, results: results.map(({ installScripts, ...r }) => ({ ...r, installScripts: installScripts.split('\n').filter(Boolean) })) }));
+  console.log(
+    `${r.scenario.padEnd(15)} ${`${mb(r.bytes)} MiB`.padStart(12)}  ${String(r.packages).padStart(8)}  ${r.top
+      .slice(0, 5)
+      .map((t) => `${t.name} ${mb(t.bytes)}`)
+      .join(', ')}`,
+  );
+console.log(
+  JSON.stringify({
+    bench: 'install-footprint',
+    loadavg: os.loadavg(),
+    node: process.version,
+    results: results.map(({ installScripts, ...r }) => ({ ...r, installScripts: installScripts.split('\n').filter(Boolean) })),
+  }),
+);

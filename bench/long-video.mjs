@@ -33,7 +33,16 @@ if (values.child) {
   const t = performance.now();
   const v = await loadVideo(values.child, { numFrames, size, timeoutMs: 1_800_000 });
   const seconds = (performance.now() - t) / 1000;
-  console.log(JSON.stringify({ seconds, frameCount: v.info.frameCount, durationS: v.info.durationS, lastIndex: v.frameIndices.at(-1), baselineMb: baseline, peakMb: process.resourceUsage().maxRSS / 1024 }));
+  console.log(
+    JSON.stringify({
+      seconds,
+      frameCount: v.info.frameCount,
+      durationS: v.info.durationS,
+      lastIndex: v.frameIndices.at(-1),
+      baselineMb: baseline,
+      peakMb: process.resourceUsage().maxRSS / 1024,
+    }),
+  );
   process.exit(0);
 }
 
@@ -46,11 +55,28 @@ for (const minutes of values.minutes.split(',').map(Number)) {
   if (values.regenerate || !existsSync(file)) {
     const t = performance.now();
     const tmp = `${file}.partial.mp4`;
-    execFileSync('ffmpeg', ['-y', '-v', 'error', '-f', 'lavfi', '-i', `testsrc=size=160x120:rate=25:duration=${minutes * 60}`, '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', tmp]);
+    execFileSync('ffmpeg', [
+      '-y',
+      '-v',
+      'error',
+      '-f',
+      'lavfi',
+      '-i',
+      `testsrc=size=160x120:rate=25:duration=${minutes * 60}`,
+      '-c:v',
+      'libx264',
+      '-preset',
+      'ultrafast',
+      '-pix_fmt',
+      'yuv420p',
+      tmp,
+    ]);
     renameSync(tmp, file);
     generatedS = (performance.now() - t) / 1000;
   }
-  const out = execFileSync(process.execPath, [fileURLToPath(import.meta.url), '--child', file, '--frames', String(numFrames), '--size', String(size)], { encoding: 'utf8' });
+  const out = execFileSync(process.execPath, [fileURLToPath(import.meta.url), '--child', file, '--frames', String(numFrames), '--size', String(size)], {
+    encoding: 'utf8',
+  });
   results[`${minutes} min`] = { ...JSON.parse(out.trim().split('\n').pop()), generatedS, fileMb: statSync(file).size / 2 ** 20 };
 }
 
@@ -64,6 +90,8 @@ const peaks = Object.values(results).map((r) => r.peakMb);
 const ratio = Math.max(...peaks) / Math.min(...peaks);
 const maxRatio = Number(values['max-ratio']);
 const ok = ratio <= maxRatio;
-console.log(`peak RSS longest / shortest = ${ratio.toFixed(2)} (bound ${maxRatio}): ${ok ? 'bounded by the sampled frames, not the length' : 'MEMORY GROWS WITH THE VIDEO LENGTH'}`);
+console.log(
+  `peak RSS longest / shortest = ${ratio.toFixed(2)} (bound ${maxRatio}): ${ok ? 'bounded by the sampled frames, not the length' : 'MEMORY GROWS WITH THE VIDEO LENGTH'}`,
+);
 if (values.json) console.log(JSON.stringify({ numFrames, size, results, ratio, ok }));
 process.exit(ok ? 0 : 1);

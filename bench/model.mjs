@@ -13,7 +13,8 @@ export const CACHE = path.join(process.env.MPLUG2_BENCH_CACHE ?? path.join(os.ho
 const require = createRequire(import.meta.url);
 const CONVERTER_FINGERPRINT = (() => {
   const h = createHash('sha256');
-  for (const p of ['core', 'vision-encoder', 'universal', 'text-encoder', 'fusion', 'decoder', 'tasks', 'converter']) h.update(readFileSync(require.resolve(`@mplug2/${p}`)));
+  for (const p of ['core', 'vision-encoder', 'universal', 'text-encoder', 'fusion', 'decoder', 'tasks', 'converter'])
+    h.update(readFileSync(require.resolve(`@mplug2/${p}`)));
   return h.digest('hex').slice(0, 16);
 })();
 

@@ -122,4 +122,6 @@ for (const [k, r] of [...byType].sort((a, b) => b[1].us - a[1].us))
 const top = Number(values.top);
 console.log(`\nheaviest ${top} nodes`);
 for (const e of [...nodes].sort((a, b) => b.dur - a.dur).slice(0, top))
-  console.log(`${(e.dur / 1e3).toFixed(1).padStart(9)} ms  ${e.args.op_name.padEnd(22)} ${e.name.replace(/_kernel_time$/, '')}  out=${JSON.stringify(e.args.output_type_shape?.map((o) => Object.values(o)[0]))}`);
+  console.log(
+    `${(e.dur / 1e3).toFixed(1).padStart(9)} ms  ${e.args.op_name.padEnd(22)} ${e.name.replace(/_kernel_time$/, '')}  out=${JSON.stringify(e.args.output_type_shape?.map((o) => Object.values(o)[0]))}`,
+  );

@@ -13,7 +13,14 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
-const { values } = parseArgs({ options: { m: { type: 'string', default: '4096' }, threads: { type: 'string' }, json: { type: 'boolean', default: false }, rounds: { type: 'string', default: '3' } } });
+const { values } = parseArgs({
+  options: {
+    m: { type: 'string', default: '4096' },
+    threads: { type: 'string' },
+    json: { type: 'boolean', default: false },
+    rounds: { type: 'string', default: '3' },
+  },
+});
 const core = await import('@mplug2/core');
 const GOLDENS = path.join(path.dirname(fileURLToPath(import.meta.url)), '../fixtures/goldens');
 const threads = values.threads ? Number(values.threads) : undefined;
@@ -52,7 +59,11 @@ const relErr = Object.fromEntries([...Object.entries(errors), ['int8 per column'
 
 // 2. Speed at the large layer shapes.
 const bytes = (v) => ({ kind: 'inline', bytes: new Uint8Array(v.buffer, v.byteOffset, v.byteLength) });
-const SHAPES = [[1024, 4096], [4096, 1024], [1024, 1024]];
+const SHAPES = [
+  [1024, 4096],
+  [4096, 1024],
+  [1024, 1024],
+];
 async function session(kind, K, N, s, acc) {
   const g = new core.GraphBuilder('matmul');
   const a = g.input('a', 'float32', [M, K]);
@@ -75,13 +86,20 @@ async function session(kind, K, N, s, acc) {
 const variants = [
   { name: 'fp32 MatMul', kind: 'fp32' },
   { name: 'int8 DynamicQuantizeMatMul', kind: 'int8' },
-  ...[32, 64, 128].flatMap((blockSize) => [true, false].map((symmetric) => ({ name: `q4 ${label({ blockSize, symmetric })} acc4`, kind: 'q4', s: { blockSize, symmetric }, acc: 4 }))),
+  ...[32, 64, 128].flatMap((blockSize) =>
+    [true, false].map((symmetric) => ({ name: `q4 ${label({ blockSize, symmetric })} acc4`, kind: 'q4', s: { blockSize, symmetric }, acc: 4 })),
+  ),
   { name: 'q4 b32 zp acc0 (fp32 compute)', kind: 'q4', s: { blockSize: 32, symmetric: false }, acc: 0 },
 ];
 const best = Object.fromEntries(variants.map((v) => [v.name, 0]));
 for (const [K, N] of SHAPES) {
   const sessions = await Promise.all(variants.map((v) => session(v.kind, K, N, v.s, v.acc)));
-  const x = core.tensor('float32', ['r', 'c'], [M, K], Float32Array.from({ length: M * K }, (_, i) => ((i * 7919) % 1000) / 1000 - 0.5));
+  const x = core.tensor(
+    'float32',
+    ['r', 'c'],
+    [M, K],
+    Float32Array.from({ length: M * K }, (_, i) => ((i * 7919) % 1000) / 1000 - 0.5),
+  );
   for (const s of sessions) await s.run({ a: x });
   // Interleaved rounds: every variant sees the same background load.
   for (let r = 0; r < Number(values.rounds); r++)
@@ -96,6 +114,8 @@ load.push(os.loadavg()[0]);
 
 console.log(`q4 scheme — relative RMS weight error over the golden checkpoints' Linear weights (int8 per column for scale):`);
 for (const [k, e] of Object.entries(relErr)) console.log(`  ${k.padEnd(16)} ${(100 * e).toFixed(2)}%`);
-console.log(`\nmatmul throughput, M=${M}, best layer shape of ${SHAPES.map((s) => s.join('→')).join(', ')} (GOP/s; load average ${load.map((l) => l.toFixed(1)).join(' → ')}):`);
+console.log(
+  `\nmatmul throughput, M=${M}, best layer shape of ${SHAPES.map((s) => s.join('→')).join(', ')} (GOP/s; load average ${load.map((l) => l.toFixed(1)).join(' → ')}):`,
+);
 for (const [k, g] of Object.entries(best)) console.log(`  ${k.padEnd(32)} ${g.toFixed(1)}`);
 if (values.json) console.log(JSON.stringify({ relative_rms_error: relErr, gops: best, m: M, threads: threads ?? 'default', load_average: load }));

@@ -26,8 +26,27 @@ await convertCheckpoint({ checkpoint: path.join(tmp, 'c.pth'), config, out: mode
 const vdir = path.join(tmp, 'videos');
 mkdirSync(vdir);
 for (let i = 0; i < N; i++)
-  execFileSync('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', `testsrc2=s=64x64:r=8,hue=h=${i % 360}`, '-t', '1', '-pix_fmt', 'yuv420p', '-c:v', 'libx264', '-preset', 'ultrafast', path.join(vdir, `v${String(i).padStart(4, '0')}.mp4`)]);
-const files = readdirSync(vdir).sort().map((f) => path.join(vdir, f));
+  execFileSync('ffmpeg', [
+    '-v',
+    'error',
+    '-y',
+    '-f',
+    'lavfi',
+    '-i',
+    `testsrc2=s=64x64:r=8,hue=h=${i % 360}`,
+    '-t',
+    '1',
+    '-pix_fmt',
+    'yuv420p',
+    '-c:v',
+    'libx264',
+    '-preset',
+    'ultrafast',
+    path.join(vdir, `v${String(i).padStart(4, '0')}.mp4`),
+  ]);
+const files = readdirSync(vdir)
+  .sort()
+  .map((f) => path.join(vdir, f));
 
 // A Redis for the run, unless one is given.
 let redis = null;
@@ -39,7 +58,9 @@ if (!url) {
       s.close(() => resolve(p));
     });
   });
-  redis = spawn(process.env.REDIS_SERVER ?? '/usr/bin/redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--dir', tmp], { stdio: 'ignore' });
+  redis = spawn(process.env.REDIS_SERVER ?? '/usr/bin/redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--dir', tmp], {
+    stdio: 'ignore',
+  });
   url = `redis://127.0.0.1:${port}`;
   process.on('exit', () => redis.kill('SIGKILL')); // also when the bench fails
 }
@@ -55,7 +76,11 @@ await indexVideos(retriever, new MemoryVectorStore(), files.slice(0, 2));
 const embedded8 = await timed(() => indexVideos(retriever, new MemoryVectorStore(), files, { batchSize: 8 }));
 const embedded1 = await timed(() => indexVideos(retriever, new MemoryVectorStore(), files, { batchSize: 1 }));
 
-const worker = await QueueWorker.start(url, { queueName: 'bench', modelId: retriever.modelId, processors: { [INDEX_KIND]: indexProcessor(async () => retriever) } });
+const worker = await QueueWorker.start(url, {
+  queueName: 'bench',
+  modelId: retriever.modelId,
+  processors: { [INDEX_KIND]: indexProcessor(async () => retriever) },
+});
 const coordinator = await QueueCoordinator.connect(url, { queueName: 'bench', pollMs: 50 });
 const queued = await timed(() => indexVideosOnQueue(coordinator, retriever.modelId, new MemoryVectorStore(), files));
 await coordinator.close();
@@ -86,7 +111,9 @@ const jobS = perVideoS + (MSRVTT.questions / MSRVTT.videos) * perQuestionS + Mat
 const totalS = MSRVTT.videos * jobS;
 const hours = (s) => `${(s / 3600).toFixed(1)} h`;
 const estimate = [1, 10, 100].map((w) => ({ workers: w, seconds: Math.max(totalS / w, jobS) }));
-console.log(`\nEstimate (not measured): MSRVTT-QA test, ${MSRVTT.videos} videos / ${MSRVTT.questions} questions, ${jobS.toFixed(1)} s per video job (${perVideoS.toFixed(2)} s video + ${(MSRVTT.questions / MSRVTT.videos).toFixed(1)} × ${perQuestionS.toFixed(2)} s questions)\n`);
+console.log(
+  `\nEstimate (not measured): MSRVTT-QA test, ${MSRVTT.videos} videos / ${MSRVTT.questions} questions, ${jobS.toFixed(1)} s per video job (${perVideoS.toFixed(2)} s video + ${(MSRVTT.questions / MSRVTT.videos).toFixed(1)} × ${perQuestionS.toFixed(2)} s questions)\n`,
+);
 console.log('| workers (2-core CPU each) | wall time |\n| --- | --- |');
 for (const e of estimate) console.log(`| ${e.workers} | ${hours(e.seconds)} |`);
 

@@ -13,7 +13,14 @@ import { convertCheckpoint, fullSizeConfig, generateCheckpoint, tinyDemoConfig }
 import { LanceVectorStore, Retriever, indexVideos, searchVideos } from '@mplug2/tasks';
 
 const { values } = parseArgs({
-  options: { size: { type: 'string', default: 'tiny' }, videos: { type: 'string' }, queries: { type: 'string' }, rerank: { type: 'string' }, batch: { type: 'string' }, json: { type: 'string' } },
+  options: {
+    size: { type: 'string', default: 'tiny' },
+    videos: { type: 'string' },
+    queries: { type: 'string' },
+    rerank: { type: 'string' },
+    batch: { type: 'string' },
+    json: { type: 'string' },
+  },
 });
 const large = values.size === 'large';
 if (!['tiny', 'large'].includes(values.size)) throw new Error(`--size must be tiny or large, got ${values.size}`);
@@ -54,12 +61,34 @@ const sources = [
 ];
 const tGen = performance.now();
 for (let i = 0; i < N; i++)
-  execFileSync('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', sources[i % sources.length](i), '-t', '1', '-pix_fmt', 'yuv420p', '-c:v', 'libx264', '-preset', 'ultrafast', path.join(vdir, `v${String(i).padStart(4, '0')}.mp4`)]);
+  execFileSync('ffmpeg', [
+    '-v',
+    'error',
+    '-y',
+    '-f',
+    'lavfi',
+    '-i',
+    sources[i % sources.length](i),
+    '-t',
+    '1',
+    '-pix_fmt',
+    'yuv420p',
+    '-c:v',
+    'libx264',
+    '-preset',
+    'ultrafast',
+    path.join(vdir, `v${String(i).padStart(4, '0')}.mp4`),
+  ]);
 const genS = (performance.now() - tGen) / 1000;
-const files = readdirSync(vdir).sort().map((f) => path.join(vdir, f));
+const files = readdirSync(vdir)
+  .sort()
+  .map((f) => path.join(vdir, f));
 
 const retriever = await Retriever.load(modelDir);
-const dirSize = (d) => readdirSync(d, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).reduce((s, e) => s + statSync(path.join(e.parentPath ?? e.path, e.name)).size, 0);
+const dirSize = (d) =>
+  readdirSync(d, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .reduce((s, e) => s + statSync(path.join(e.parentPath ?? e.path, e.name)).size, 0);
 const med = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
 
 async function run(storeStates) {
@@ -111,14 +140,18 @@ const report = {
   largeModelStatesBytesPerVideo: (1 + 16 * 256) * 1024 * 4,
   results,
 };
-console.log(`\nretrieval bench (${values.size} model, ${N} videos of 1 s 64×64, ${Q} queries, rerank top-${R}, ${report.cpus} CPUs, load ${report.loadAverage.start[0]} → ${report.loadAverage.end[0]})\n`);
+console.log(
+  `\nretrieval bench (${values.size} model, ${N} videos of 1 s 64×64, ${Q} queries, rerank top-${R}, ${report.cpus} CPUs, load ${report.loadAverage.start[0]} → ${report.loadAverage.end[0]})\n`,
+);
 console.log('| ITM visual states | index videos/s | db size (per video) | ITC query (median) | ITC + rerank (median) | rerank per candidate |');
 console.log('| --- | --- | --- | --- | --- | --- |');
 for (const r of results)
   console.log(
     `| ${r.storeStates ? 'stored' : 'recomputed'} | ${r.videosPerSecond.toFixed(2)} | ${(r.dbBytes / 1e6).toFixed(2)} MB (${(r.dbBytesPerVideo / 1e3).toFixed(1)} kB) | ${r.itcMs.toFixed(1)} ms | ${r.itcRerankMs.toFixed(1)} ms | ${r.rerankMsPerCandidate.toFixed(1)} ms |`,
   );
-console.log(`\nstored states: ${(report.statesBytesPerVideo / 1e3).toFixed(1)} kB per video here; ${(report.largeModelStatesBytesPerVideo / 1e6).toFixed(1)} MB at the released large size (4097 tokens × 1024 × fp32).`);
+console.log(
+  `\nstored states: ${(report.statesBytesPerVideo / 1e3).toFixed(1)} kB per video here; ${(report.largeModelStatesBytesPerVideo / 1e6).toFixed(1)} MB at the released large size (4097 tokens × 1024 × fp32).`,
+);
 console.log(JSON.stringify(report));
 if (values.json) writeFileSync(values.json, JSON.stringify(report, null, 2));
 rmSync(tmp, { recursive: true, force: true });

@@ -85,7 +85,8 @@ async function runTask(task, dtype) {
   // One call as a user makes it: the video file decoded, every module run, the answer text back.
   const call = async () => {
     const t = performance.now();
-    const [r] = task === 'caption' ? await runner.caption(SAMPLE) : await runner.ask(SAMPLE, QUESTION, answers ? { answers, k: Math.min(128, answers.length) } : {});
+    const [r] =
+      task === 'caption' ? await runner.caption(SAMPLE) : await runner.ask(SAMPLE, QUESTION, answers ? { answers, k: Math.min(128, answers.length) } : {});
     return { e2e: (performance.now() - t) / 1000, stages: r.timings, result: task === 'caption' ? { text: r.text ?? r.caption } : { answer: r.answer } };
   };
   const cold = await call();
@@ -107,7 +108,10 @@ async function runTask(task, dtype) {
     load_s,
     peak_rss_gb,
     peak_rss_all_runs_gb: process.resourceUsage().maxRSS / 1024 ** 2,
-    weight_bytes: [...new Set(TASK_MODULES[task].flatMap((m) => model.manifest.modules[m]?.data ?? []))].reduce((s, f) => s + (model.manifest.files.find((x) => x.path === f)?.bytes ?? 0), 0),
+    weight_bytes: [...new Set(TASK_MODULES[task].flatMap((m) => model.manifest.modules[m]?.data ?? []))].reduce(
+      (s, f) => s + (model.manifest.files.find((x) => x.path === f)?.bytes ?? 0),
+      0,
+    ),
     load_average: [load0, os.loadavg()[0]],
     result: mid.result,
   };
@@ -153,7 +157,22 @@ for (const dtype of DTYPES) {
     // Each task in its own process: its peak RSS and first call are its own.
     const out = execFileSync(
       process.execPath,
-      [fileURLToPath(import.meta.url), '--task', task, '--size', values.size, '--dtype', dtype, ...(values.threads ? ['--threads', values.threads] : []), ...(values.model ? ['--model', values.model] : []), '--answers', values.answers, '--repeat', String(repeat), ...(values.primitive ? ['--primitive'] : [])],
+      [
+        fileURLToPath(import.meta.url),
+        '--task',
+        task,
+        '--size',
+        values.size,
+        '--dtype',
+        dtype,
+        ...(values.threads ? ['--threads', values.threads] : []),
+        ...(values.model ? ['--model', values.model] : []),
+        '--answers',
+        values.answers,
+        '--repeat',
+        String(repeat),
+        ...(values.primitive ? ['--primitive'] : []),
+      ],
       { encoding: 'utf8', maxBuffer: 1 << 26, stdio: ['ignore', 'pipe', 'inherit'] },
     );
     results[task] = JSON.parse(out.trim().split('\n').pop());
@@ -161,7 +180,16 @@ for (const dtype of DTYPES) {
     results[task].cli_wall_s = cli.wall_s;
     results[task].cli_load_average = cli.load_average;
   }
-  byDtype[dtype] = { size: values.size, dtype, fused: !values.primitive, threads: values.threads ? threads : 'default', repeat, model: info, ...results, peak_rss_gb: Math.max(...Object.values(results).map((r) => r.peak_rss_gb)) };
+  byDtype[dtype] = {
+    size: values.size,
+    dtype,
+    fused: !values.primitive,
+    threads: values.threads ? threads : 'default',
+    repeat,
+    model: info,
+    ...results,
+    peak_rss_gb: Math.max(...Object.values(results).map((r) => r.peak_rss_gb)),
+  };
 
   const stageNames = [...new Set(Object.values(results).flatMap((r) => Object.keys(r.stages_s)))].filter((k) => k !== 'total_s');
   const header = ['task', 'warm e2e', 'cold (1st call)', 'CLI wall', 'load', ...stageNames, 'peak RSS', 'warm runs', 'load avg'];
@@ -178,13 +206,20 @@ for (const dtype of DTYPES) {
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rowsOut.map((r) => (r[i] ?? '').length)));
   const fmt = (r) => r.map((c, i) => (c ?? '').padEnd(widths[i])).join('  ');
-  console.log(`\nmPLUG-2 public-API benchmark — size ${values.size}, ${dtype} weights, ${values.primitive ? 'primitive ops' : 'fused ops'}, threads ${values.threads ?? 'default'}, sample video, warm = median of ${repeat} calls after the first (cold) one; seconds`);
-  if (info.generate_s || info.convert_s) console.log(`model: generated in ${info.generate_s?.toFixed(1) ?? '-'} s, converted in ${info.convert_s?.toFixed(1) ?? '-'} s, converter peak RSS ${info.convert_peak_rss_gb?.toFixed(2) ?? '-'} GB (cached in ${CACHE})`);
+  console.log(
+    `\nmPLUG-2 public-API benchmark — size ${values.size}, ${dtype} weights, ${values.primitive ? 'primitive ops' : 'fused ops'}, threads ${values.threads ?? 'default'}, sample video, warm = median of ${repeat} calls after the first (cold) one; seconds`,
+  );
+  if (info.generate_s || info.convert_s)
+    console.log(
+      `model: generated in ${info.generate_s?.toFixed(1) ?? '-'} s, converted in ${info.convert_s?.toFixed(1) ?? '-'} s, converter peak RSS ${info.convert_peak_rss_gb?.toFixed(2) ?? '-'} GB (cached in ${CACHE})`,
+    );
   console.log(fmt(header));
   for (const r of rowsOut) console.log(fmt(r));
 }
 for (const b of DTYPES.filter((d) => d !== 'fp32' && byDtype.fp32))
-  console.log(`\n${b} / fp32 warm time: ${['videoqa', 'caption', 'rank'].map((t) => `${t} ${(byDtype[b][t].e2e_s / byDtype.fp32[t].e2e_s).toFixed(2)}`).join(', ')}`);
+  console.log(
+    `\n${b} / fp32 warm time: ${['videoqa', 'caption', 'rank'].map((t) => `${t} ${(byDtype[b][t].e2e_s / byDtype.fp32[t].e2e_s).toFixed(2)}`).join(', ')}`,
+  );
 // Issue 17 targets (large size; fp32 unless stated): against the original's times on this kind of machine.
 const targets = {};
 if (values.size === 'large') {
@@ -195,9 +230,11 @@ if (values.size === 'large') {
   check('rank_e2e_s', f.rank.e2e_s, 0.1 * 241);
   for (const t of ['videoqa', 'caption', 'rank']) check(`${t}_cold_over_warm`, f[t].cold_s / f[t].e2e_s, 1.1);
   for (const t of ['videoqa', 'caption', 'rank']) check(`${t}_cli_wall_over_warm`, f[t].cli_wall_s / f[t].e2e_s, 1.5);
-  if (byDtype.fp32 && byDtype.int8) for (const t of ['videoqa', 'caption', 'rank']) check(`${t}_int8_over_fp32_time`, byDtype.int8[t].e2e_s / byDtype.fp32[t].e2e_s, 0.5);
+  if (byDtype.fp32 && byDtype.int8)
+    for (const t of ['videoqa', 'caption', 'rank']) check(`${t}_int8_over_fp32_time`, byDtype.int8[t].e2e_s / byDtype.fp32[t].e2e_s, 0.5);
   console.log('\ntargets (issue 17):');
-  for (const [k, t] of Object.entries(targets)) console.log(`  ${k.padEnd(30)} ${t.value.toFixed(3).padStart(9)}  ${t.met ? 'met' : 'MISSED'} (limit ${t.limit.toFixed(2)})`);
+  for (const [k, t] of Object.entries(targets))
+    console.log(`  ${k.padEnd(30)} ${t.value.toFixed(3).padStart(9)}  ${t.met ? 'met' : 'MISSED'} (limit ${t.limit.toFixed(2)})`);
 }
 if (answersFile) rmSync(answersFile, { force: true });
 const summary = { ...(DTYPES.length === 1 ? byDtype[DTYPES[0]] : { ...byDtype[DTYPES[0]], by_dtype: byDtype }), targets };

@@ -48,11 +48,40 @@ const { out: model } = await benchModel({ size: values.size });
 const dir = mkdtempSync(path.join(os.tmpdir(), 'mplug2-bench-serve-'));
 const videos = Array.from({ length: 8 }, (_, i) => {
   const file = path.join(dir, `clip${i}.mp4`);
-  execFileSync('ffmpeg', ['-v', 'error', '-y', '-ss', String(i * 0.4), '-i', SAMPLE, '-t', '1', ...(i % 2 ? ['-vf', 'hflip'] : []), '-an', '-c:v', 'libx264', '-preset', 'ultrafast', file]);
+  execFileSync('ffmpeg', [
+    '-v',
+    'error',
+    '-y',
+    '-ss',
+    String(i * 0.4),
+    '-i',
+    SAMPLE,
+    '-t',
+    '1',
+    ...(i % 2 ? ['-vf', 'hflip'] : []),
+    '-an',
+    '-c:v',
+    'libx264',
+    '-preset',
+    'ultrafast',
+    file,
+  ]);
   return file;
 });
-const QUESTIONS = ['what is happening?', 'what color is it?', 'who is there?', 'what is the man holding?', 'where is this?', 'how many people are there?', 'is it day or night?', 'what animal is it?'];
-const work = Array.from({ length: requests }, (_, i) => ({ video: videos[i % videos.length], question: QUESTIONS[(i * 3 + Math.floor(i / 8)) % QUESTIONS.length] }));
+const QUESTIONS = [
+  'what is happening?',
+  'what color is it?',
+  'who is there?',
+  'what is the man holding?',
+  'where is this?',
+  'how many people are there?',
+  'is it day or night?',
+  'what animal is it?',
+];
+const work = Array.from({ length: requests }, (_, i) => ({
+  video: videos[i % videos.length],
+  question: QUESTIONS[(i * 3 + Math.floor(i / 8)) % QUESTIONS.length],
+}));
 const keyOf = (r) => (values.route === 'videoqa' ? `${r.answer}|${r.ids.join()}` : `${r.caption}|${r.ids.join()}`);
 
 function stats(latencies, wallS) {
@@ -121,12 +150,30 @@ rmSync(dir, { recursive: true, force: true });
 const loadAfter = os.loadavg();
 
 const f = (x) => x.toFixed(2).padStart(8);
-console.log(`${values.size} model, ${values.route}, ${requests} requests (8 clips, one question each), server --max-batch ${maxBatch} --max-wait-ms ${maxWaitMs}, intra-op threads ${values.threads ?? 'default'}`);
+console.log(
+  `${values.size} model, ${values.route}, ${requests} requests (8 clips, one question each), server --max-batch ${maxBatch} --max-wait-ms ${maxWaitMs}, intra-op threads ${values.threads ?? 'default'}`,
+);
 console.log('                         req/s   p50 s   p95 s   vs sequential   requests/call   answers = library');
 console.log(`sequential library   ${f(sequential.requests_per_s)}${f(sequential.p50_s)}${f(sequential.p95_s)}            1.00x`);
 for (const r of rows)
   console.log(
     `server, ${String(r.clients).padStart(2)} clients    ${f(r.requests_per_s)}${f(r.p50_s)}${f(r.p95_s)}   ${(r.requests_per_s / sequential.requests_per_s).toFixed(2).padStart(12)}x   ${r.mean_requests_per_call.toFixed(2).padStart(13)}   ${r.identical}`,
   );
-console.log(`load average (1/5/15 min) before ${loadBefore.map((x) => x.toFixed(2)).join('/')}, after ${loadAfter.map((x) => x.toFixed(2)).join('/')} on ${os.availableParallelism()} cpus`);
-console.log(JSON.stringify({ size: values.size, route: values.route, requests, max_batch: maxBatch, max_wait_ms: maxWaitMs, threads: values.threads ?? null, sequential, server: rows, loadavg_before: loadBefore, loadavg_after: loadAfter, cpus: os.availableParallelism() }));
+console.log(
+  `load average (1/5/15 min) before ${loadBefore.map((x) => x.toFixed(2)).join('/')}, after ${loadAfter.map((x) => x.toFixed(2)).join('/')} on ${os.availableParallelism()} cpus`,
+);
+console.log(
+  JSON.stringify({
+    size: values.size,
+    route: values.route,
+    requests,
+    max_batch: maxBatch,
+    max_wait_ms: maxWaitMs,
+    threads: values.threads ?? null,
+    sequential,
+    server: rows,
+    loadavg_before: loadBefore,
+    loadavg_after: loadAfter,
+    cpus: os.availableParallelism(),
+  }),
+);

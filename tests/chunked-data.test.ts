@@ -49,10 +49,12 @@ const familyOf = (file: string) => file.replace(/\.\d+(\.weights)$/, '$1');
 /** External-data ranges of a graph's initializers (constants stored inline have none). */
 function externalRanges(file: string): { location: string; offset: number; length: number }[] {
   const model = fromBinary(ModelProtoSchema, readFileSync(file));
-  return model.graph!.initializer.filter((t) => t.externalData.length > 0).map((t) => {
-    const kv = new Map(t.externalData.map((e) => [e.key, e.value]));
-    return { location: kv.get('location')!, offset: Number(kv.get('offset') ?? 0), length: Number(kv.get('length')) };
-  });
+  return model
+    .graph!.initializer.filter((t) => t.externalData.length > 0)
+    .map((t) => {
+      const kv = new Map(t.externalData.map((e) => [e.key, e.value]));
+      return { location: kv.get('location')!, offset: Number(kv.get('offset') ?? 0), length: Number(kv.get('length')) };
+    });
 }
 
 /** Parity at 1e-4 on every compared tensor, token ids exact. */
@@ -100,7 +102,6 @@ describe.each(NAMES)('%s converted with a small data-file limit', (name) => {
 });
 
 describe('RemoteModel with chunked data files', () => {
-
   let server: StaticServer;
   let base: string;
   beforeAll(async () => {
@@ -119,7 +120,11 @@ describe('RemoteModel with chunked data files', () => {
     expect(last.filesTotal).toBe(model.files().length);
     expect(last.filesDone).toBe(last.filesTotal);
     expect(last.loadedBytes).toBe(last.totalBytes);
-    for (const c of chunks) expect(events.some((e) => e.file === c.path && e.phase === 'verified'), c.path).toBe(true);
+    for (const c of chunks)
+      expect(
+        events.some((e) => e.file === c.path && e.phase === 'verified'),
+        c.path,
+      ).toBe(true);
 
     const requests = server.requests.length;
     const again: ModelSource = await RemoteModel.open(base, { cache, chunkBytes: 16 << 10 });

@@ -10,7 +10,6 @@ import { demoModel } from './helpers/demo-model';
 import { makeVideos } from './helpers/videos';
 import { ROOT, installApp, packPackages } from './helpers/packed.mjs';
 
-
 let model: string;
 let tmp: string;
 let videos: { file: string; label: string }[];
@@ -44,9 +43,18 @@ describe('vision-encoder embeddings', () => {
 describe('linear probe', () => {
   it('separates clearly different synthetic videos; the saved head reloads to identical predictions', async () => {
     const e = await VideoEmbedder.load(model);
-    const emb = (await e.embed(videos.map((v) => v.file), { batchSize: 8 })).map((x) => x.embedding);
+    const emb = (
+      await e.embed(
+        videos.map((v) => v.file),
+        { batchSize: 8 },
+      )
+    ).map((x) => x.embedding);
     // The same fit as VideoEmbedder.fitProbe, on the embeddings computed once.
-    const head = fitLinearProbe(emb, videos.map((v) => v.label), { heldOut: 0.25, seed: 1, modelId: e.modelId, embedding: CLS_EMBEDDING });
+    const head = fitLinearProbe(
+      emb,
+      videos.map((v) => v.label),
+      { heldOut: 0.25, seed: 1, modelId: e.modelId, embedding: CLS_EMBEDDING },
+    );
     expect(head.labels).toEqual(['bars', 'blue', 'noise', 'red']);
     expect(head.dims).toEqual({ input: 64, classes: 4 });
     expect(head.training.heldOutSize).toBe(8);
@@ -61,26 +69,45 @@ describe('linear probe', () => {
     expect(p1.filter((p, i) => p.label === videos[i].label).length / videos.length).toBeGreaterThanOrEqual(0.9);
     // End to end through the embedder (decode + encode + head) on a few videos: the same predictions.
     const some = [0, 7, 14, 21];
-    const p3 = await e.predict(again, some.map((i) => videos[i].file));
+    const p3 = await e.predict(
+      again,
+      some.map((i) => videos[i].file),
+    );
     p3.forEach((p, j) => {
       expect(p.label).toBe(p1[some[j]].label);
       p.probs.forEach((q, k) => expect(q).toBeCloseTo(p1[some[j]].probs[k], 5));
     });
     // fitProbe = embed + fitLinearProbe.
     const four = [small[0], small[1], small[4], small[5]];
-    const viaEmbedder = await e.fitProbe(four.map((v) => v.file), four.map((v) => v.label), { heldOut: 0, seed: 1 });
+    const viaEmbedder = await e.fitProbe(
+      four.map((v) => v.file),
+      four.map((v) => v.label),
+      { heldOut: 0, seed: 1 },
+    );
     expect(viaEmbedder).toMatchObject({ modelId: e.modelId, embedding: CLS_EMBEDDING, labels: ['blue', 'red'] });
     await expect(e.predict({ ...again, modelId: 'other' }, [videos[0].file])).rejects.toThrow(/fitted on model other/);
     await e.dispose();
   });
 
   it('is deterministic and rejects malformed heads', async () => {
-    const x = [[0, 1], [0, 2], [5, 1], [6, 0], [0, 1.5], [5.5, 1]];
+    const x = [
+      [0, 1],
+      [0, 2],
+      [5, 1],
+      [6, 0],
+      [0, 1.5],
+      [5.5, 1],
+    ];
     const y = ['a', 'a', 'b', 'b', 'a', 'b'];
     const h1 = fitLinearProbe(x, y, { heldOut: 0.34, seed: 7 });
     const h2 = fitLinearProbe(x, y, { heldOut: 0.34, seed: 7 });
     expect(h1).toEqual(h2);
-    expect(predictProbe(h1, [[0, 1], [6, 1]]).map((p) => p.label)).toEqual(['a', 'b']);
+    expect(
+      predictProbe(h1, [
+        [0, 1],
+        [6, 1],
+      ]).map((p) => p.label),
+    ).toEqual(['a', 'b']);
     const bad = path.join(tmp, 'bad.json');
     writeFileSync(bad, JSON.stringify({ ...h1, weight: [1] }));
     await expect(loadProbeHead(bad)).rejects.toThrow(/do not match dims/);
@@ -95,7 +122,10 @@ describe('mplug2 classify', () => {
     expect(JSON.parse(fit.out).training.heldOutAccuracy).toBeGreaterThanOrEqual(0.75);
     const pred = await runCli(['classify', 'predict', model, '--head', out, videos[5].file, videos[23].file, '--json']);
     expect(pred.code, pred.err).toBe(0);
-    const lines = pred.out.trim().split('\n').map((l) => JSON.parse(l));
+    const lines = pred.out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines.map((l) => l.label)).toEqual([videos[5].label, videos[23].label]);
     const zs = await runCli(['classify', 'zeroshot', model, '--classes', 'red,blue,noise', videos[0].file, '--json']);
     expect(zs.code, zs.err).toBe(0);

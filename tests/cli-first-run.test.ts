@@ -103,7 +103,12 @@ describe('the committed bin shim (packages/cli/bin/mplug2.js)', () => {
 
   it('a reader that closes the pipe early (| head -2) ends quietly, exit 0, no EPIPE trace', async () => {
     // Repeat the output so it outgrows the pipe buffer: the write after head exits must hit EPIPE.
-    const { stdout, stderr } = await run('bash', ['-o', 'pipefail', '-c', `"${process.execPath}" "${SHIM}" inspect "${CHECKPOINT}" | head -2; for i in 1 2 3 4 5 6 7 8; do "${process.execPath}" "${SHIM}" inspect "${CHECKPOINT}"; done | head -1 >/dev/null`]);
+    const { stdout, stderr } = await run('bash', [
+      '-o',
+      'pipefail',
+      '-c',
+      `"${process.execPath}" "${SHIM}" inspect "${CHECKPOINT}" | head -2; for i in 1 2 3 4 5 6 7 8; do "${process.execPath}" "${SHIM}" inspect "${CHECKPOINT}"; done | head -1 >/dev/null`,
+    ]);
     expect(stdout.split('\n').slice(0, 2)[0]).toMatch(/checkpoint\.pth: pth, wrapper model, 333 tensors/);
     expect(stdout.trim().split('\n')).toHaveLength(2);
     expect(stderr).toBe('');

@@ -7,7 +7,6 @@ import { describe, expect, it } from 'vitest';
 import { runCli } from './helpers/cli';
 import { GOLDENS } from './helpers/golden';
 
-
 describe('mplug2 inspect', () => {
   it.each(['videoqa_tiny', 'videocaption_tiny'])('lists %s exactly as the reference pickle reader', async (name) => {
     const { code, out } = await runCli(['inspect', path.join(GOLDENS, name, 'checkpoint.pth'), '--json']);
@@ -52,7 +51,15 @@ describe('mplug2 options', () => {
 describe('mplug2 convert + parity', () => {
   it.each(['videoqa_tiny', 'videocaption_tiny'])('%s converts and passes parity through the CLI', async (name) => {
     const out = mkdtempSync(path.join(tmpdir(), `mplug2-cli-${name}-`));
-    const conv = await runCli(['convert', path.join(GOLDENS, name, 'checkpoint.pth'), '--config', path.join(GOLDENS, name, 'config.json'), '--out', out, '--json']);
+    const conv = await runCli([
+      'convert',
+      path.join(GOLDENS, name, 'checkpoint.pth'),
+      '--config',
+      path.join(GOLDENS, name, 'config.json'),
+      '--out',
+      out,
+      '--json',
+    ]);
     expect(conv.code, conv.err).toBe(0);
     const summary = JSON.parse(conv.out);
     expect(summary.unused.length).toBeGreaterThan(0);
@@ -60,7 +67,9 @@ describe('mplug2 convert + parity', () => {
     const report = JSON.parse(parity.out);
     expect(report.ok, JSON.stringify(report.tensors.filter((t: { ok: boolean }) => !t.ok))).toBe(true);
     expect(parity.code).toBe(0);
-    expect(report.tensors.map((t: { name: string }) => t.name)).toEqual(expect.arrayContaining(['visual.out', 'v_module.out', 'image_embeds', 'decoder_tf.logits', 'beam.ids']));
+    expect(report.tensors.map((t: { name: string }) => t.name)).toEqual(
+      expect.arrayContaining(['visual.out', 'v_module.out', 'image_embeds', 'decoder_tf.logits', 'beam.ids']),
+    );
   });
 
   it('a config that does not match the checkpoint lists every mis-shaped tensor', async () => {
@@ -68,7 +77,14 @@ describe('mplug2 convert + parity', () => {
     const cfg = JSON.parse(readFileSync(path.join(GOLDENS, 'videoqa_tiny', 'config.json'), 'utf8'));
     cfg.bert_config.intermediate_size = 256;
     writeFileSync(path.join(dir, 'config.json'), JSON.stringify(cfg));
-    const { code, err } = await runCli(['convert', path.join(GOLDENS, 'videoqa_tiny', 'checkpoint.pth'), '--config', path.join(dir, 'config.json'), '--out', path.join(dir, 'm')]);
+    const { code, err } = await runCli([
+      'convert',
+      path.join(GOLDENS, 'videoqa_tiny', 'checkpoint.pth'),
+      '--config',
+      path.join(dir, 'config.json'),
+      '--out',
+      path.join(dir, 'm'),
+    ]);
     expect(code).toBe(1);
     expect(err).toMatch(/wrong shape/);
     expect(err).toContain('text_encoder.encoder.layer.0.intermediate.dense.weight expected [256,128] got [128,128]');
@@ -77,7 +93,16 @@ describe('mplug2 convert + parity', () => {
 
   it('--compute fp16 records fp16-compute graphs in the manifest; with --dtype int8 it is refused (exit 2)', async () => {
     const golden = path.join(GOLDENS, 'videocaption_tiny');
-    const args = (out: string) => ['convert', path.join(golden, 'checkpoint.pth'), '--config', path.join(golden, 'config.json'), '--out', out, '--compute', 'fp16'];
+    const args = (out: string) => [
+      'convert',
+      path.join(golden, 'checkpoint.pth'),
+      '--config',
+      path.join(golden, 'config.json'),
+      '--out',
+      out,
+      '--compute',
+      'fp16',
+    ];
     const out = mkdtempSync(path.join(tmpdir(), 'mplug2-cli-fp16-'));
     const conv = await runCli([...args(out), '--primitive-attention']);
     expect(conv.code, conv.err).toBe(0);
@@ -90,11 +115,17 @@ describe('mplug2 convert + parity', () => {
 
 describe('mplug2 tokenize', () => {
   it('tokenizes JSON lines like the reference', async () => {
-    const cases = readFileSync(path.join(GOLDENS, 'tokenizer', 'cases.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const cases = readFileSync(path.join(GOLDENS, 'tokenizer', 'cases.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     const questions = cases.filter((c) => c.kind === 'question').slice(0, 20);
     const { code, out } = await runCli(['tokenize', '--kind', 'question'], questions.map((c) => JSON.stringify({ text: c.text })).join('\n') + '\n');
     expect(code).toBe(0);
-    const lines = out.trim().split('\n').map((l) => JSON.parse(l));
+    const lines = out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines.map((l) => l.input_ids)).toEqual(questions.map((c) => c.input_ids));
     expect(lines.map((l) => l.attention_mask)).toEqual(questions.map((c) => c.attention_mask));
   });
@@ -113,11 +144,22 @@ describe('mplug2 frames', () => {
   it('writes the reference frame indices and pixel values (bit-exact) for the golden video', async () => {
     const { openCheckpoint } = await import('@mplug2/core');
     const out = path.join(mkdtempSync(path.join(tmpdir(), 'mplug2-frames-')), 'f.safetensors');
-    const { code, err } = await runCli(['frames', path.join(GOLDENS, 'preprocess', 'testsrc_320x240_30fps_3s.mp4'), '--frames', '4', '--size', '56', '--out', out]);
+    const { code, err } = await runCli([
+      'frames',
+      path.join(GOLDENS, 'preprocess', 'testsrc_320x240_30fps_3s.mp4'),
+      '--frames',
+      '4',
+      '--size',
+      '56',
+      '--out',
+      out,
+    ]);
     expect(code, err).toBe(0);
     const got = await openCheckpoint(out);
     const ref = await openCheckpoint(path.join(GOLDENS, 'preprocess', 'fixtures.safetensors'));
-    expect(Array.from((await got.read('frame_indices')) as BigInt64Array, Number)).toEqual(Array.from((await ref.read('f4_r56.frame_indices')) as BigInt64Array, Number));
+    expect(Array.from((await got.read('frame_indices')) as BigInt64Array, Number)).toEqual(
+      Array.from((await ref.read('f4_r56.frame_indices')) as BigInt64Array, Number),
+    );
     const a = await got.readFloat32('pixel_values');
     const b = await ref.readFloat32('f4_r56.pixel_values');
     expect(got.info('pixel_values').shape).toEqual([3, 4, 56, 56]);

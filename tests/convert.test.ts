@@ -26,7 +26,12 @@ describe('converter', () => {
     for (const t of src.list()) {
       const data = await src.read(t.name);
       const tiedTo = tied.get(t.name);
-      entries.push({ name: toPretrainName(t.name), dtype: t.dtype as 'float32' | 'int64', shape: t.shape, ...(tiedTo ? { tiedTo: toPretrainName(tiedTo) } : { data: data as Float32Array }) });
+      entries.push({
+        name: toPretrainName(t.name),
+        dtype: t.dtype as 'float32' | 'int64',
+        shape: t.shape,
+        ...(tiedTo ? { tiedTo: toPretrainName(tiedTo) } : { data: data as Float32Array }),
+      });
     }
     // tied tensors must come after the tensor they tie to
     entries.sort((a, b) => Number('tiedTo' in a) - Number('tiedTo' in b));
@@ -42,7 +47,11 @@ describe('converter', () => {
 
   it('reports why every unconverted tensor is left out', async () => {
     const out = tmp('unused');
-    const { unused, manifest } = await convertCheckpoint({ checkpoint: path.join(GOLDENS, 'videocaption_tiny', 'checkpoint.pth'), config: path.join(GOLDENS, 'videocaption_tiny', 'config.json'), out });
+    const { unused, manifest } = await convertCheckpoint({
+      checkpoint: path.join(GOLDENS, 'videocaption_tiny', 'checkpoint.pth'),
+      config: path.join(GOLDENS, 'videocaption_tiny', 'config.json'),
+      out,
+    });
     const reason = (name: string) => unused.find((u) => u.name === name)?.reason;
     expect(reason('visual_encoder.visual.proj')).toMatch(/CLIP projection/);
     expect(reason('visual_encoder.token_embedding.weight')).toMatch(/CLIP text tower/);
@@ -56,10 +65,18 @@ describe('converter', () => {
 
   it('rejects an invalid config naming the field', async () => {
     await expect(
-      convertCheckpoint({ checkpoint: path.join(GOLDENS, 'videoqa_tiny', 'checkpoint.pth'), config: { model_config: {}, bert_config: {} } as unknown as Mplug2Config, out: tmp('bad') }),
+      convertCheckpoint({
+        checkpoint: path.join(GOLDENS, 'videoqa_tiny', 'checkpoint.pth'),
+        config: { model_config: {}, bert_config: {} } as unknown as Mplug2Config,
+        out: tmp('bad'),
+      }),
     ).rejects.toThrow(ConfigError);
     await expect(
-      convertCheckpoint({ checkpoint: path.join(GOLDENS, 'videoqa_tiny', 'checkpoint.pth'), config: { model_config: {}, bert_config: {} } as unknown as Mplug2Config, out: tmp('bad') }),
+      convertCheckpoint({
+        checkpoint: path.join(GOLDENS, 'videoqa_tiny', 'checkpoint.pth'),
+        config: { model_config: {}, bert_config: {} } as unknown as Mplug2Config,
+        out: tmp('bad'),
+      }),
     ).rejects.toThrow(/model_config\.image_res/);
   });
 });
@@ -92,7 +109,12 @@ describe.each(Object.keys(VARIANTS))('other configurations: %s', (variant) => {
     const frames = config.model_config.model_num_frames;
     const res = config.model_config.image_res;
     expect(manifest.dims.vision.tokens).toBe(1 + frames * (res / 14) ** 2);
-    const pixels = tensor('float32', ['channels', 'frames', 'height', 'width'], [3, frames, res, res], Float32Array.from({ length: 3 * frames * res * res }, (_, i) => Math.sin(i)));
+    const pixels = tensor(
+      'float32',
+      ['channels', 'frames', 'height', 'width'],
+      [3, frames, res, res],
+      Float32Array.from({ length: 3 * frames * res * res }, (_, i) => Math.sin(i)),
+    );
     const model = await ModelDirectory.open(out);
     const qa = await VideoQA.load(model);
     const features = await qa.encodeVideo(pixels);

@@ -8,7 +8,14 @@ import { runCli } from './helpers/cli';
 import { demoModel } from './helpers/demo-model';
 import { makeVideos } from './helpers/videos';
 
-const QUESTIONS = ['what is in the video?', 'What colour is it?', 'is someone cooking?', "who's there (if anyone)?", 'what happens next?', 'how many people are there?'];
+const QUESTIONS = [
+  'what is in the video?',
+  'What colour is it?',
+  'is someone cooking?',
+  "who's there (if anyone)?",
+  'what happens next?',
+  'how many people are there?',
+];
 
 let tmp: string;
 let model: string;
@@ -32,7 +39,8 @@ beforeAll(async () => {
   // file and an undecodable one.
   const qa: string[] = [];
   for (let q = 0; q < QUESTIONS.length; q++)
-    for (const [i, id] of ids.entries()) if ((q + i) % 2 === 0 || q < 2) qa.push(JSON.stringify({ video_id: id, question: QUESTIONS[q], answer: q % 3 === 0 ? 'yes' : 'red' }));
+    for (const [i, id] of ids.entries())
+      if ((q + i) % 2 === 0 || q < 2) qa.push(JSON.stringify({ video_id: id, question: QUESTIONS[q], answer: q % 3 === 0 ? 'yes' : 'red' }));
   qa.splice(3, 0, JSON.stringify({ video_id: 'video9999', question: 'what?', answer: 'yes' }));
   qa.push(JSON.stringify({ video_id: 'broken', question: 'what is it?', answer: 'no' }));
   qaAnnotations = path.join(tmp, 'qa.jsonl');
@@ -40,7 +48,11 @@ beforeAll(async () => {
   capAnnotations = path.join(tmp, 'cap.jsonl');
   writeFileSync(
     capAnnotations,
-    ids.map((id, i) => JSON.stringify({ video_id: id, golden_caption: [`A ${['red', 'striped', 'noisy'][i >> 1]} screen.`, "It's a test pattern (synthetic)."] })).join('\n') + '\n',
+    ids
+      .map((id, i) =>
+        JSON.stringify({ video_id: id, golden_caption: [`A ${['red', 'striped', 'noisy'][i >> 1]} screen.`, "It's a test pattern (synthetic)."] }),
+      )
+      .join('\n') + '\n',
   );
 }, 300_000);
 
@@ -50,14 +62,32 @@ describe('mplug2 eval run --task videoqa', () => {
   const out = () => path.join(tmp, 'out-qa');
 
   beforeAll(async () => {
-    const r = await runCli(['eval', 'run', model, '--task', 'videoqa', '--annotations', qaAnnotations, '--videos', videos, '--out', out(), '--batch', '4', '--json']);
+    const r = await runCli([
+      'eval',
+      'run',
+      model,
+      '--task',
+      'videoqa',
+      '--annotations',
+      qaAnnotations,
+      '--videos',
+      videos,
+      '--out',
+      out(),
+      '--batch',
+      '4',
+      '--json',
+    ]);
     expect(r.code, r.err).toBe(1); // a missing and an undecodable video: the rest is evaluated, exit 1
     summary = lastJson(r.out);
     results = JSON.parse(readFileSync(path.join(out(), 'results.json'), 'utf8'));
   }, 300_000);
 
   it("writes the original's result format, ordered by question id (= annotation line index)", () => {
-    const lines = readFileSync(qaAnnotations, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const lines = readFileSync(qaAnnotations, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     const expected = lines.flatMap((l, i) => (ids.includes(l.video_id) ? [i] : []));
     expect(results.map((r) => r.question_id)).toEqual(expected);
     for (const r of results) expect(Object.keys(r)).toEqual(['question_id', 'answer']);
@@ -77,7 +107,10 @@ describe('mplug2 eval run --task videoqa', () => {
   });
 
   it('accuracy is the exact-match rate against the labels, in --json and metrics.json', () => {
-    const lines = readFileSync(qaAnnotations, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const lines = readFileSync(qaAnnotations, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     const correct = results.filter((r) => r.answer === lines[r.question_id].answer).length;
     expect(summary.metrics).toEqual({ accuracy: correct / results.length, correct });
     expect(summary.task).toBe('videoqa');
@@ -87,7 +120,10 @@ describe('mplug2 eval run --task videoqa', () => {
   });
 
   it('batched answers equal VideoQA.ask one question at a time', async () => {
-    const lines = readFileSync(qaAnnotations, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const lines = readFileSync(qaAnnotations, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     const qa = await VideoQA.load(model);
     try {
       for (const r of results) {
@@ -133,8 +169,35 @@ describe('mplug2 eval run --task videoqa', () => {
     expect(r.err).toContain('--restart');
     const beam = await runCli(['eval', 'run', model, '--task', 'videoqa', '--annotations', qaAnnotations, '--videos', videos, '--out', out(), '--beam', '3']);
     expect(beam.err).toMatch(/options\.beamSize: null there, 3 now/);
-    const again = await runCli(['eval', 'run', model, '--task', 'videoqa', '--annotations', other, '--videos', videos, '--out', path.join(tmp, 'out-restart'), '--json']);
-    const restarted = await runCli(['eval', 'run', model, '--task', 'videoqa', '--annotations', other, '--videos', videos, '--out', out(), '--restart', '--json']);
+    const again = await runCli([
+      'eval',
+      'run',
+      model,
+      '--task',
+      'videoqa',
+      '--annotations',
+      other,
+      '--videos',
+      videos,
+      '--out',
+      path.join(tmp, 'out-restart'),
+      '--json',
+    ]);
+    const restarted = await runCli([
+      'eval',
+      'run',
+      model,
+      '--task',
+      'videoqa',
+      '--annotations',
+      other,
+      '--videos',
+      videos,
+      '--out',
+      out(),
+      '--restart',
+      '--json',
+    ]);
     expect(restarted.code, restarted.err).toBe(1); // video9999 is among the first lines
     expect(readFileSync(path.join(out(), 'results.json'), 'utf8')).toBe(readFileSync(path.join(tmp, 'out-restart', 'results.json'), 'utf8'));
     expect(lastJson(again.out).n).toBe(3);
@@ -151,7 +214,24 @@ describe('mplug2 eval run --task videoqa', () => {
   it('--answers ranks the candidate list (rank_answer) and every answer is a candidate', async () => {
     const answers = path.join(tmp, 'ans2label.json');
     writeFileSync(answers, JSON.stringify({ yes: 0, red: 1, no: 2, blue: 3 }));
-    const r = await runCli(['eval', 'run', model, '--task', 'videoqa', '--annotations', qaAnnotations, '--videos', videos, '--out', path.join(tmp, 'out-rank'), '--answers', answers, '--k', '2', '--json']);
+    const r = await runCli([
+      'eval',
+      'run',
+      model,
+      '--task',
+      'videoqa',
+      '--annotations',
+      qaAnnotations,
+      '--videos',
+      videos,
+      '--out',
+      path.join(tmp, 'out-rank'),
+      '--answers',
+      answers,
+      '--k',
+      '2',
+      '--json',
+    ]);
     expect(r.code).toBe(1);
     const ranked = JSON.parse(readFileSync(path.join(tmp, 'out-rank', 'results.json'), 'utf8')) as { answer: string }[];
     expect(ranked.length).toBe(results.length);
@@ -160,7 +240,7 @@ describe('mplug2 eval run --task videoqa', () => {
 });
 
 describe('mplug2 eval run --task caption', () => {
-  it("writes [{video_id, pred_caption, gold_caption}] in annotation order; metrics as pycocoevalcap; METEOR/SPICE null with a reason", async () => {
+  it('writes [{video_id, pred_caption, gold_caption}] in annotation order; metrics as pycocoevalcap; METEOR/SPICE null with a reason', async () => {
     const out = path.join(tmp, 'out-cap');
     const r = await runCli(['eval', 'run', model, '--task', 'caption', '--annotations', capAnnotations, '--videos', videos, '--out', out, '--json']);
     expect(r.code, r.err).toBe(0);
@@ -184,7 +264,10 @@ describe('mplug2 eval run --task caption', () => {
     const golden = JSON.parse(readFileSync(path.resolve(__dirname, '../fixtures/goldens/caption-metrics/metrics.json'), 'utf8'));
     const c = golden.cases[1];
     const file = path.join(tmp, 'original-caption-results.json');
-    writeFileSync(file, JSON.stringify(c.candidates.map((p: string, i: number) => ({ video_id: `video${7010 + i}`, pred_caption: p, gold_caption: c.references[i] }))));
+    writeFileSync(
+      file,
+      JSON.stringify(c.candidates.map((p: string, i: number) => ({ video_id: `video${7010 + i}`, pred_caption: p, gold_caption: c.references[i] }))),
+    );
     const r = await runCli(['eval', 'score', file, '--json']);
     expect(r.code, r.err).toBe(0);
     const m = lastJson(r.out).metrics;
@@ -196,12 +279,33 @@ describe('resume after SIGKILL', () => {
   it('a killed `mplug2 eval run` restarted skips finished videos and ends with results identical to an uninterrupted run', async () => {
     const bin = path.resolve(__dirname, '../packages/cli/dist/bin.js');
     expect(existsSync(bin), `${bin} is missing: build first (npx turbo run build)`).toBe(true);
-    const args = (out: string) => [bin, 'eval', 'run', model, '--task', 'videoqa', '--annotations', qaAnnotations, '--videos', videos, '--out', out, '--batch', '2', '--json'];
+    const args = (out: string) => [
+      bin,
+      'eval',
+      'run',
+      model,
+      '--task',
+      'videoqa',
+      '--annotations',
+      qaAnnotations,
+      '--videos',
+      videos,
+      '--out',
+      out,
+      '--batch',
+      '2',
+      '--json',
+    ];
     const killed = path.join(tmp, 'out-killed');
     const child = spawn(process.execPath, args(killed), { stdio: 'ignore' });
     const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
     const progress = path.join(killed, 'progress.jsonl');
-    const finished = () => (existsSync(progress) ? readFileSync(progress, 'utf8').split('\n').filter((l) => l.endsWith('}')).length : 0);
+    const finished = () =>
+      existsSync(progress)
+        ? readFileSync(progress, 'utf8')
+            .split('\n')
+            .filter((l) => l.endsWith('}')).length
+        : 0;
     for (let i = 0; i < 2400 && finished() < 1; i++) await new Promise((r) => setTimeout(r, 25));
     child.kill('SIGKILL');
     await exited;
@@ -212,7 +316,10 @@ describe('resume after SIGKILL', () => {
     const resumed = await runCli(args(killed).slice(1));
     expect(resumed.code).toBe(1);
     // The undecodable video's failure line may be among those written before the kill; the others were skipped.
-    const encodedBefore = readFileSync(progress, 'utf8').split('\n').slice(0, before).filter((l) => l.includes('"records"')).length;
+    const encodedBefore = readFileSync(progress, 'utf8')
+      .split('\n')
+      .slice(0, before)
+      .filter((l) => l.includes('"records"')).length;
     expect(lastJson(resumed.out).videos_encoded).toBe(ids.length - encodedBefore);
     const whole = path.join(tmp, 'out-whole');
     const r = await runCli(args(whole).slice(1));

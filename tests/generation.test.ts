@@ -56,7 +56,10 @@ describe.each<GoldenName>(['videoqa_tiny', 'videocaption_tiny'])('generation par
     if (qa) {
       const states = await fx.float('fusion.merged_states');
       const mask = await fx.int64('fusion.merged_mask');
-      memory = await decoder.encodeMemory(tensor('float32', ['batch', 'memory_tokens', 'hidden'], states.shape, states.data), tensor('int64', ['batch', 'memory_tokens'], mask.shape, mask.data));
+      memory = await decoder.encodeMemory(
+        tensor('float32', ['batch', 'memory_tokens', 'hidden'], states.shape, states.data),
+        tensor('int64', ['batch', 'memory_tokens'], mask.shape, mask.data),
+      );
     } else {
       const states = await fx.float('image_embeds');
       const [b, n] = states.shape;
@@ -93,7 +96,12 @@ describe.each<GoldenName>(['videoqa_tiny', 'videocaption_tiny'])('generation par
     for (let b = 0; b < memory.batch; b++) {
       const [alone] = await beamSearch(decoder, selectMemorySamples(memory, [b]), { ...search, numReturn: search.beamSize });
       expect(alone.hypotheses.map((h) => h.ids)).toEqual(batch[b].hypotheses.map((h) => h.ids));
-      expect(maxAbsDiff(alone.hypotheses.map((h) => h.score), batch[b].hypotheses.map((h) => h.score))).toBeLessThanOrEqual(1e-5);
+      expect(
+        maxAbsDiff(
+          alone.hypotheses.map((h) => h.score),
+          batch[b].hypotheses.map((h) => h.score),
+        ),
+      ).toBeLessThanOrEqual(1e-5);
     }
     // A gathered (non-contiguous) selection: samples in reverse order.
     const reversed = await beamSearch(decoder, selectMemorySamples(memory, [1, 0]), { ...search, numReturn: search.beamSize });
@@ -151,15 +159,29 @@ describe.each<GoldenName>(['videoqa_tiny', 'videocaption_tiny'])('generation par
     const [rows, len] = [ids.length, ids[0].length];
     const V = decoder.vocabSize;
     const mk = (w: number, get: (r: number, t: number) => number, dims: string[]) =>
-      tensor('int64', dims, [rows, w], BigInt64Array.from({ length: rows * w }, (_, i) => BigInt(get(Math.floor(i / w), i % w))));
-    const prefill = await decoder.forward(memory, mk(len, (r, t) => ids[r][t], ['rows', 'tokens']), mk(len, (r, t) => mask[r][t], ['rows', 'total_tokens']));
+      tensor(
+        'int64',
+        dims,
+        [rows, w],
+        BigInt64Array.from({ length: rows * w }, (_, i) => BigInt(get(Math.floor(i / w), i % w))),
+      );
+    const prefill = await decoder.forward(
+      memory,
+      mk(len, (r, t) => ids[r][t], ['rows', 'tokens']),
+      mk(len, (r, t) => mask[r][t], ['rows', 'total_tokens']),
+    );
     const reference = await fx.float('decoder_tf.logits');
     expect(maxAbsDiff(prefill.logits.data, reference.data)).toBeLessThanOrEqual(TOL);
 
     const stepped = new Float32Array(rows * len * V);
     let cache: DecoderCache | undefined;
     for (let t = 0; t < len; t++) {
-      const out = await decoder.forward(memory, mk(1, (r) => ids[r][t], ['rows', 'tokens']), mk(t + 1, (r, u) => mask[r][u], ['rows', 'total_tokens']), cache);
+      const out = await decoder.forward(
+        memory,
+        mk(1, (r) => ids[r][t], ['rows', 'tokens']),
+        mk(t + 1, (r, u) => mask[r][u], ['rows', 'total_tokens']),
+        cache,
+      );
       cache = out.cache;
       expect(cache.length).toBe(t + 1);
       for (let r = 0; r < rows; r++) stepped.set(out.logits.data.subarray(r * V, (r + 1) * V), (r * len + t) * V);
@@ -205,25 +227,31 @@ describe.each<GoldenName>(['videoqa_tiny', 'videocaption_tiny'])('generation par
   });
 
   // Only the VideoQA golden has answer-ranking fixtures (captioning never ranks).
-  if (qa) it('rankAnswers matches rank.* (k from model_config.k_test)', async () => {
-    const answerIds = await fx.ids('input.answer_list_ids');
-    const answerMask = await fx.ids('input.answer_list_mask');
-    const k = cfg.k_test;
-    const ranked = await rankAnswers(decoder, memory, answerIds, answerMask, k);
-    expect(ranked.firstTokenLogits.shape).toEqual([memory.batch, decoder.vocabSize]);
-    expect(maxAbsDiff(ranked.firstTokenLogits.data, (await fx.float('rank.first_token_logits')).data)).toBeLessThanOrEqual(TOL);
-    expect(maxAbsDiff(ranked.candidateLoss, (await fx.float('rank.candidate_answer_loss')).data)).toBeLessThanOrEqual(TOL);
-    expect(ranked.results.flatMap((r) => r.ids)).toEqual(ints(await fx.int64('rank.topk_ids')));
-    expect(maxAbsDiff(ranked.results.flatMap((r) => r.probs), (await fx.float('rank.topk_probs')).data)).toBeLessThanOrEqual(TOL);
+  if (qa)
+    it('rankAnswers matches rank.* (k from model_config.k_test)', async () => {
+      const answerIds = await fx.ids('input.answer_list_ids');
+      const answerMask = await fx.ids('input.answer_list_mask');
+      const k = cfg.k_test;
+      const ranked = await rankAnswers(decoder, memory, answerIds, answerMask, k);
+      expect(ranked.firstTokenLogits.shape).toEqual([memory.batch, decoder.vocabSize]);
+      expect(maxAbsDiff(ranked.firstTokenLogits.data, (await fx.float('rank.first_token_logits')).data)).toBeLessThanOrEqual(TOL);
+      expect(maxAbsDiff(ranked.candidateLoss, (await fx.float('rank.candidate_answer_loss')).data)).toBeLessThanOrEqual(TOL);
+      expect(ranked.results.flatMap((r) => r.ids)).toEqual(ints(await fx.int64('rank.topk_ids')));
+      expect(
+        maxAbsDiff(
+          ranked.results.flatMap((r) => r.probs),
+          (await fx.float('rank.topk_probs')).data,
+        ),
+      ).toBeLessThanOrEqual(TOL);
 
-    // Chunked candidate decoding (one row per call) changes nothing.
-    const chunked = await rankAnswers(decoder, memory, answerIds, answerMask, k, { maxRowsPerCall: 1 });
-    expect(chunked.results.map((r) => r.ids)).toEqual(ranked.results.map((r) => r.ids));
-    expect(maxAbsDiff(chunked.candidateLoss, ranked.candidateLoss)).toBeLessThanOrEqual(1e-5);
+      // Chunked candidate decoding (one row per call) changes nothing.
+      const chunked = await rankAnswers(decoder, memory, answerIds, answerMask, k, { maxRowsPerCall: 1 });
+      expect(chunked.results.map((r) => r.ids)).toEqual(ranked.results.map((r) => r.ids));
+      expect(maxAbsDiff(chunked.candidateLoss, ranked.candidateLoss)).toBeLessThanOrEqual(1e-5);
 
-    await expect(rankAnswers(decoder, memory, answerIds, answerMask, answerIds.length + 1)).rejects.toBeInstanceOf(InvalidOptionError);
-    await expect(rankAnswers(decoder, memory, answerIds, answerMask, 0)).rejects.toBeInstanceOf(InvalidOptionError);
-  });
+      await expect(rankAnswers(decoder, memory, answerIds, answerMask, answerIds.length + 1)).rejects.toBeInstanceOf(InvalidOptionError);
+      await expect(rankAnswers(decoder, memory, answerIds, answerMask, 0)).rejects.toBeInstanceOf(InvalidOptionError);
+    });
 });
 
 describe('beam search mechanics (stub decoder)', () => {
@@ -239,8 +267,7 @@ describe('beam search mechanics (stub decoder)', () => {
         calls.push({ rows, tokens: t, past });
         expect(attentionMask.shape).toEqual([rows, past + t]);
         const data = new Float32Array(rows * t * V);
-        for (let r = 0; r < rows; r++)
-          for (let i = 0; i < t; i++) data.set(logitsOf(Number(ids.data[r * t + i]), past + i), (r * t + i) * V);
+        for (let r = 0; r < rows; r++) for (let i = 0; i < t; i++) data.set(logitsOf(Number(ids.data[r * t + i]), past + i), (r * t + i) * V);
         return {
           logits: tensor('float32', ['rows', 'tokens', 'vocab'], [rows, t, V], data),
           cache: { rows, length: past + t, past: {} } satisfies DecoderCache,
@@ -252,7 +279,11 @@ describe('beam search mechanics (stub decoder)', () => {
     };
     return { decoder, calls };
   }
-  const memory = (batch: number): DecoderMemory => ({ batch, cross: {}, mask: tensor('int64', ['batch', 'memory_tokens'], [batch, 1], new BigInt64Array(batch).fill(1n)) });
+  const memory = (batch: number): DecoderMemory => ({
+    batch,
+    cross: {},
+    mask: tensor('int64', ['batch', 'memory_tokens'], [batch, 1], new BigInt64Array(batch).fill(1n)),
+  });
 
   it('feeds one new token per row after a one-row-per-sample prefill; ties go to the lower flat index', async () => {
     const { decoder, calls } = stub(200, 32, () => new Array(200).fill(0));
@@ -274,8 +305,20 @@ describe('beam search mechanics (stub decoder)', () => {
   it.each([
     // After EOS, token 6 has logit a. a = 6: the continued [5,EOS,6] beam ranks below the recorded [5,EOS];
     // a = 8: it ranks above it. Either way the sample is not retired at step 1 (its top beam is [5,5]).
-    { a: 6, best: [[101, 5, 5, 5], [101, 5, 102]] },
-    { a: 8, best: [[101, 5, 5, 5], [101, 5, 102, 6]] },
+    {
+      a: 6,
+      best: [
+        [101, 5, 5, 5],
+        [101, 5, 102],
+      ],
+    },
+    {
+      a: 8,
+      best: [
+        [101, 5, 5, 5],
+        [101, 5, 102, 6],
+      ],
+    },
   ])('a non-top EOS beam is recorded and stays alive; EOS is forbidden below minLength (a = $a)', async ({ a, best }) => {
     const V = 120;
     const logitsOf = (last: number) =>
@@ -295,7 +338,12 @@ describe('beam search mechanics (stub decoder)', () => {
     };
     const lp = (step: number) => ((5 + step + 1) / 6) ** 0.6;
     const score = (ids: number[]) => ids.slice(1).reduce((s, tok, i) => s + logp(ids[i], tok), 0) / lp(ids.length - 2);
-    expect(maxAbsDiff(r.hypotheses.map((h) => h.score), best.map(score))).toBeLessThanOrEqual(1e-5);
+    expect(
+      maxAbsDiff(
+        r.hypotheses.map((h) => h.score),
+        best.map(score),
+      ),
+    ).toBeLessThanOrEqual(1e-5);
   });
 
   it('retired samples leave the batch', async () => {

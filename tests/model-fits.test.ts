@@ -23,7 +23,9 @@ async function oversizedModel(): Promise<{ dir: string; bytes: number }> {
   const json = JSON.stringify(manifest, null, 2) + '\n';
   writeFileSync(path.join(dir, MANIFEST_FILE), json);
   writeFileSync(path.join(dir, MANIFEST_HASH_FILE), createHash('sha256').update(json).digest('hex') + '\n');
-  const used = new Set(['vision_encoder', 'universal', 'text_encoder', 'fusion', 'decoder'].flatMap((m) => manifest.modules[m as keyof Manifest['modules']]?.data ?? []));
+  const used = new Set(
+    ['vision_encoder', 'universal', 'text_encoder', 'fusion', 'decoder'].flatMap((m) => manifest.modules[m as keyof Manifest['modules']]?.data ?? []),
+  );
   return { dir, bytes: manifest.files.filter((f) => used.has(f.path)).reduce((s, f) => s + f.bytes, 0) };
 }
 

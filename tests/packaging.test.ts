@@ -12,7 +12,6 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { installApp, packPackages } from './helpers/packed.mjs';
 
-
 const NAMES = '{ BackendUnavailableError, ModuleSession, availableBackends, probeBackend, resolveBackend }';
 
 /** After `importLine`: probes every backend and creates a cpu session; prints what happened as one JSON line. */
@@ -31,7 +30,10 @@ const probeScript = (importLine: string) => `${importLine}
 
 /** Runs `call` (an expression giving a promise) in the installed app; returns the error's code and message ({} if none). */
 function errorOf(app: string, importLine: string, call: string): { code?: string; message?: string } {
-  writeFileSync(path.join(app, 'error-of.mjs'), `${importLine}\n${call}.then(() => console.log('{}'), (e) => console.log(JSON.stringify({ code: e.code, message: e.message })));\n`);
+  writeFileSync(
+    path.join(app, 'error-of.mjs'),
+    `${importLine}\n${call}.then(() => console.log('{}'), (e) => console.log(JSON.stringify({ code: e.code, message: e.message })));\n`,
+  );
   return JSON.parse(execFileSync(process.execPath, ['error-of.mjs'], { cwd: app, encoding: 'utf8', timeout: 60_000 }).trim());
 }
 
@@ -42,7 +44,9 @@ describe('@mplug2/tasks installed as in a browser project: no onnxruntime-node',
     const tarballs = packPackages(PACKAGES);
     // Every tarball carries the license text (prepack copies the root LICENSE in).
     for (const [name, spec] of Object.entries(tarballs))
-      expect(execFileSync('tar', ['-tzf', spec.slice('file:'.length)], { encoding: 'utf8' }).split('\n'), `${name} has no LICENSE`).toContain('package/LICENSE');
+      expect(execFileSync('tar', ['-tzf', spec.slice('file:'.length)], { encoding: 'utf8' }).split('\n'), `${name} has no LICENSE`).toContain(
+        'package/LICENSE',
+      );
     // onnxruntime-web is an optional peer of @mplug2/core: a browser project lists it, as the README says.
     const app = installApp('mplug2-browser-install', { name: 'browser-app', private: true, dependencies: { ...tarballs, 'onnxruntime-web': '1.30.0' } });
     // Every installed package, nested ones included, is in the lockfile npm wrote.
@@ -61,7 +65,9 @@ describe('@mplug2/tasks installed as in a browser project: no onnxruntime-node',
       expect(r.auto, script).toBe('wasm');
       expect(r.cpuProbe, script).toMatch(/onnxruntime-node is not installed .*npm install onnxruntime-node@1\.30\.0/);
       expect(r.created.typed, script).toBe(true);
-      expect(r.created.message, script).toMatch(/^backend 'cpu' is not available \(tried: cpu: onnxruntime-node could not be loaded: onnxruntime-node is not installed/);
+      expect(r.created.message, script).toMatch(
+        /^backend 'cpu' is not available \(tried: cpu: onnxruntime-node could not be loaded: onnxruntime-node is not installed/,
+      );
       expect(r.created.message, script).toContain("npm install onnxruntime-node@1.30.0`, or use backend 'wasm'");
       expect(r.created.available, script).toEqual(['wasm']);
     }

@@ -4,7 +4,16 @@ import { runParity } from '@mplug2/converter';
 import { GOLDENS, goldenModel, type GoldenName } from './helpers/golden';
 
 const BOUNDARIES: Record<GoldenName, string[]> = {
-  videoqa_tiny: ['visual.out', 'v_module.out', 'image_embeds', 'text.out', 'fusion.text_out', 'fusion.merged_states', 'fusion.merged_mask', 'decoder_tf.logits'],
+  videoqa_tiny: [
+    'visual.out',
+    'v_module.out',
+    'image_embeds',
+    'text.out',
+    'fusion.text_out',
+    'fusion.merged_states',
+    'fusion.merged_mask',
+    'decoder_tf.logits',
+  ],
   videocaption_tiny: ['visual.out', 'v_module.out', 'image_embeds', 'decoder_tf.logits'],
 };
 

@@ -57,7 +57,9 @@ describe('pipeline()', () => {
 
   it('refuses unknown tasks, conflicting options, a dtype the model was not converted with, and honours signal', async () => {
     const dir = await demoModel();
-    await expect(pipeline('text-generation' as never, dir)).rejects.toThrow(/'text-generation' is not a pipeline task here \(tasks: video-question-answering, /);
+    await expect(pipeline('text-generation' as never, dir)).rejects.toThrow(
+      /'text-generation' is not a pipeline task here \(tasks: video-question-answering, /,
+    );
     await expect(pipeline('video-captioning', dir, { device: 'cpu', backend: 'wasm' })).rejects.toBeInstanceOf(InvalidOptionError);
     const err = await pipeline('video-captioning', dir, { dtype: 'fp16' }).catch((e) => e);
     expect(err).toBeInstanceOf(InvalidOptionError);

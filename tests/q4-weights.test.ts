@@ -28,7 +28,8 @@ describe('q4 block quantization', () => {
     expect(zeroPoint?.length).toBe(scheme.symmetric ? undefined : N * Math.ceil(blocks / 2));
     const d = dequantize(q, scale, zeroPoint, K, N, scheme);
     for (let k = 0; k < K; k++)
-      for (let n = 0; n < N; n++) expect(Math.abs(d[k * N + n] - w[k * N + n])).toBeLessThanOrEqual(scale[n * blocks + Math.floor(k / scheme.blockSize)] / 2 + 1e-6);
+      for (let n = 0; n < N; n++)
+        expect(Math.abs(d[k * N + n] - w[k * N + n])).toBeLessThanOrEqual(scale[n * blocks + Math.floor(k / scheme.blockSize)] / 2 + 1e-6);
   });
 
   it('refuses a block size onnxruntime does not take', () => {
@@ -62,7 +63,10 @@ describe('q4 block quantization', () => {
     }
   }
   it.each(['cpu', 'wasm'] as Backend[])('onnxruntime MatMulNBits on %s reads the layout: equals x·dequant(W)', (backend) => matMulNBitsReadsLayout(backend));
-  it.skipIf(webgpuError !== null)(`onnxruntime MatMulNBits on webgpu reads the layout: equals x·dequant(W)${webgpuError ? ` (skipped: ${webgpuError})` : ''}`, () => matMulNBitsReadsLayout('webgpu'));
+  it.skipIf(webgpuError !== null)(
+    `onnxruntime MatMulNBits on webgpu reads the layout: equals x·dequant(W)${webgpuError ? ` (skipped: ${webgpuError})` : ''}`,
+    () => matMulNBitsReadsLayout('webgpu'),
+  );
 });
 
 // (Tiny models: vision.weights is 0.27–0.39× fp32 here — convolution and embedding tables stay fp32 —

@@ -35,7 +35,19 @@ const files = (out: string) => ({
   run: readFileSync(path.join(out, 'run.json'), 'utf8'),
 });
 
-const evalArgs = (task: 'videoqa' | 'caption', out: string) => ['eval', 'run', model, '--task', task, '--annotations', task === 'videoqa' ? qa : captions, '--videos', videos, '--out', out];
+const evalArgs = (task: 'videoqa' | 'caption', out: string) => [
+  'eval',
+  'run',
+  model,
+  '--task',
+  task,
+  '--annotations',
+  task === 'videoqa' ? qa : captions,
+  '--videos',
+  videos,
+  '--out',
+  out,
+];
 
 beforeAll(async () => {
   model = await demoModel();
@@ -51,7 +63,10 @@ beforeAll(async () => {
   qa = path.join(tmp, 'qa.jsonl');
   writeFileSync(qa, lines.join('\n') + '\n');
   captions = path.join(tmp, 'captions.jsonl');
-  writeFileSync(captions, ids.map((id) => JSON.stringify({ video_id: id, golden_caption: [`a ${id.split('_')[0]} screen`, 'a synthetic test pattern'] })).join('\n') + '\n');
+  writeFileSync(
+    captions,
+    ids.map((id) => JSON.stringify({ video_id: id, golden_caption: [`a ${id.split('_')[0]} screen`, 'a synthetic test pattern'] })).join('\n') + '\n',
+  );
   for (const task of ['videoqa', 'caption'] as const) {
     const out = path.join(tmp, `embedded-${task}`);
     const r = await runCli([...evalArgs(task, out), '--json']);
@@ -73,7 +88,10 @@ function expectEqualsEmbedded(task: 'videoqa' | 'caption', out: string): void {
   expect(got.run).toBe(reference[task].run);
   if (task === 'videoqa') {
     const questionIds = (JSON.parse(got.results) as { question_id: number }[]).map((r) => r.question_id);
-    const annotated = readFileSync(qa, 'utf8').trim().split('\n').map((l) => JSON.parse(l).video_id as string);
+    const annotated = readFileSync(qa, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l).video_id as string);
     expect(questionIds).toEqual(annotated.flatMap((v, i) => (ids.includes(v) ? [i] : [])));
   }
 }
@@ -85,57 +103,69 @@ describe('eval on the queue: coordinator + 3 worker processes on a real redis-se
     expect(JSON.parse(reference.videoqa.results)).toHaveLength(ids.length * QUESTIONS.length);
   });
 
-  it('videoqa: a worker SIGKILLed while it holds a video; results.json and metrics.json equal the embedded run', async () => {
-    const q = `eval-kill-worker-${++queueSeq}`;
-    const out = path.join(tmp, q);
-    const ws = await startWorkers(procs, model, redis.url, q, 3);
-    try {
-      const coordinator = procs.start([...evalArgs('videoqa', out), '--queue', redis.url, '--queue-name', q, '--backoff-ms', '200', '--json']);
-      const { worker: victim, job } = await until('a job to become active', () => firstActive(ws));
-      victim.child.kill('SIGKILL');
-      expect(await coordinator.exited).toBe(1); // as the embedded run: a missing and an undecodable video
-      expect(victim.events.some((e) => e.type === 'completed' && e.jobId === job)).toBe(false);
-      expect(completedJobs(ws.filter((w) => w !== victim))).toContain(job);
-      expectEqualsEmbedded('videoqa', out);
-    } finally {
-      await stopWorkers(ws);
-    }
-  }, SCENARIO_MS);
+  it(
+    'videoqa: a worker SIGKILLed while it holds a video; results.json and metrics.json equal the embedded run',
+    async () => {
+      const q = `eval-kill-worker-${++queueSeq}`;
+      const out = path.join(tmp, q);
+      const ws = await startWorkers(procs, model, redis.url, q, 3);
+      try {
+        const coordinator = procs.start([...evalArgs('videoqa', out), '--queue', redis.url, '--queue-name', q, '--backoff-ms', '200', '--json']);
+        const { worker: victim, job } = await until('a job to become active', () => firstActive(ws));
+        victim.child.kill('SIGKILL');
+        expect(await coordinator.exited).toBe(1); // as the embedded run: a missing and an undecodable video
+        expect(victim.events.some((e) => e.type === 'completed' && e.jobId === job)).toBe(false);
+        expect(completedJobs(ws.filter((w) => w !== victim))).toContain(job);
+        expectEqualsEmbedded('videoqa', out);
+      } finally {
+        await stopWorkers(ws);
+      }
+    },
+    SCENARIO_MS,
+  );
 
-  it('caption: the coordinator SIGKILLed and started again finishes the same run; equal to the embedded run', async () => {
-    const q = `eval-kill-coordinator-${++queueSeq}`;
-    const out = path.join(tmp, q);
-    const ws = await startWorkers(procs, model, redis.url, q, 3);
-    try {
-      const args = [...evalArgs('caption', out), '--queue', redis.url, '--queue-name', q, '--json'];
-      const first = procs.start(args);
-      await until('some jobs to complete', () => completedJobs(ws).length >= 2);
-      first.child.kill('SIGKILL');
-      await first.exited;
-      expect(new Set(completedJobs(ws)).size).toBeLessThan(ids.length);
-      const second = procs.start(args);
-      expect(await second.exited).toBe(reference.caption.code);
-      // Each video was captioned once across both coordinators (the second re-attached to the queued jobs).
-      expect(completedJobs(ws).length).toBe(ids.length);
-      expectEqualsEmbedded('caption', out);
-    } finally {
-      await stopWorkers(ws);
-    }
-  }, SCENARIO_MS);
+  it(
+    'caption: the coordinator SIGKILLed and started again finishes the same run; equal to the embedded run',
+    async () => {
+      const q = `eval-kill-coordinator-${++queueSeq}`;
+      const out = path.join(tmp, q);
+      const ws = await startWorkers(procs, model, redis.url, q, 3);
+      try {
+        const args = [...evalArgs('caption', out), '--queue', redis.url, '--queue-name', q, '--json'];
+        const first = procs.start(args);
+        await until('some jobs to complete', () => completedJobs(ws).length >= 2);
+        first.child.kill('SIGKILL');
+        await first.exited;
+        expect(new Set(completedJobs(ws)).size).toBeLessThan(ids.length);
+        const second = procs.start(args);
+        expect(await second.exited).toBe(reference.caption.code);
+        // Each video was captioned once across both coordinators (the second re-attached to the queued jobs).
+        expect(completedJobs(ws).length).toBe(ids.length);
+        expectEqualsEmbedded('caption', out);
+      } finally {
+        await stopWorkers(ws);
+      }
+    },
+    SCENARIO_MS,
+  );
 
-  it('caption: Redis restarted mid-run (AOF); equal to the embedded run', async () => {
-    const q = `eval-restart-redis-${++queueSeq}`;
-    const out = path.join(tmp, q);
-    const ws = await startWorkers(procs, model, redis.url, q, 3);
-    try {
-      const coordinator = procs.start([...evalArgs('caption', out), '--queue', redis.url, '--queue-name', q, '--json']);
-      await until('some jobs to complete', () => completedJobs(ws).length >= 2);
-      expect(new Set(completedJobs(ws)).size).toBeLessThan(ids.length);
-      await redis.restart(500);
-      expect(await coordinator.exited).toBe(reference.caption.code);
-      expectEqualsEmbedded('caption', out);
-    } finally {
-      await stopWorkers(ws);
-    }
-  }, SCENARIO_MS);
+  it(
+    'caption: Redis restarted mid-run (AOF); equal to the embedded run',
+    async () => {
+      const q = `eval-restart-redis-${++queueSeq}`;
+      const out = path.join(tmp, q);
+      const ws = await startWorkers(procs, model, redis.url, q, 3);
+      try {
+        const coordinator = procs.start([...evalArgs('caption', out), '--queue', redis.url, '--queue-name', q, '--json']);
+        await until('some jobs to complete', () => completedJobs(ws).length >= 2);
+        expect(new Set(completedJobs(ws)).size).toBeLessThan(ids.length);
+        await redis.restart(500);
+        expect(await coordinator.exited).toBe(reference.caption.code);
+        expectEqualsEmbedded('caption', out);
+      } finally {
+        await stopWorkers(ws);
+      }
+    },
+    SCENARIO_MS,
+  );
 });

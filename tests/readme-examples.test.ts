@@ -28,7 +28,10 @@ function example(pkg: string, model: string): { run: () => Promise<unknown>; log
   const names: string[] = [];
   const values: unknown[] = [];
   code = code.replace(/^import \{([^}]+)\} from '([^']+)';\n/gm, (_, list: string, from: string) => {
-    for (const n of list.split(',').map((s) => s.trim()).filter(Boolean)) {
+    for (const n of list
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean)) {
       expect(MODULES[from]?.[n], `${pkg} README imports ${n} from ${from}`).toBeDefined();
       names.push(n);
       values.push(MODULES[from][n]);

@@ -63,7 +63,10 @@ describe('resumable download to disk', () => {
   it('a connection dropped mid-file fails with MODEL_DOWNLOAD; a new process re-requests only the chunks it lacks', async () => {
     const cache = cacheDir();
     const first = await RemoteModel.open(base, { cache: new DiskCache(cache), chunkBytes: CHUNK });
-    const file = first.files().filter((f) => f.path.endsWith('.weights')).sort((a, b) => b.bytes - a.bytes)[0];
+    const file = first
+      .files()
+      .filter((f) => f.path.endsWith('.weights'))
+      .sort((a, b) => b.bytes - a.bytes)[0];
     const chunks = Math.ceil(file.bytes / CHUNK);
     expect(chunks).toBeGreaterThan(3);
     const url = `/model/${file.path}`;
@@ -85,7 +88,10 @@ describe('resumable download to disk', () => {
     const again = await RemoteModel.open(base, { cache: new DiskCache(cache), chunkBytes: CHUNK });
     const n = server.requests.length;
     await again.prefetch();
-    const run2 = server.requests.slice(n).filter((r) => r.url === url).map((r) => r.range);
+    const run2 = server.requests
+      .slice(n)
+      .filter((r) => r.url === url)
+      .map((r) => r.range);
     expect(run2).toEqual(Array.from({ length: chunks - 2 }, (_, i) => `bytes=${(i + 2) * CHUNK}-${Math.min(file.bytes, (i + 3) * CHUNK) - 1}`));
 
     // And once complete, nothing is fetched again.
@@ -176,7 +182,11 @@ describe('tasks and CLI load models from URLs', () => {
     process.env.MPLUG2_CACHE_DIR = cacheDir();
     try {
       const args = (m: string) => ['qa', m, SAMPLE_VIDEO, '--question', 'what is in the video?', '--json'];
-      const strip = (out: string) => out.trim().split('\n').map((l) => ({ ...JSON.parse(l), timings: undefined }));
+      const strip = (out: string) =>
+        out
+          .trim()
+          .split('\n')
+          .map((l) => ({ ...JSON.parse(l), timings: undefined }));
       const remote = await runCli(args(base));
       const local = await runCli(args(dir));
       expect(remote.code).toBe(0);

@@ -4,27 +4,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { MissingTensorError } from '@mplug2/core';
-import {
-  convertCheckpoint,
-  generateCheckpoint,
-  mplug2TensorSpecs,
-  syntheticSources,
-  tinyDemoConfig,
-  writeTorchCheckpoint,
-} from '@mplug2/converter';
-import {
-  LanceVectorStore,
-  MemoryVectorStore,
-  Retriever,
-  indexVideos,
-  searchVideos,
-  zeroShotClassify,
-} from '@mplug2/tasks';
+import { convertCheckpoint, generateCheckpoint, mplug2TensorSpecs, syntheticSources, tinyDemoConfig, writeTorchCheckpoint } from '@mplug2/converter';
+import { LanceVectorStore, MemoryVectorStore, Retriever, indexVideos, searchVideos, zeroShotClassify } from '@mplug2/tasks';
 import { runCli } from './helpers/cli';
 import { demoModel } from './helpers/demo-model';
 import { loadVideo, type LoadedVideo } from '@mplug2/vision-encoder';
 import { makeImage, makeVideos } from './helpers/videos';
-
 
 const dot = (a: ArrayLike<number>, b: ArrayLike<number>) => {
   let s = 0;
@@ -51,7 +36,11 @@ beforeAll(async () => {
 
 describe('converter: retrieval heads', () => {
   it('a pretrain checkpoint with heads gets the retrieval_heads module and its temp', async () => {
-    expect(retriever.model.manifest.modules.retrieval_heads?.graphs).toEqual({ vision_proj: 'retrieval_heads_vision_proj.onnx', text_proj: 'retrieval_heads_text_proj.onnx', itm: 'retrieval_heads_itm.onnx' });
+    expect(retriever.model.manifest.modules.retrieval_heads?.graphs).toEqual({
+      vision_proj: 'retrieval_heads_vision_proj.onnx',
+      text_proj: 'retrieval_heads_text_proj.onnx',
+      itm: 'retrieval_heads_itm.onnx',
+    });
     expect(retriever.model.manifest.modules.retrieval_heads?.data).toEqual(['heads.weights']);
     expect(retriever.temperature).toBeCloseTo(0.07, 6);
     expect(retriever.embedDim).toBe(32);
@@ -65,7 +54,8 @@ describe('converter: retrieval heads', () => {
     expect(r.manifest.modules.retrieval_heads).toBeUndefined();
     const err = await Retriever.load(path.join(dir, 'm')).catch((e) => e);
     expect(err).toBeInstanceOf(MissingTensorError);
-    for (const t of ['vision_proj.weight', 'vision_proj.bias', 'text_proj.weight', 'text_proj.bias', 'itm_head.weight', 'itm_head.bias']) expect(err.message).toContain(t);
+    for (const t of ['vision_proj.weight', 'vision_proj.bias', 'text_proj.weight', 'text_proj.bias', 'itm_head.weight', 'itm_head.bias'])
+      expect(err.message).toContain(t);
   });
 
   it('a checkpoint with only some heads fails conversion with a MissingTensorError naming the missing ones', async () => {
@@ -143,13 +133,23 @@ describe('corpus index and search (LanceDB)', () => {
     await indexVideos(retriever, store, files.slice(0, 6), { batchSize: 3, storeStates: true });
     const rows = await store.search(retriever.modelId, new Float32Array(32), 100);
     expect(rows.some((r) => 'states' in r)).toBe(false); // search does not read the (large) states
-    const states = await store.states(retriever.modelId, rows.map((r) => r.path));
+    const states = await store.states(
+      retriever.modelId,
+      rows.map((r) => r.path),
+    );
     expect([...states.values()].map((v) => v.length)).toEqual(rows.map(() => (1 + 4 * 16) * 64));
     const a = await searchVideos(retriever, store, 'blue sky', { k: 6, rerank: 6 });
     // The same rows without states: re-ranking decodes and encodes the videos again.
     const plain = new MemoryVectorStore();
     await plain.add(rows.map(({ score: _s, ...r }) => r));
-    expect((await plain.states(retriever.modelId, rows.map((r) => r.path))).size).toBe(0);
+    expect(
+      (
+        await plain.states(
+          retriever.modelId,
+          rows.map((r) => r.path),
+        )
+      ).size,
+    ).toBe(0);
     const b = await searchVideos(retriever, plain, 'blue sky', { k: 6, rerank: 6 });
     expect(a.hits.map((h) => h.path)).toEqual(b.hits.map((h) => h.path));
     a.hits.forEach((h, i) => expect(h.itm!).toBeCloseTo(b.hits[i].itm!, 5));

@@ -15,7 +15,12 @@ const CLS = 101;
 async function plainLoss(decoder: TextDecoderModule, memory: DecoderMemory, sample: number, ids: number[], mask: number[]): Promise<number> {
   const mem: DecoderMemory = {
     batch: 1,
-    mask: tensor('int64', ['batch', 'memory_tokens'], [1, memory.mask.shape[1]], memory.mask.data.slice(sample * memory.mask.shape[1], (sample + 1) * memory.mask.shape[1])),
+    mask: tensor(
+      'int64',
+      ['batch', 'memory_tokens'],
+      [1, memory.mask.shape[1]],
+      memory.mask.data.slice(sample * memory.mask.shape[1], (sample + 1) * memory.mask.shape[1]),
+    ),
     cross: Object.fromEntries(
       Object.entries(memory.cross).map(([k, t]) => {
         const per = t.data.length / memory.batch;
@@ -24,7 +29,11 @@ async function plainLoss(decoder: TextDecoderModule, memory: DecoderMemory, samp
     ),
   };
   const w = ids.length;
-  const out = await decoder.forward(mem, tensor('int64', ['rows', 'tokens'], [1, w], BigInt64Array.from(ids.map(BigInt))), tensor('int64', ['rows', 'total_tokens'], [1, w], BigInt64Array.from(mask.map(BigInt))));
+  const out = await decoder.forward(
+    mem,
+    tensor('int64', ['rows', 'tokens'], [1, w], BigInt64Array.from(ids.map(BigInt))),
+    tensor('int64', ['rows', 'total_tokens'], [1, w], BigInt64Array.from(mask.map(BigInt))),
+  );
   const V = decoder.vocabSize;
   let sum = 0;
   for (let t = 0; t + 1 < w; t++) {
@@ -53,14 +62,21 @@ describe('teacher-forced sequence losses: length-bucketed calls and the shared f
     const width = decoder.dims.text.encoderWidth;
     const states = Float32Array.from({ length: B * S * width }, (_, i) => Math.sin(i * 0.37));
     const memMask = BigInt64Array.from({ length: B * S }, (_, i) => (i % S < S - 2 * (i >= S ? 1 : 0) ? 1n : 0n));
-    memory = await decoder.encodeMemory(tensor('float32', ['batch', 'memory_tokens', 'hidden'], [B, S, width], states), tensor('int64', ['batch', 'memory_tokens'], [B, S], memMask));
+    memory = await decoder.encodeMemory(
+      tensor('float32', ['batch', 'memory_tokens', 'hidden'], [B, S, width], states),
+      tensor('int64', ['batch', 'memory_tokens'], [B, S], memMask),
+    );
   });
   afterAll(() => decoder.dispose());
 
   it('equal the plain full-width decode of each row, with and without a shared first token, in one call or one row per call', async () => {
     const group = ids.length / B;
     const expected = await Promise.all(ids.map((r, i) => plainLoss(decoder, memory, Math.floor(i / group), r, mask[i])));
-    const first = await decoder.forward(memory, tensor('int64', ['rows', 'tokens'], [B, 1], new BigInt64Array(B).fill(BigInt(CLS))), tensor('int64', ['rows', 'total_tokens'], [B, 1], new BigInt64Array(B).fill(1n)));
+    const first = await decoder.forward(
+      memory,
+      tensor('int64', ['rows', 'tokens'], [B, 1], new BigInt64Array(B).fill(BigInt(CLS))),
+      tensor('int64', ['rows', 'total_tokens'], [B, 1], new BigInt64Array(B).fill(1n)),
+    );
     const prefix = { id: CLS, logits: first.logits, cache: first.cache };
     for (const options of [{}, { prefix }, { maxRowsPerCall: 1 }, { maxRowsPerCall: 3, prefix }]) {
       const { loss, targets } = await sequenceLosses(decoder, memory, ids, mask, options);
@@ -72,7 +88,11 @@ describe('teacher-forced sequence losses: length-bucketed calls and the shared f
   });
 
   it('a prefix whose token the rows do not start with is not used', async () => {
-    const first = await decoder.forward(memory, tensor('int64', ['rows', 'tokens'], [B, 1], new BigInt64Array(B).fill(7n)), tensor('int64', ['rows', 'total_tokens'], [B, 1], new BigInt64Array(B).fill(1n)));
+    const first = await decoder.forward(
+      memory,
+      tensor('int64', ['rows', 'tokens'], [B, 1], new BigInt64Array(B).fill(7n)),
+      tensor('int64', ['rows', 'total_tokens'], [B, 1], new BigInt64Array(B).fill(1n)),
+    );
     const withWrong = await sequenceLosses(decoder, memory, ids, mask, { prefix: { id: 7, logits: first.logits, cache: first.cache } });
     const plain = await sequenceLosses(decoder, memory, ids, mask);
     expect(Array.from(withWrong.loss)).toEqual(Array.from(plain.loss));
@@ -85,11 +105,11 @@ describe('decoder sessions', () => {
     const { graphs, portableGraphs } = model.manifest.modules.decoder!;
     expect(graphs.prefill).toBe(graphs.step);
     expect(portableGraphs!.prefill).toBe(portableGraphs!.step);
-    expect(model.manifest.files.filter((f) => f.path.startsWith('decoder') && f.path.endsWith('.onnx')).map((f) => f.path).sort()).toEqual([
-      'decoder_memory.onnx',
-      'decoder_memory.portable.onnx',
-      'decoder_step.onnx',
-      'decoder_step.portable.onnx',
-    ]);
+    expect(
+      model.manifest.files
+        .filter((f) => f.path.startsWith('decoder') && f.path.endsWith('.onnx'))
+        .map((f) => f.path)
+        .sort(),
+    ).toEqual(['decoder_memory.onnx', 'decoder_memory.portable.onnx', 'decoder_step.onnx', 'decoder_step.portable.onnx']);
   });
 });

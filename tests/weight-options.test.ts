@@ -27,7 +27,9 @@ async function convert(name: GoldenName, options: { dtype?: 'fp32' | 'fp16' | 'i
 describe('weight encodings', () => {
   it('float16 bits round to nearest even, keep subnormals, overflow to infinity', () => {
     const bits = toFloat16Bits(Float32Array.from([0, -0, 1, -2, 0.1, 65504, 65520, 1e6, 6e-8, 2 ** -24, 1e-9, 1 + 2 ** -11, 1 + 3 * 2 ** -11, Infinity, NaN]));
-    expect(Array.from(bits.subarray(0, 14))).toEqual([0x0000, 0x8000, 0x3c00, 0xc000, 0x2e66, 0x7bff, 0x7c00, 0x7c00, 0x0001, 0x0001, 0x0000, 0x3c00, 0x3c02, 0x7c00]);
+    expect(Array.from(bits.subarray(0, 14))).toEqual([
+      0x0000, 0x8000, 0x3c00, 0xc000, 0x2e66, 0x7bff, 0x7c00, 0x7c00, 0x0001, 0x0001, 0x0000, 0x3c00, 0x3c02, 0x7c00,
+    ]);
     expect(bits[14] & 0x7c00).toBe(0x7c00);
     expect(bits[14] & 0x3ff).not.toBe(0);
   });
@@ -55,7 +57,8 @@ describe('fused and primitive op paths', () => {
     const vision = opTypes(path.join(fused, 'vision_encoder.onnx'));
     expect(vision.has('com.microsoft.MultiHeadAttention')).toBe(true);
     expect(vision.has('com.microsoft.QuickGelu')).toBe(true);
-    const graphs = (dir: string, m: string, role = 'main') => path.join(dir, JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8')).modules[m].graphs[role]);
+    const graphs = (dir: string, m: string, role = 'main') =>
+      path.join(dir, JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8')).modules[m].graphs[role]);
     for (const [m, role] of [['universal'], ['text_encoder'], ['fusion'], ['decoder', 'step']]) {
       const ops = opTypes(graphs(fused, m, role));
       expect(ops.has('com.microsoft.BiasGelu'), m).toBe(true);
@@ -63,7 +66,11 @@ describe('fused and primitive op paths', () => {
     }
     const manifest = JSON.parse(readFileSync(path.join(plain, 'manifest.json'), 'utf8')) as { modules: Record<string, { graphs: Record<string, string> }> };
     for (const entry of Object.values(manifest.modules))
-      for (const f of Object.values(entry.graphs)) expect([...opTypes(path.join(plain, f))].filter((o) => o.startsWith('com.microsoft.')), f).toEqual([]);
+      for (const f of Object.values(entry.graphs))
+        expect(
+          [...opTypes(path.join(plain, f))].filter((o) => o.startsWith('com.microsoft.')),
+          f,
+        ).toEqual([]);
   });
 });
 

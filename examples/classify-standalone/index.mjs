@@ -20,7 +20,11 @@ const rows = (await readFile(labelsCsv, 'utf8'))
   });
 
 const embedder = await VideoEmbedder.load(modelDir);
-const head = await embedder.fitProbe(rows.map((r) => r.file), rows.map((r) => r.label), { heldOut: 0.25, seed: 0 });
+const head = await embedder.fitProbe(
+  rows.map((r) => r.file),
+  rows.map((r) => r.label),
+  { heldOut: 0.25, seed: 0 },
+);
 await saveProbeHead(headFile, head);
 const reloaded = await loadProbeHead(headFile);
 const videos = toPredict.length ? toPredict : rows.map((r) => r.file);

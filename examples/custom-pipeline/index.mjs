@@ -1,16 +1,7 @@
 // Composing modules in code: vision encoder → universal layers → a head of your own, wired with the
 // composer, which checks every connection's dtype and dims before anything runs.
 // usage: node index.mjs <model-dir or URL> <video> [more videos...]
-import {
-  MODULE_SPEC_VERSION,
-  Pipeline,
-  PortMismatchError,
-  checkInputs,
-  manifestDims,
-  openModel,
-  port,
-  tensor,
-} from '@mplug2/core';
+import { MODULE_SPEC_VERSION, Pipeline, PortMismatchError, checkInputs, manifestDims, openModel, port, tensor } from '@mplug2/core';
 import { loadUniversal } from '@mplug2/universal';
 import { loadVideo, loadVisionEncoder, stackVideos } from '@mplug2/vision-encoder';
 

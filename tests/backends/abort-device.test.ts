@@ -60,7 +60,9 @@ describe.skipIf(webgpuError !== null)('abort on webgpu', () => {
 
     const [wantCaption] = await cap.caption(pixelValues, long);
     const stopped = new AbortController();
-    const capAborted = await recordingDeviceTensors(() => cap.caption(pixelValues, { ...long, signal: stopped.signal, onStep: (e) => void (e.step === 2 && stopped.abort()) }));
+    const capAborted = await recordingDeviceTensors(() =>
+      cap.caption(pixelValues, { ...long, signal: stopped.signal, onStep: (e) => void (e.step === 2 && stopped.abort()) }),
+    );
     expect((capAborted.value as { code?: string }).code).toBe('ABORTED');
     expect(capAborted.made.filter((t) => !t.disposed).map((t) => t.label)).toEqual([]);
     expect((await cap.caption(pixelValues, long))[0].ids).toEqual(wantCaption.ids);

@@ -34,7 +34,8 @@ async function greedy(deviceResident: boolean) {
   let past: Record<string, Tensor> = {};
   const stepLayers = layers;
   for (let i = 0; i < stepLayers; i++)
-    for (const kind of ['key', 'value'] as const) past[N.pastName(kind, i)] = tensor('float32', ['rows', 'heads', 'past', 'head_dim'], [B, heads, 0, headDim], new Float32Array(0));
+    for (const kind of ['key', 'value'] as const)
+      past[N.pastName(kind, i)] = tensor('float32', ['rows', 'heads', 'past', 'head_dim'], [B, heads, 0, headDim], new Float32Array(0));
   let ids = new BigInt64Array(B).fill(101n);
   const out: number[][] = Array.from({ length: B }, () => []);
   const logitsSeen: Float32Array[] = [];
@@ -58,8 +59,7 @@ async function greedy(deviceResident: boolean) {
     }
     for (const old of Object.values(past)) if (isDeviceTensor(old)) old.dispose();
     past = {};
-    for (let i = 0; i < stepLayers; i++)
-      for (const kind of ['key', 'value'] as const) past[N.pastName(kind, i)] = r[N.presentName(kind, i)];
+    for (let i = 0; i < stepLayers; i++) for (const kind of ['key', 'value'] as const) past[N.pastName(kind, i)] = r[N.presentName(kind, i)];
   }
   const ms = performance.now() - t0;
   const resident = Object.values(past).every(isDeviceTensor) && Object.values(cross).every(isDeviceTensor);
@@ -78,7 +78,9 @@ describe.skipIf(webgpuError !== null)('decoder state in GPU memory (webgpu)', ()
     expect(device.ids).toEqual(host.ids);
     let maxDiff = 0;
     host.logits.forEach((l, s) => l.forEach((v, i) => (maxDiff = Math.max(maxDiff, Math.abs(v - device.logits[s][i])))));
-    process.stdout.write(`[decoder webgpu] ${STEPS} greedy steps: downloaded ${host.ms.toFixed(0)} ms, GPU-resident ${device.ms.toFixed(0)} ms, max logits diff ${maxDiff}\n`);
+    process.stdout.write(
+      `[decoder webgpu] ${STEPS} greedy steps: downloaded ${host.ms.toFixed(0)} ms, GPU-resident ${device.ms.toFixed(0)} ms, max logits diff ${maxDiff}\n`,
+    );
     expect(maxDiff).toBeLessThan(1e-4);
   }, 180_000);
 });

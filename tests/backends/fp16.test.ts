@@ -2,7 +2,16 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BackendUnavailableError, InvalidOptionError, ModuleSession, parseManifest, probeBackend, tensor, webGpuFloat16Support, type Backend } from '@mplug2/core';
+import {
+  BackendUnavailableError,
+  InvalidOptionError,
+  ModuleSession,
+  parseManifest,
+  probeBackend,
+  tensor,
+  webGpuFloat16Support,
+  type Backend,
+} from '@mplug2/core';
 import { GraphBuilder } from '@mplug2/core/onnx';
 import { convertCheckpoint, runParity, type ParityReport } from '@mplug2/converter';
 import { GOLDENS, type GoldenName } from '../helpers/golden';
@@ -34,7 +43,14 @@ function fp16Model(name: GoldenName, precision: Precision): Promise<string> {
   if (!p) {
     const out = mkdtempSync(path.join(tmpdir(), `mplug2-${name}-fp16-`));
     const compute = precision === 'fp16 compute' ? 'fp16' : 'fp32';
-    p = convertCheckpoint({ checkpoint: path.join(GOLDENS, name, 'checkpoint.pth'), config: path.join(GOLDENS, name, 'config.json'), out, dtype: 'fp16', compute, fusedAttention: false }).then(() => out);
+    p = convertCheckpoint({
+      checkpoint: path.join(GOLDENS, name, 'checkpoint.pth'),
+      config: path.join(GOLDENS, name, 'config.json'),
+      out,
+      dtype: 'fp16',
+      compute,
+      fusedAttention: false,
+    }).then(() => out);
     models.set(key, p);
   }
   return p;
@@ -60,25 +76,35 @@ afterAll(() => {
 });
 
 describe.each(storageBackends)('fp16 weights on %s', (backend) => {
-  it.each(GOLDEN_NAMES)('%s: deviation vs the fp32 reference is small and finite', async (name) => {
-    const report = await measure(name, 'fp16 weights', backend);
-    expect(Math.max(...report.tensors.map((t) => t.maxAbsDiff))).toBeLessThan(0.1);
-  }, 180_000);
+  it.each(GOLDEN_NAMES)(
+    '%s: deviation vs the fp32 reference is small and finite',
+    async (name) => {
+      const report = await measure(name, 'fp16 weights', backend);
+      expect(Math.max(...report.tensors.map((t) => t.maxAbsDiff))).toBeLessThan(0.1);
+    },
+    180_000,
+  );
 });
 
 describe.each(computeBackends)('fp16 compute on %s', (backend) => {
-  it.each(GOLDEN_NAMES)('%s: deviation vs the fp32 reference is bounded and finite; beam and ranking ids agree', async (name) => {
-    const report = await measure(name, 'fp16 compute', backend);
-    const floats = report.tensors.filter((t) => t.tolerance !== 0);
-    // Measured on cpu: ≤ 0.014 (activations rounded to 11 significant bits at every op).
-    expect(Math.max(...floats.map((t) => t.maxAbsDiff))).toBeLessThan(0.05);
-    for (const t of report.tensors.filter((t) => t.tolerance === 0)) expect(t.maxAbsDiff, t.name).toBe(0);
-  }, 180_000);
+  it.each(GOLDEN_NAMES)(
+    '%s: deviation vs the fp32 reference is bounded and finite; beam and ranking ids agree',
+    async (name) => {
+      const report = await measure(name, 'fp16 compute', backend);
+      const floats = report.tensors.filter((t) => t.tolerance !== 0);
+      // Measured on cpu: ≤ 0.014 (activations rounded to 11 significant bits at every op).
+      expect(Math.max(...floats.map((t) => t.maxAbsDiff))).toBeLessThan(0.05);
+      for (const t of report.tensors.filter((t) => t.tolerance === 0)) expect(t.maxAbsDiff, t.name).toBe(0);
+    },
+    180_000,
+  );
 });
 
 describe.skipIf(!!webgpuError || !float16Error)('fp16 compute on webgpu without shader-f16', () => {
   it('loading the model is refused with BackendUnavailableError naming shader-f16', async () => {
-    const err = await runParity(await fp16Model('videocaption_tiny', 'fp16 compute'), path.join(GOLDENS, 'videocaption_tiny', 'fixtures.safetensors'), { backend: 'webgpu' }).catch((e) => e);
+    const err = await runParity(await fp16Model('videocaption_tiny', 'fp16 compute'), path.join(GOLDENS, 'videocaption_tiny', 'fixtures.safetensors'), {
+      backend: 'webgpu',
+    }).catch((e) => e);
     expect(err).toBeInstanceOf(BackendUnavailableError);
     expect(err.message).toMatch(/shader-f16/);
     expect(err.message).toMatch(/--dtype fp16/);
@@ -93,7 +119,13 @@ describe('fp16 compute conversion', () => {
     expect(parseManifest(raw, 'old manifest').graphOptions.compute).toBe('fp32');
     const golden = path.join(GOLDENS, 'videocaption_tiny');
     const out = mkdtempSync(path.join(tmpdir(), 'mplug2-fp16-int8-'));
-    const err = await convertCheckpoint({ checkpoint: path.join(golden, 'checkpoint.pth'), config: path.join(golden, 'config.json'), out, dtype: 'int8', compute: 'fp16' }).catch((e) => e);
+    const err = await convertCheckpoint({
+      checkpoint: path.join(golden, 'checkpoint.pth'),
+      config: path.join(golden, 'config.json'),
+      out,
+      dtype: 'int8',
+      compute: 'fp16',
+    }).catch((e) => e);
     expect(err).toBeInstanceOf(InvalidOptionError);
     expect(err.option).toBe('compute');
   });
@@ -107,7 +139,10 @@ describe('NaN guard with fp16 compute', () => {
     g.output(g.op('Transpose', [g.op('Mul', [x, g.scalar(300)])]), 'y', 'float32', ['n']);
     const session = await ModuleSession.create(g.toBytes(), { backend: 'cpu', label: 'overflow', compute: 'fp16' });
     try {
-      await expect(session.run({ x: tensor('float32', ['n'], [2], new Float32Array([1, 300])) })).rejects.toMatchObject({ code: 'NON_FINITE', message: /overflow\.y: 1 NaN\/Inf/ });
+      await expect(session.run({ x: tensor('float32', ['n'], [2], new Float32Array([1, 300])) })).rejects.toMatchObject({
+        code: 'NON_FINITE',
+        message: /overflow\.y: 1 NaN\/Inf/,
+      });
       const ok = await session.run({ x: tensor('float32', ['n'], [1], new Float32Array([2])) });
       expect([...(ok.y.data as Float32Array)]).toEqual([600]);
     } finally {

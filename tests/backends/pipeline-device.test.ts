@@ -94,7 +94,11 @@ describe.skipIf(webgpuError !== null)('task pipelines keep module boundaries in 
       const features = await qa.encodeVideo(video);
       const onDevice = isDeviceTensor(features.imageEmbeds) && isDeviceTensor(features.videoStates);
       // Both questions about video 0 from reused features: its image_embeds row repeated (a GPU gather on webgpu).
-      const first: VideoFeatures = { ...features, imageEmbeds: await qa.visual.selectRows(features.imageEmbeds, [0]), imageMask: selectRows(features.imageMask, [0]) };
+      const first: VideoFeatures = {
+        ...features,
+        imageEmbeds: await qa.visual.selectRows(features.imageEmbeds, [0]),
+        imageMask: selectRows(features.imageMask, [0]),
+      };
       const gatherTrace = traceSessions();
       const repeated = await qa.ask(first, ['q0', 'q1']);
       vi.mocked(ModuleSession.prototype.run).mockRestore();
@@ -234,7 +238,7 @@ describe.skipIf(webgpuError !== null)('task pipelines keep module boundaries in 
     expect(scoreDiff).toBeLessThan(1e-3);
   }, 300_000);
 
-  it('Retriever: same embeddings and ITM scores as cpu; only the heads\' outputs reach JS', async () => {
+  it("Retriever: same embeddings and ITM scores as cpu; only the heads' outputs reach JS", async () => {
     // A tiny pretrain model with retrieval heads, converted with primitive attention for webgpu.
     const dir = mkdtempSync(path.join(tmpdir(), 'mplug2-retrieval-webgpu-'));
     const config = tinyDemoConfig('pretrain');
@@ -244,25 +248,46 @@ describe.skipIf(webgpuError !== null)('task pipelines keep module boundaries in 
       const retriever = await Retriever.load(path.join(dir, 'model'), { backend });
       const { frames, size } = retriever.visual;
       const rng = prng(5);
-      const pixels = tensor('float32', ['batch', 'channels', 'frames', 'height', 'width'], [2, 3, frames, size, size], Float32Array.from({ length: 2 * 3 * frames * size * size }, () => rng() * 2 - 1));
+      const pixels = tensor(
+        'float32',
+        ['batch', 'channels', 'frames', 'height', 'width'],
+        [2, 3, frames, size, size],
+        Float32Array.from({ length: 2 * 3 * frames * size * size }, () => rng() * 2 - 1),
+      );
       const trace = traceSessions();
       const videos = await retriever.encodeVideos(pixels);
       const texts = await retriever.encodeTexts(['a dog runs on the beach', 'a red square']);
       const itm = await retriever.itmScores('a dog runs on the beach', videos.features.imageEmbeds);
       vi.mocked(ModuleSession.prototype.run).mockRestore();
       await retriever.dispose();
-      return { embeddings: [...videos.embeddings, ...texts.embeddings], itm: itm.flatMap((s) => [s.prob, s.logit]), trace, onDevice: isDeviceTensor(texts.states) };
+      return {
+        embeddings: [...videos.embeddings, ...texts.embeddings],
+        itm: itm.flatMap((s) => [s.prob, s.logit]),
+        trace,
+        onDevice: isDeviceTensor(texts.states),
+      };
     };
     const cpu = await run('cpu');
     const gpu = await run('webgpu');
     expect(gpu.onDevice).toBe(true);
     expect(gpu.trace.floatFeedsFromJs).toEqual(['vision_encoder.main.pixel_values']);
-    for (const boundary of ['universal.main.video_states', 'retrieval_heads.vision_proj.image_embeds', 'retrieval_heads.text_proj.text_states', 'fusion.main.text_states', 'fusion.main.image_embeds', 'retrieval_heads.itm.fusion_text'])
+    for (const boundary of [
+      'universal.main.video_states',
+      'retrieval_heads.vision_proj.image_embeds',
+      'retrieval_heads.text_proj.text_states',
+      'fusion.main.text_states',
+      'fusion.main.image_embeds',
+      'retrieval_heads.itm.fusion_text',
+    ])
       expect(gpu.trace.deviceFeeds).toContain(boundary);
-    expect(new Set(gpu.trace.floatOutputsToJs.map((n) => n.split('.').slice(0, 2).join('.')))).toEqual(new Set(['retrieval_heads.vision_proj', 'retrieval_heads.text_proj', 'retrieval_heads.itm']));
+    expect(new Set(gpu.trace.floatOutputsToJs.map((n) => n.split('.').slice(0, 2).join('.')))).toEqual(
+      new Set(['retrieval_heads.vision_proj', 'retrieval_heads.text_proj', 'retrieval_heads.itm']),
+    );
     const embeddingDiff = Math.max(...gpu.embeddings.map((e, i) => maxAbsDiff(e, cpu.embeddings[i])));
     const itmDiff = maxAbsDiff(gpu.itm, cpu.itm);
-    process.stdout.write(`[pipeline-device] retrieval webgpu vs cpu: embeddings max abs diff ${embeddingDiff.toExponential(1)}, ITM prob/logit max diff ${itmDiff.toExponential(1)}\n`);
+    process.stdout.write(
+      `[pipeline-device] retrieval webgpu vs cpu: embeddings max abs diff ${embeddingDiff.toExponential(1)}, ITM prob/logit max diff ${itmDiff.toExponential(1)}\n`,
+    );
     expect(embeddingDiff).toBeLessThan(1e-3);
     expect(itmDiff).toBeLessThan(1e-3);
   }, 300_000);

@@ -21,7 +21,9 @@ describe('backend selection (Node)', () => {
   });
 
   it('an unknown backend name is an invalid option', async () => {
-    await expect(ModuleSession.create(new Uint8Array(), { backend: 'tpu' as never })).rejects.toThrow(/option 'backend': 'tpu' is not one of auto, cpu, wasm, webgpu, cuda/);
+    await expect(ModuleSession.create(new Uint8Array(), { backend: 'tpu' as never })).rejects.toThrow(
+      /option 'backend': 'tpu' is not one of auto, cpu, wasm, webgpu, cuda/,
+    );
   });
 
   it('the NaN guard names the module output holding non-finite values', async () => {
@@ -32,7 +34,9 @@ describe('backend selection (Node)', () => {
     const s = await ModuleSession.create(g.toBytes(), { backend: 'cpu', label: 'probe' });
     const ok = await s.run({ x: { dtype: 'float32', dims: ['n'], shape: [2], data: new Float32Array([1, 2]) } });
     expect(Array.from(ok.y.data as Float32Array)).toEqual([0, Math.fround(Math.log(2))]);
-    await expect(s.run({ x: { dtype: 'float32', dims: ['n'], shape: [3], data: new Float32Array([1, -1, 0]) } })).rejects.toThrow(/probe\.y: 2 NaN\/Inf value\(s\) \(first at flat index 1\)/);
+    await expect(s.run({ x: { dtype: 'float32', dims: ['n'], shape: [3], data: new Float32Array([1, -1, 0]) } })).rejects.toThrow(
+      /probe\.y: 2 NaN\/Inf value\(s\) \(first at flat index 1\)/,
+    );
     await s.dispose();
     const off = await ModuleSession.create(g.toBytes(), { backend: 'cpu', checkFinite: false });
     const r = await off.run({ x: { dtype: 'float32', dims: ['n'], shape: [1], data: new Float32Array([-1]) } });

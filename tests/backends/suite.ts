@@ -25,7 +25,16 @@ export const TOLERANCE: Record<Backend, number> = { cpu: 1e-4, wasm: 1e-4, cuda:
 
 /** Boundaries each golden must compare (besides generation). */
 export const BOUNDARIES: Record<GoldenName, string[]> = {
-  videoqa_tiny: ['visual.out', 'v_module.out', 'image_embeds', 'text.out', 'fusion.text_out', 'fusion.merged_states', 'fusion.merged_mask', 'decoder_tf.logits'],
+  videoqa_tiny: [
+    'visual.out',
+    'v_module.out',
+    'image_embeds',
+    'text.out',
+    'fusion.text_out',
+    'fusion.merged_states',
+    'fusion.merged_mask',
+    'decoder_tf.logits',
+  ],
   videocaption_tiny: ['visual.out', 'v_module.out', 'image_embeds', 'decoder_tf.logits'],
 };
 /** Generated ids: compared exactly on every backend. */
@@ -69,11 +78,15 @@ export function checkReport(c: BackendCase, report: ParityReport): string[] {
 /** Registers the suite for one environment. */
 export function defineBackendSuite(env: BackendEnvironment): void {
   const cases: (BackendCase & { unavailable: string | null })[] = env.backends.flatMap(({ backend, fusedAttention, unavailable }) =>
-    (['videoqa_tiny', 'videocaption_tiny'] as GoldenName[]).flatMap((name) => fusedAttention.map((f) => ({ name, fusedAttention: f, backend, unavailable: unavailable ?? null }))),
+    (['videoqa_tiny', 'videocaption_tiny'] as GoldenName[]).flatMap((name) =>
+      fusedAttention.map((f) => ({ name, fusedAttention: f, backend, unavailable: unavailable ?? null })),
+    ),
   );
   describe.each(cases)(`${env.name} $backend: $name (fused attention: $fusedAttention)`, (c) => {
     it.skipIf(c.unavailable !== null)(
-      c.unavailable === null ? 'matches the reference at every boundary and in every generated id' : `skipped: ${c.backend} unavailable here (${c.unavailable})`,
+      c.unavailable === null
+        ? 'matches the reference at every boundary and in every generated id'
+        : `skipped: ${c.backend} unavailable here (${c.unavailable})`,
       async () => {
         const report = await env.run(c);
         const floats = report.tensors.filter((t) => t.tolerance !== 0);

@@ -79,7 +79,10 @@ describe.skipIf(webgpuError !== null)('TextDecoderModule on webgpu', () => {
       const onDevice = Object.values(mem.cross).every(isDeviceTensor);
       const selectError = await Promise.resolve()
         .then(() => selectMemorySamples(mem, [1]))
-        .then(() => null, (e: { code?: string }) => e.code);
+        .then(
+          () => null,
+          (e: { code?: string }) => e.code,
+        );
       const runs: string[] = [];
       const made: DeviceTensor[] = [];
       const runSession = ModuleSession.prototype.run;

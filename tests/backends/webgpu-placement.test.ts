@@ -22,7 +22,24 @@ const webgpuError = await probeBackend('webgpu');
 const skip = webgpuError ? webgpuError.split('\n')[0].slice(0, 160) : null;
 
 /** Float compute that must run on the GPU whenever a graph has it. */
-const COMPUTE_OPS = new Set(['MatMul', 'Gemm', 'Conv', 'Softmax', 'LayerNormalization', 'SkipLayerNormalization', 'Erf', 'Gelu', 'FastGelu', 'BiasGelu', 'Attention', 'MultiHeadAttention', 'ReduceMean', 'Sqrt', 'Pow', 'Tanh']);
+const COMPUTE_OPS = new Set([
+  'MatMul',
+  'Gemm',
+  'Conv',
+  'Softmax',
+  'LayerNormalization',
+  'SkipLayerNormalization',
+  'Erf',
+  'Gelu',
+  'FastGelu',
+  'BiasGelu',
+  'Attention',
+  'MultiHeadAttention',
+  'ReduceMean',
+  'Sqrt',
+  'Pow',
+  'Tanh',
+]);
 
 interface Placement {
   readonly cpu: { op: string; name: string }[];
@@ -75,40 +92,55 @@ function webgpuGraphs(dir: string): string[] {
 }
 
 describe('node webgpu: every compute node runs on the WebGPU provider', () => {
-  const cases: { name: GoldenName; fusedAttention: boolean }[] = (['videoqa_tiny', 'videocaption_tiny'] as const).flatMap((name) => [true, false].map((f) => ({ name, fusedAttention: f })));
+  const cases: { name: GoldenName; fusedAttention: boolean }[] = (['videoqa_tiny', 'videocaption_tiny'] as const).flatMap((name) =>
+    [true, false].map((f) => ({ name, fusedAttention: f })),
+  );
   for (const c of cases)
-    it.skipIf(skip !== null)(skip === null ? `${c.name} (fused attention: ${c.fusedAttention})` : `skipped: webgpu unavailable here (${skip})`, async () => {
-      const dir = (await goldenModel(c.name, { fusedAttention: c.fusedAttention })).location;
-      const graphs = webgpuGraphs(dir);
-      expect(graphs.length).toBeGreaterThanOrEqual(3);
-      const cpuOps: Record<string, string[]> = {};
-      for (const g of graphs) {
-        const p = placement(g);
-        const label = path.basename(g);
-        expect(p.allOnGpu || p.gpu.some((n) => COMPUTE_OPS.has(n.op)), `${label}: no compute node on webgpu`).toBe(true);
-        expect(p.cpu.filter((n) => COMPUTE_OPS.has(n.op)), `${label}: compute on the CPU provider`).toEqual([]);
-        expect(p.cpu.filter((n) => !p.explained.has(n.name)), `${label}: CPU nodes the WebGPU provider could have run`).toEqual([]);
-        cpuOps[label] = [...new Set(p.cpu.map((n) => n.op))].sort();
-      }
-      process.stdout.write(`[webgpu placement] ${c.name}${c.fusedAttention ? '' : ' (primitive)'} CPU-placed ops: ${JSON.stringify(cpuOps)}\n`);
-    }, 180_000);
+    it.skipIf(skip !== null)(
+      skip === null ? `${c.name} (fused attention: ${c.fusedAttention})` : `skipped: webgpu unavailable here (${skip})`,
+      async () => {
+        const dir = (await goldenModel(c.name, { fusedAttention: c.fusedAttention })).location;
+        const graphs = webgpuGraphs(dir);
+        expect(graphs.length).toBeGreaterThanOrEqual(3);
+        const cpuOps: Record<string, string[]> = {};
+        for (const g of graphs) {
+          const p = placement(g);
+          const label = path.basename(g);
+          expect(p.allOnGpu || p.gpu.some((n) => COMPUTE_OPS.has(n.op)), `${label}: no compute node on webgpu`).toBe(true);
+          expect(
+            p.cpu.filter((n) => COMPUTE_OPS.has(n.op)),
+            `${label}: compute on the CPU provider`,
+          ).toEqual([]);
+          expect(
+            p.cpu.filter((n) => !p.explained.has(n.name)),
+            `${label}: CPU nodes the WebGPU provider could have run`,
+          ).toEqual([]);
+          cpuOps[label] = [...new Set(p.cpu.map((n) => n.op))].sort();
+        }
+        process.stdout.write(`[webgpu placement] ${c.name}${c.fusedAttention ? '' : ' (primitive)'} CPU-placed ops: ${JSON.stringify(cpuOps)}\n`);
+      },
+      180_000,
+    );
 
-  it.skipIf(skip !== null)(skip === null ? 'cpuFallback: false refuses a graph with CPU nodes, runs an all-GPU graph' : `skipped: webgpu unavailable here (${skip})`, async () => {
-    const gpuOnly = new GraphBuilder('gpu_only');
-    const x = gpuOnly.input('x', 'float32', ['n']);
-    gpuOnly.output(gpuOnly.op('Add', [x, gpuOnly.scalar(1)]), 'y', 'float32', ['n']);
-    const s = await ModuleSession.create(gpuOnly.toBytes(), { backend: 'webgpu', cpuFallback: false });
-    const { y } = await s.run({ x: tensor('float32', ['n'], [2], new Float32Array([1, 2])) });
-    expect(Array.from(y.data as Float32Array)).toEqual([2, 3]);
-    await s.dispose();
+  it.skipIf(skip !== null)(
+    skip === null ? 'cpuFallback: false refuses a graph with CPU nodes, runs an all-GPU graph' : `skipped: webgpu unavailable here (${skip})`,
+    async () => {
+      const gpuOnly = new GraphBuilder('gpu_only');
+      const x = gpuOnly.input('x', 'float32', ['n']);
+      gpuOnly.output(gpuOnly.op('Add', [x, gpuOnly.scalar(1)]), 'y', 'float32', ['n']);
+      const s = await ModuleSession.create(gpuOnly.toBytes(), { backend: 'webgpu', cpuFallback: false });
+      const { y } = await s.run({ x: tensor('float32', ['n'], [2], new Float32Array([1, 2])) });
+      expect(Array.from(y.data as Float32Array)).toEqual([2, 3]);
+      await s.dispose();
 
-    // int64 arithmetic: no WebGPU kernel, so onnxruntime would run it on the CPU.
-    const shapeOps = new GraphBuilder('shape_ops');
-    const v = shapeOps.input('v', 'int64', ['n']);
-    shapeOps.output(shapeOps.op('Add', [v, v]), 'sum', 'int64', ['n']);
-    const refused = await ModuleSession.create(shapeOps.toBytes(), { backend: 'webgpu', cpuFallback: false, label: 'shape_ops' }).catch((e: unknown) => e);
-    expect(refused).toBeInstanceOf(Mplug2Error);
-    expect((refused as Mplug2Error).code).toBe('SESSION_CREATE');
-    expect((refused as Error).message).toMatch(/shape_ops: .*fallback to CPU EP has been explicitly disabled/);
-  });
+      // int64 arithmetic: no WebGPU kernel, so onnxruntime would run it on the CPU.
+      const shapeOps = new GraphBuilder('shape_ops');
+      const v = shapeOps.input('v', 'int64', ['n']);
+      shapeOps.output(shapeOps.op('Add', [v, v]), 'sum', 'int64', ['n']);
+      const refused = await ModuleSession.create(shapeOps.toBytes(), { backend: 'webgpu', cpuFallback: false, label: 'shape_ops' }).catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(Mplug2Error);
+      expect((refused as Mplug2Error).code).toBe('SESSION_CREATE');
+      expect((refused as Error).message).toMatch(/shape_ops: .*fallback to CPU EP has been explicitly disabled/);
+    },
+  );
 });

@@ -53,10 +53,11 @@ defineBackendSuite({
   backends: BACKENDS,
   async run(c: BackendCase): Promise<ParityReport> {
     const model = models.get(`${c.name}-${c.fusedAttention ? 'fused' : 'primitive'}`)!;
-    const r = await page.evaluate(
-      ([m, f, b]) => (globalThis as any).mplug2Test.parity(m, f, b),
-      [model, `/goldens/${c.name}/fixtures.safetensors`, c.backend] as const,
-    );
+    const r = await page.evaluate(([m, f, b]) => (globalThis as any).mplug2Test.parity(m, f, b), [
+      model,
+      `/goldens/${c.name}/fixtures.safetensors`,
+      c.backend,
+    ] as const);
     process.stdout.write(`[browser ${c.backend}] ${c.name}: ${Math.round(r.ms)} ms\n`);
     return r;
   },

@@ -22,7 +22,12 @@ let manifest: Manifest;
 beforeAll(async () => {
   const out = mkdtempSync(path.join(tmpdir(), 'mplug2-chunked-browser-'));
   const name = 'videoqa_tiny';
-  ({ manifest } = await convertCheckpoint({ checkpoint: path.join(GOLDENS, name, 'checkpoint.pth'), config: path.join(GOLDENS, name, 'config.json'), out, maxDataFileBytes: 320 << 10 }));
+  ({ manifest } = await convertCheckpoint({
+    checkpoint: path.join(GOLDENS, name, 'checkpoint.pth'),
+    config: path.join(GOLDENS, name, 'config.json'),
+    out,
+    maxDataFileBytes: 320 << 10,
+  }));
   testPage = await openTestPage({ '/goldens/': GOLDENS, '/chunked/': out });
   ({ page, server } = testPage);
 }, 300_000);
@@ -31,10 +36,10 @@ afterAll(() => testPage?.close());
 
 describe('chunked data files in the browser', () => {
   it('videoqa_tiny on wasm matches the reference (1e-4, ids exact) with every chunk fetched', async () => {
-    const report: ParityReport & { ms: number } = await page.evaluate(
-      ([m, f]) => (globalThis as any).mplug2Test.parity(m, f, 'wasm'),
-      ['/chunked/', '/goldens/videoqa_tiny/fixtures.safetensors'] as const,
-    );
+    const report: ParityReport & { ms: number } = await page.evaluate(([m, f]) => (globalThis as any).mplug2Test.parity(m, f, 'wasm'), [
+      '/chunked/',
+      '/goldens/videoqa_tiny/fixtures.safetensors',
+    ] as const);
     process.stdout.write(`[browser wasm] chunked videoqa_tiny: ${Math.round(report.ms)} ms\n`);
     expect(report.missing).toEqual([]);
     for (const t of report.tensors) expect(t.maxAbsDiff, t.name).toBeLessThanOrEqual(/ids|lengths/.test(t.name) ? 0 : 1e-4);

@@ -16,7 +16,11 @@ const PACKAGES = ['core', 'core/onnx', 'vision-encoder', 'text-encoder', 'univer
 /** The source and built file of an entry (`<pkg>` or `<pkg>/<subpath>`). */
 const entryFiles = (entry: string) => {
   const [pkg, sub] = entry.split('/');
-  return { pkg, src: path.join(ROOT, 'packages', pkg, sub ? `src/${sub}/index.ts` : 'src/index.ts'), dist: path.join(ROOT, 'packages', pkg, `dist/${sub ?? 'index'}.js`) };
+  return {
+    pkg,
+    src: path.join(ROOT, 'packages', pkg, sub ? `src/${sub}/index.ts` : 'src/index.ts'),
+    dist: path.join(ROOT, 'packages', pkg, `dist/${sub ?? 'index'}.js`),
+  };
 };
 
 const FORBIDDEN = /^(node:|fs$|fs\/|path$|os$|child_process$|crypto$|zlib$|url$|worker_threads$|stream$)|onnxruntime-node|@lancedb/;
@@ -49,7 +53,14 @@ async function bundle(entry: string | { contents: string }, fromSources: boolean
     absWorkingDir: ROOT,
     // Ignore the root tsconfig.json `paths` (they map @mplug2/* to the Node entries for typechecking).
     tsconfigRaw: '{}',
-    plugins: fromSources ? [sourcesPlugin(seen)] : [{ name: 'record', setup: (b) => b.onResolve({ filter: /.*/ }, (a) => (seen.push({ importer: path.relative(ROOT, a.importer), path: a.path }), undefined)) }],
+    plugins: fromSources
+      ? [sourcesPlugin(seen)]
+      : [
+          {
+            name: 'record',
+            setup: (b) => b.onResolve({ filter: /.*/ }, (a) => (seen.push({ importer: path.relative(ROOT, a.importer), path: a.path }), undefined)),
+          },
+        ],
   });
   return seen;
 }

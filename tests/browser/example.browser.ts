@@ -110,21 +110,38 @@ describe('examples/web', () => {
     await page.close();
   }, 300_000);
 
-  it.skipIf(spawnSync('ffmpeg', ['-version'], { stdio: 'ignore' }).status !== 0)('a webm (no MP4 sample table for WebCodecs) is decoded on the page with a <video> element instead', async () => {
-    const webm = path.join(ROOT, 'tests/artifacts/example-web-testsrc.webm');
-    mkdirSync(path.dirname(webm), { recursive: true });
-    execFileSync('ffmpeg', ['-y', '-v', 'error', '-f', 'lavfi', '-i', 'testsrc=duration=2:size=160x120:rate=10', '-c:v', 'libvpx-vp9', '-pix_fmt', 'yuv420p', webm]);
-    const page = await browser.newPage(`${server.url}/`);
-    await page.waitForSelector('body[data-model="ready"]', { timeout: 120_000 });
-    await page.setInputFiles('#file', webm);
-    await page.waitForSelector('body[data-video="ready"]', { timeout: 60_000 });
-    const info = (await page.textContent('#videoInfo')) ?? '';
-    process.stdout.write(`[example] webm: ${info}\n`);
-    expect(info).toMatch(/160×120, \d+ frames .*decoded with element on the page/);
-    expect(await page.locator('#frames figcaption').count()).toBe(4);
-    await page.click('#ask');
-    await page.waitForSelector('body[data-answer="ready"]', { timeout: 120_000 });
-    expect((await page.textContent('#answer')) ?? '').toMatch(/^A: \S/);
-    await page.close();
-  }, 300_000);
+  it.skipIf(spawnSync('ffmpeg', ['-version'], { stdio: 'ignore' }).status !== 0)(
+    'a webm (no MP4 sample table for WebCodecs) is decoded on the page with a <video> element instead',
+    async () => {
+      const webm = path.join(ROOT, 'tests/artifacts/example-web-testsrc.webm');
+      mkdirSync(path.dirname(webm), { recursive: true });
+      execFileSync('ffmpeg', [
+        '-y',
+        '-v',
+        'error',
+        '-f',
+        'lavfi',
+        '-i',
+        'testsrc=duration=2:size=160x120:rate=10',
+        '-c:v',
+        'libvpx-vp9',
+        '-pix_fmt',
+        'yuv420p',
+        webm,
+      ]);
+      const page = await browser.newPage(`${server.url}/`);
+      await page.waitForSelector('body[data-model="ready"]', { timeout: 120_000 });
+      await page.setInputFiles('#file', webm);
+      await page.waitForSelector('body[data-video="ready"]', { timeout: 60_000 });
+      const info = (await page.textContent('#videoInfo')) ?? '';
+      process.stdout.write(`[example] webm: ${info}\n`);
+      expect(info).toMatch(/160×120, \d+ frames .*decoded with element on the page/);
+      expect(await page.locator('#frames figcaption').count()).toBe(4);
+      await page.click('#ask');
+      await page.waitForSelector('body[data-answer="ready"]', { timeout: 120_000 });
+      expect((await page.textContent('#answer')) ?? '').toMatch(/^A: \S/);
+      await page.close();
+    },
+    300_000,
+  );
 });

@@ -49,7 +49,9 @@ async function measured(where: Where, req: Partial<MeasureRequest> & Pick<Measur
   if ('error' in r) throw new Error(`${where} ${JSON.stringify(req)}: ${r.error.name}: ${r.error.message}`);
   const { rawFrames, ...summary } = r;
   process.stdout.write(`[browser video] ${where} ${req.decoder} f${r.shape[1]}_r${r.shape[2]}: ${JSON.stringify(summary)}\n`);
-  process.stdout.write(`[browser video]   raw RGB per frame (max/mean): ${rawFrames.map((f) => `${f.frame}:${f.maxAbsU8}/${f.meanAbsU8.toFixed(2)}`).join(' ')}\n`);
+  process.stdout.write(
+    `[browser video]   raw RGB per frame (max/mean): ${rawFrames.map((f) => `${f.frame}:${f.maxAbsU8}/${f.meanAbsU8.toFixed(2)}`).join(' ')}\n`,
+  );
   return r;
 }
 
@@ -104,18 +106,40 @@ let generatedDir: string;
 
 function writeGeneratedVideos(dir: string) {
   for (const [name, codec] of Object.entries(GENERATED))
-    execFileSync('ffmpeg', ['-y', '-v', 'error', '-f', 'lavfi', '-i', 'testsrc=duration=2:size=64x48:rate=10', ...codec, '-g', '6', '-pix_fmt', 'yuv420p', path.join(dir, name)]);
+    execFileSync('ffmpeg', [
+      '-y',
+      '-v',
+      'error',
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc=duration=2:size=64x48:rate=10',
+      ...codec,
+      '-g',
+      '6',
+      '-pix_fmt',
+      'yuv420p',
+      path.join(dir, name),
+    ]);
 }
 
 /** SHA-256 of each frame as ffmpeg decodes it (yuv420p, every frame in presentation order) converted by our yuv420ToRgb. */
 function ffmpegFrameHashes(file: string, width: number, height: number): string[] {
-  const yuv = execFileSync('ffmpeg', ['-v', 'error', '-i', file, '-fps_mode', 'passthrough', '-f', 'rawvideo', '-pix_fmt', 'yuv420p', '-'], { maxBuffer: 1 << 28 });
+  const yuv = execFileSync('ffmpeg', ['-v', 'error', '-i', file, '-fps_mode', 'passthrough', '-f', 'rawvideo', '-pix_fmt', 'yuv420p', '-'], {
+    maxBuffer: 1 << 28,
+  });
   const ySize = width * height;
   const cSize = (width / 2) * (height / 2);
   const frameSize = ySize + 2 * cSize;
   return Array.from({ length: yuv.length / frameSize }, (_, i) => {
     const f = yuv.subarray(i * frameSize, (i + 1) * frameSize);
-    const rgb = yuv420ToRgb(f.subarray(0, ySize), f.subarray(ySize, ySize + cSize), f.subarray(ySize + cSize), { width, height, yStride: width, cStride: width / 2, cStep: 1 });
+    const rgb = yuv420ToRgb(f.subarray(0, ySize), f.subarray(ySize, ySize + cSize), f.subarray(ySize + cSize), {
+      width,
+      height,
+      yStride: width,
+      cStride: width / 2,
+      cStep: 1,
+    });
     return createHash('sha256').update(rgb.data).digest('hex');
   });
 }
@@ -159,24 +183,38 @@ describe('browser video decoders vs the preprocessing golden', () => {
 
   it('broken files: a VideoDecodeError naming the file, on the page and in a worker', async () => {
     for (const where of ['onPage', 'inWorker'] as const) {
-      expectDecodeError(await run(where, { decoder: 'webcodecs', videoUrl: '/broken/truncated.mp4' }), 'truncated.mp4', /beyond the end of the file.*truncated/);
+      expectDecodeError(
+        await run(where, { decoder: 'webcodecs', videoUrl: '/broken/truncated.mp4' }),
+        'truncated.mp4',
+        /beyond the end of the file.*truncated/,
+      );
       expectDecodeError(await run(where, { decoder: 'auto', videoUrl: '/broken/corrupt-data.mp4' }), 'corrupt-data.mp4', /WebCodecs|produced no frame/);
       expectDecodeError(await run(where, { decoder: 'webcodecs', videoUrl: '/broken/unknown-codec.mp4' }), 'unknown-codec.mp4', /codec 'zzzz'/);
       expectDecodeError(await run(where, { decoder: 'webcodecs', videoUrl: '/broken/not-a-video.mp4' }), 'not-a-video.mp4', /MP4\/MOV/);
     }
     // Without WebCodecs support a worker has no decoder at all; a page falls back to the element, which rejects the file too.
-    expectDecodeError(await run('inWorker', { decoder: 'auto', videoUrl: '/broken/unknown-codec.mp4' }), 'unknown-codec.mp4', /codec 'zzzz'.*decode on the page/);
+    expectDecodeError(
+      await run('inWorker', { decoder: 'auto', videoUrl: '/broken/unknown-codec.mp4' }),
+      'unknown-codec.mp4',
+      /codec 'zzzz'.*decode on the page/,
+    );
     expectDecodeError(await run('onPage', { decoder: 'auto', videoUrl: '/broken/not-a-video.mp4' }), 'not-a-video.mp4', /cannot decode/);
   });
 });
 
 describe.skipIf(!hasFfmpeg)('WebCodecs decodes exactly what ffmpeg decodes', () => {
   it('H.264 with B-frames and several keyframes, VP9 and AV1 in MP4, and the golden video: identical RGB from identical YUV', async () => {
-    const videos = [...Object.keys(GENERATED).map((name) => ({ url: `/generated/${name}`, file: path.join(generatedDir, name) })), { url: VIDEO, file: path.join(GOLDENS, 'preprocess/testsrc_320x240_30fps_3s.mp4') }];
+    const videos = [
+      ...Object.keys(GENERATED).map((name) => ({ url: `/generated/${name}`, file: path.join(generatedDir, name) })),
+      { url: VIDEO, file: path.join(GOLDENS, 'preprocess/testsrc_320x240_30fps_3s.mp4') },
+    ];
     for (const { url, file } of videos) {
-      const r = (await page.evaluate((req) => (globalThis as any).mplug2Video.hashesOnPage(req), { videoUrl: url, numFrames: 8, size: 32, decoder: 'webcodecs' as const })) as
-        | Awaited<ReturnType<typeof frameHashes>>
-        | Failure;
+      const r = (await page.evaluate((req) => (globalThis as any).mplug2Video.hashesOnPage(req), {
+        videoUrl: url,
+        numFrames: 8,
+        size: 32,
+        decoder: 'webcodecs' as const,
+      })) as Awaited<ReturnType<typeof frameHashes>> | Failure;
       if ('error' in r) throw new Error(`${url}: ${r.error.message}`);
       const expected = ffmpegFrameHashes(file, r.info.width, r.info.height);
       process.stdout.write(`[browser video] ${url}: ${r.info.codec}, ${r.info.frameCount} frames, sampled [${r.frameIndices.join(', ')}]\n`);

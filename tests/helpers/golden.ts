@@ -50,12 +50,22 @@ export class Fixtures {
 
   async float(name: string): Promise<Tensor<'float32'>> {
     const s = this.shape(name);
-    return tensor('float32', s.map((_, i) => `d${i}`), s, await this.ckpt.readFloat32(name));
+    return tensor(
+      'float32',
+      s.map((_, i) => `d${i}`),
+      s,
+      await this.ckpt.readFloat32(name),
+    );
   }
 
   async int64(name: string): Promise<Tensor<'int64'>> {
     const s = this.shape(name);
-    return tensor('int64', s.map((_, i) => `d${i}`), s, (await this.ckpt.read(name)) as BigInt64Array);
+    return tensor(
+      'int64',
+      s.map((_, i) => `d${i}`),
+      s,
+      (await this.ckpt.read(name)) as BigInt64Array,
+    );
   }
 
   /** int64 fixture as a nested JS number array (rows of the last axis). */

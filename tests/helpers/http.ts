@@ -29,7 +29,10 @@ export async function postForm(base: string, route: string, spec: FormSpec, head
 }
 
 /** Parses server-sent events out of a response body as they arrive; `onEvent` may return true to stop reading. */
-export async function readEvents(res: Response, onEvent: (e: { event: string; data: any }) => boolean | void = () => undefined): Promise<{ event: string; data: any }[]> {
+export async function readEvents(
+  res: Response,
+  onEvent: (e: { event: string; data: any }) => boolean | void = () => undefined,
+): Promise<{ event: string; data: any }[]> {
   const events: { event: string; data: any }[] = [];
   const reader = (res.body as ReadableStream<Uint8Array>).getReader();
   const dec = new TextDecoder();

@@ -14,7 +14,10 @@ export function packPackages(names) {
   const packDir = mkdtempSync(path.join(tmpdir(), 'mplug2-pack-'));
   return Object.fromEntries(
     names.map((p) => {
-      const file = execFileSync('npm', ['pack', '--pack-destination', packDir, '--silent'], { cwd: path.join(ROOT, 'packages', p), encoding: 'utf8' }).trim().split('\n').pop();
+      const file = execFileSync('npm', ['pack', '--pack-destination', packDir, '--silent'], { cwd: path.join(ROOT, 'packages', p), encoding: 'utf8' })
+        .trim()
+        .split('\n')
+        .pop();
       return [`@mplug2/${p}`, `file:${path.join(packDir, file)}`];
     }),
   );

@@ -59,7 +59,9 @@ export async function until<T>(what: string, probe: () => T | undefined | false 
 
 /** `mplug2 worker` processes on one queue (short lock and stalled-check times, so a killed worker's job moves on within ~3 s). */
 export async function startWorkers(procs: CliProcesses, model: string, url: string, queueName: string, n: number, extra: string[] = []): Promise<CliProcess[]> {
-  const ws = Array.from({ length: n }, () => procs.start(['worker', model, '--queue', url, '--queue-name', queueName, '--lock-ms', '2000', '--stalled-ms', '1000', '--json', ...extra]));
+  const ws = Array.from({ length: n }, () =>
+    procs.start(['worker', model, '--queue', url, '--queue-name', queueName, '--lock-ms', '2000', '--stalled-ms', '1000', '--json', ...extra]),
+  );
   for (const w of ws) {
     await until('a worker to be ready', () => {
       if (w.child.exitCode !== null) throw new Error(`worker exited: ${w.stderr}`);

@@ -72,9 +72,40 @@ export class RedisServer {
 
   private async launch(): Promise<void> {
     if (this.options.tls && !existsSync(this.caFile))
-      execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', path.join(this.dir, 'key.pem'), '-out', this.caFile, '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost'], { stdio: 'ignore' });
+      execFileSync(
+        'openssl',
+        [
+          'req',
+          '-x509',
+          '-newkey',
+          'rsa:2048',
+          '-nodes',
+          '-keyout',
+          path.join(this.dir, 'key.pem'),
+          '-out',
+          this.caFile,
+          '-days',
+          '1',
+          '-subj',
+          '/CN=localhost',
+          '-addext',
+          'subjectAltName=DNS:localhost',
+        ],
+        { stdio: 'ignore' },
+      );
     const ports = this.options.tls
-      ? ['--port', '0', '--tls-port', String(this.port), '--tls-cert-file', this.caFile, '--tls-key-file', path.join(this.dir, 'key.pem'), '--tls-auth-clients', 'no']
+      ? [
+          '--port',
+          '0',
+          '--tls-port',
+          String(this.port),
+          '--tls-cert-file',
+          this.caFile,
+          '--tls-key-file',
+          path.join(this.dir, 'key.pem'),
+          '--tls-auth-clients',
+          'no',
+        ]
       : ['--port', String(this.port)];
     const args = [...ports, '--bind', '127.0.0.1', '--dir', this.dir, '--save', '', '--daemonize', 'no', '--protected-mode', 'no', '--loglevel', 'warning'];
     if (this.options.persistent) args.push('--appendonly', 'yes', '--appendfsync', 'always');

@@ -17,7 +17,24 @@ export function makeVideos(dir: string, kinds: readonly string[], perKind: numbe
   for (const kind of kinds)
     for (let i = 0; i < perKind; i++) {
       const file = path.join(dir, `${kind}_${String(i).padStart(3, '0')}.mp4`);
-      execFileSync('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', SYNTHETIC_KINDS[kind](i), '-t', String(seconds), '-pix_fmt', 'yuv420p', '-c:v', 'libx264', '-preset', 'ultrafast', file]);
+      execFileSync('ffmpeg', [
+        '-v',
+        'error',
+        '-y',
+        '-f',
+        'lavfi',
+        '-i',
+        SYNTHETIC_KINDS[kind](i),
+        '-t',
+        String(seconds),
+        '-pix_fmt',
+        'yuv420p',
+        '-c:v',
+        'libx264',
+        '-preset',
+        'ultrafast',
+        file,
+      ]);
       out.push({ file, label: kind });
     }
   return out;

@@ -9,18 +9,8 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, test } from 'vitest';
-import {
-  CheckpointFormatError,
-  Mplug2Error,
-  openCheckpointBytes,
-} from '@mplug2/core';
-import {
-  HOSTILE_KINDS,
-  analysePth,
-  hostileMutations,
-  pthWithPickle,
-  type PthAnalysis,
-} from '@mplug2/testing';
+import { CheckpointFormatError, Mplug2Error, openCheckpointBytes } from '@mplug2/core';
+import { HOSTILE_KINDS, analysePth, hostileMutations, pthWithPickle, type PthAnalysis } from '@mplug2/testing';
 import { GOLDENS } from '../helpers/golden';
 
 const golden = (rel: string) => new Uint8Array(readFileSync(path.join(GOLDENS, rel)));
@@ -78,8 +68,7 @@ describe('checkpoint reader regressions found by fuzzing', () => {
     expect((error as Error).message).toMatch(/invalid float literal/);
     expect(ms).toBeLessThan(2000);
     // valid FLOAT literals still parse
-    for (const f of ['1.5', '-2.', '.5e-3', '1E10', 'inf', '-nan', '+3'])
-      await expect(exercise(withFragment(latin1(`F${f}\n0`)), f)).resolves.toBe('ok');
+    for (const f of ['1.5', '-2.', '.5e-3', '1E10', 'inf', '-nan', '+3']) await expect(exercise(withFragment(latin1(`F${f}\n0`)), f)).resolves.toBe('ok');
   });
 
   test('a MEMOIZE flood stops at 1 Mi memo entries (16 Mi cost ~30 s and 800 MB from a 16 KB DEFLATEd record)', async () => {
@@ -101,7 +90,9 @@ describe('checkpoint reader regressions found by fuzzing', () => {
     const ck = await openCheckpointBytes(withPickle(pkl));
     expect(ck.info('visn_emb_norm.weight').shape).toEqual([1 << 20, 64]);
     const peak0 = process.resourceUsage().maxRSS;
-    await expect(ck.read('visn_emb_norm.weight')).rejects.toThrow(/268435456 bytes is above the 16777216-byte limit for a broadcast view of a 256-byte storage/);
+    await expect(ck.read('visn_emb_norm.weight')).rejects.toThrow(
+      /268435456 bytes is above the 16777216-byte limit for a broadcast view of a 256-byte storage/,
+    );
     expect((process.resourceUsage().maxRSS - peak0) / 1024).toBeLessThan(64);
     // a small broadcast still reads (every row the same 64 values)
     const small = concat(Uint8Array.of(0x28, 0x4b, 4, 0x4b, 64, 0x74, 0x28, 0x4b, 0, 0x4b, 1, 0x74));

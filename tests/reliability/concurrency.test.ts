@@ -14,7 +14,9 @@ import { Fixtures, goldenModel } from '../helpers/golden';
 async function goldenVideos(fx: Fixtures): Promise<Tensor<'float32'>[]> {
   const v = await fx.float('input.video');
   const size = v.data.length / v.shape[0];
-  return Array.from({ length: v.shape[0] }, (_, b) => tensor('float32', ['channels', 'frames', 'height', 'width'], v.shape.slice(1), v.data.slice(b * size, (b + 1) * size)));
+  return Array.from({ length: v.shape[0] }, (_, b) =>
+    tensor('float32', ['channels', 'frames', 'height', 'width'], v.shape.slice(1), v.data.slice(b * size, (b + 1) * size)),
+  );
 }
 
 /** Whether the step events of different calls interleave (i.e. the calls were in flight together). */
@@ -80,10 +82,24 @@ describe('one loaded model under 32 concurrent calls', () => {
     const features = await qa.encodeVideo(pixels);
     const answers = ['a dog', 'a cat', 'running', 'blue', 'two people', 'yes', 'no', 'a guitar'];
     const requests: { question: string; options: QAOptions }[] = [
-      ...['what is happening?', 'what color is the sky?', 'who is running?', 'where is the dog?', 'how many people are there?', 'is it raining?', 'what is the man holding?', 'why is she smiling?', 'what is on the table?', 'who is singing?', 'what animal is it?', 'is the door open?'].map(
-        (question, i) => ({ question, options: { maxLength: 3 + (i % 3), beamSize: 1 + (i % 3) } }),
-      ),
-      ...['what is it?', 'what is the girl playing?', 'what color is the car?', 'is anyone there?'].map((question, i) => ({ question, options: { answers, k: 2 + i } })),
+      ...[
+        'what is happening?',
+        'what color is the sky?',
+        'who is running?',
+        'where is the dog?',
+        'how many people are there?',
+        'is it raining?',
+        'what is the man holding?',
+        'why is she smiling?',
+        'what is on the table?',
+        'who is singing?',
+        'what animal is it?',
+        'is the door open?',
+      ].map((question, i) => ({ question, options: { maxLength: 3 + (i % 3), beamSize: 1 + (i % 3) } })),
+      ...['what is it?', 'what is the girl playing?', 'what color is the car?', 'is anyone there?'].map((question, i) => ({
+        question,
+        options: { answers, k: 2 + i },
+      })),
     ];
     const alone: QAResult[] = [];
     for (const r of requests) alone.push((await qa.ask(features, r.question, r.options))[0]);

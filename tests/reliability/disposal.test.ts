@@ -38,7 +38,12 @@ let created = 0;
   };
 }
 
-const pixels = tensor('float32', ['channels', 'frames', 'height', 'width'], [3, 4, 56, 56], Float32Array.from({ length: 3 * 4 * 56 * 56 }, (_, i) => Math.sin(i) * 0.5));
+const pixels = tensor(
+  'float32',
+  ['channels', 'frames', 'height', 'width'],
+  [3, 4, 56, 56],
+  Float32Array.from({ length: 3 * 4 * 56 * 56 }, (_, i) => Math.sin(i) * 0.5),
+);
 const rssMb = () => process.memoryUsage().rss / 2 ** 20;
 function settle(): number {
   for (let i = 0; i < 3; i++) gc();
@@ -84,7 +89,12 @@ describe('disposal', () => {
     // disposed while calls are in flight: they finish or fail typed, nothing stays open
     const open = live.size;
     const qa2 = await VideoQA.load(demo);
-    const inFlight = Array.from({ length: 4 }, (_, i) => qa2.ask(pixels, `question ${i}?`, { maxLength: 4 }).then(() => 'ok', (x: unknown) => (x instanceof Mplug2Error ? x.code : `untyped ${String(x)}`)));
+    const inFlight = Array.from({ length: 4 }, (_, i) =>
+      qa2.ask(pixels, `question ${i}?`, { maxLength: 4 }).then(
+        () => 'ok',
+        (x: unknown) => (x instanceof Mplug2Error ? x.code : `untyped ${String(x)}`),
+      ),
+    );
     await new Promise((r) => setTimeout(r, 20));
     await qa2.dispose();
     for (const outcome of await Promise.all(inFlight)) expect(['ok', 'SESSION_DISPOSED']).toContain(outcome);

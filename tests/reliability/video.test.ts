@@ -14,15 +14,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VideoDecodeError, crc32 } from '@mplug2/core';
-import {
-  DEFAULT_MAX_PIXELS,
-  decodeFrames,
-  loadVideo,
-  preprocessFrames,
-  probeVideo,
-  sampleFrameIndices,
-  type RgbFrame,
-} from '@mplug2/vision-encoder';
+import { DEFAULT_MAX_PIXELS, decodeFrames, loadVideo, preprocessFrames, probeVideo, sampleFrameIndices, type RgbFrame } from '@mplug2/vision-encoder';
 import { GOLDENS } from '../helpers/golden';
 
 const hasFfmpeg = spawnSync('ffmpeg', ['-version'], { stdio: 'ignore' }).status === 0 && spawnSync('ffprobe', ['-version'], { stdio: 'ignore' }).status === 0;
@@ -104,9 +96,29 @@ describe.skipIf(!hasFfmpeg)('video input under hostile and unusual files', () =>
     writeFileSync(p('huge.y4m'), 'YUV4MPEG2 W16000 H16000 F25:1 Ip A1:1 C420jpeg\n');
     writeFileSync(p('absurd.y4m'), 'YUV4MPEG2 W40000 H40000 F25:1 Ip A1:1 C420jpeg\n');
     // VFR burst: 100 frames, 50 within the first 0.5 s, then 50 at 5 fps (average ~9.7 fps, nominal 25).
-    ff('-f', 'lavfi', '-i', 'testsrc=s=64x48:r=25:d=4', '-vf', "setpts='if(lt(N,50),N*0.01,0.5+(N-50)*0.2)/TB'", '-fps_mode', 'passthrough', ...x264, p('vfr-burst.mp4'));
+    ff(
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc=s=64x48:r=25:d=4',
+      '-vf',
+      "setpts='if(lt(N,50),N*0.01,0.5+(N-50)*0.2)/TB'",
+      '-fps_mode',
+      'passthrough',
+      ...x264,
+      p('vfr-burst.mp4'),
+    );
     // VFR gap: 60 frames, the last 30 after a 100 s pause (a constant-rate conversion would emit ~3000 frames).
-    const vfrGap = ['-f', 'lavfi', '-i', 'testsrc=duration=2:size=64x48:rate=30', '-vf', "setpts='(if(lt(N,30),N/30,100+(N-30)/7))/TB'", '-fps_mode', 'passthrough'];
+    const vfrGap = [
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc=duration=2:size=64x48:rate=30',
+      '-vf',
+      "setpts='(if(lt(N,30),N/30,100+(N-30)/7))/TB'",
+      '-fps_mode',
+      'passthrough',
+    ];
     ff(...vfrGap, ...x264, p('vfr-gap.mp4'));
     ff(...vfrGap, ...x264, p('vfr-gap.mkv')); // Matroska: no frame count in the container, packets are counted
     // The golden video with 4 KiB of its coded frames overwritten (index intact).
@@ -193,7 +205,11 @@ describe.skipIf(!hasFfmpeg)('video input under hostile and unusual files', () =>
   describe('tools that hang, never stop or print garbage', () => {
     it('a hanging ffprobe is killed at the timeout', async () => {
       const tool = fakeTool('hang-ffprobe', 'sleep 600');
-      await decodeError(probeVideo(p('vfr-burst.mp4'), { ffprobePath: tool, timeoutMs: 300 }), p('vfr-burst.mp4'), /ffprobe did not finish within the 300 ms timeout and was killed/);
+      await decodeError(
+        probeVideo(p('vfr-burst.mp4'), { ffprobePath: tool, timeoutMs: 300 }),
+        p('vfr-burst.mp4'),
+        /ffprobe did not finish within the 300 ms timeout and was killed/,
+      );
       expect(await gone(pidOf(tool))).toBe(true);
     });
 

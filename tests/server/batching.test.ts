@@ -23,7 +23,10 @@ describe('LocalBackend dynamic batching', () => {
     [qa, cap] = await Promise.all([VideoQA.load(model, { threads: 1 }), Captioner.load(model, { threads: 1 })]);
     files = [SAMPLE_VIDEO, ...makeVideos(mkdtempSync(path.join(os.tmpdir(), 'mplug2-batching-')), ['blue', 'bars'], 1).map((v) => v.file)];
     decoded = await Promise.all(
-      files.map(async (f) => ({ sha256: createHash('sha256').update(readFileSync(f)).digest('hex'), pixels: (await loadVideo(f, { numFrames: qa.visual.frames, size: qa.visual.size })).pixelValues })),
+      files.map(async (f) => ({
+        sha256: createHash('sha256').update(readFileSync(f)).digest('hex'),
+        pixels: (await loadVideo(f, { numFrames: qa.visual.frames, size: qa.visual.size })).pixelValues,
+      })),
     );
     // Counts the videos each visual pass encodes (the real pass still runs).
     for (const task of [qa, cap]) {
@@ -63,7 +66,11 @@ describe('LocalBackend dynamic batching', () => {
     // different options never share a call; the maxWait timer runs a group that is not full
     calls.length = 0;
     const quick = new LocalBackend({ captioner: cap }, { maxBatch: 8, maxWaitMs: 30, onReport: (r) => void calls.push(r) });
-    const caps = await Promise.all([quick.caption({ video: decoded[1] }, { signal }), quick.caption({ video: decoded[1], beamSize: 2 }, { signal }), quick.caption({ video: decoded[1] }, { signal })]);
+    const caps = await Promise.all([
+      quick.caption({ video: decoded[1] }, { signal }),
+      quick.caption({ video: decoded[1], beamSize: 2 }, { signal }),
+      quick.caption({ video: decoded[1] }, { signal }),
+    ]);
     expect(calls.map((c) => c.requests).sort()).toEqual([1, 2]);
     expect(caps[0]).toEqual(caps[2]);
     expect(caps[1].ids).toEqual((await cap.caption(files[1], { beamSize: 2 }))[0].ids);

@@ -10,10 +10,12 @@ import { CLI_BIN, CliProcesses, until } from '../helpers/processes';
 /** A request on a new connection (no pool): resolves with the status, or the connection error's code. */
 function freshGet(url: string): Promise<number | string> {
   return new Promise((resolve) => {
-    http.get(url, { agent: false }, (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-    }).on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+    http
+      .get(url, { agent: false }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      })
+      .on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
   });
 }
 
@@ -40,17 +42,27 @@ describe('mplug2 serve (the built CLI as a child process)', () => {
   it('SIGTERM: stops accepting connections, finishes the in-flight request, exits 0', async () => {
     expect(existsSync(CLI_BIN), `${CLI_BIN} missing: build the packages first (npx turbo run build)`).toBe(true);
     const serve = procs.start(['serve', await demoModel(), '--port', '0', '--threads', '1', '--max-wait-ms', '0']);
-    const base = await until('serve to be ready', () => {
-      if (serve.child.exitCode !== null) throw new Error(`serve exited ${serve.child.exitCode}: ${serve.stderr}`);
-      const line = serve.stdout.split('\n').find((l) => l.startsWith('{'));
-      return line ? (JSON.parse(line).listening as string) : undefined;
-    }, 120_000);
+    const base = await until(
+      'serve to be ready',
+      () => {
+        if (serve.child.exitCode !== null) throw new Error(`serve exited ${serve.child.exitCode}: ${serve.stderr}`);
+        const line = serve.stdout.split('\n').find((l) => l.startsWith('{'));
+        return line ? (JSON.parse(line).listening as string) : undefined;
+      },
+      120_000,
+    );
     expect(base).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(await freshGet(`${base}/health`)).toBe(200);
 
     const res = await fetch(`${base}/v1/caption`, {
       method: 'POST',
-      body: formData({ video: path.resolve(__dirname, '../../packages/cli/assets/sample.mp4'), fields: [['min_length', '40'], ['max_length', '40']] }),
+      body: formData({
+        video: path.resolve(__dirname, '../../packages/cli/assets/sample.mp4'),
+        fields: [
+          ['min_length', '40'],
+          ['max_length', '40'],
+        ],
+      }),
       headers: { accept: 'text/event-stream' },
     });
     let firstStep!: () => void;

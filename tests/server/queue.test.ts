@@ -29,10 +29,14 @@ describe('mplug2 serve --queue (HTTP front → Redis → mplug2 worker)', () => 
     videos = [SAMPLE_VIDEO, ...makeVideos(mkdtempSync(path.join(os.tmpdir(), 'mplug2-queue-videos-')), ['red', 'bars'], 1).map((v) => v.file)];
     // --concurrency 4: the jobs a worker holds at once share model calls
     worker = procs.start(['worker', model, '--queue', redis.url, '--queue-name', 'serve-test', '--concurrency', '4', '--json']);
-    await until('the worker to be ready', () => {
-      if (worker.child.exitCode !== null) throw new Error(`worker exited: ${worker.stderr}`);
-      return worker.events.some((e) => e.type === 'ready');
-    }, 120_000);
+    await until(
+      'the worker to be ready',
+      () => {
+        if (worker.child.exitCode !== null) throw new Error(`worker exited: ${worker.stderr}`);
+        return worker.events.some((e) => e.type === 'ready');
+      },
+      120_000,
+    );
     app = createServer(model, { queue: { url: redis.url, queueName: 'serve-test' } });
     await app.modelLoaded;
     base = await app.listen({ port: 0, host: '127.0.0.1' });
@@ -46,8 +50,13 @@ describe('mplug2 serve --queue (HTTP front → Redis → mplug2 worker)', () => 
   it('8 concurrent VideoQA clients, a caption, a text embedding and a streamed request equal the library; a bad upload is a 400 before anything is queued', async () => {
     const health = await (await fetch(`${base}/health`)).json();
     expect(health.tasks).toEqual(['videoqa', 'caption', 'embed']);
-    const clients = Array.from({ length: 8 }, (_, i) => ({ video: videos[i % videos.length], questions: i % 2 ? ['what is happening?', 'who is there?'] : ['what color is it?'] }));
-    const got = await Promise.all(clients.map((c) => postForm(base, '/v1/videoqa', { video: c.video, fields: c.questions.map((q) => ['question', q] as const) })));
+    const clients = Array.from({ length: 8 }, (_, i) => ({
+      video: videos[i % videos.length],
+      questions: i % 2 ? ['what is happening?', 'who is there?'] : ['what color is it?'],
+    }));
+    const got = await Promise.all(
+      clients.map((c) => postForm(base, '/v1/videoqa', { video: c.video, fields: c.questions.map((q) => ['question', q] as const) })),
+    );
 
     const qa = await VideoQA.load(model, { threads: 1 });
     const cap = await Captioner.load(model, { threads: 1 });

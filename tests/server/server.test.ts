@@ -24,7 +24,11 @@ describe('mplug2 server (real HTTP server on a loopback port, tiny model)', () =
 
   beforeAll(async () => {
     const model = await demoModel();
-    const [videoqa, captioner, retriever] = await Promise.all([VideoQA.load(model, { threads: 1 }), Captioner.load(model, { threads: 1 }), Retriever.load(model, { threads: 1 })]);
+    const [videoqa, captioner, retriever] = await Promise.all([
+      VideoQA.load(model, { threads: 1 }),
+      Captioner.load(model, { threads: 1 }),
+      Retriever.load(model, { threads: 1 }),
+    ]);
     tasks = { videoqa, captioner, retriever };
     const dir = mkdtempSync(path.join(os.tmpdir(), 'mplug2-server-test-'));
     videos = [SAMPLE_VIDEO, ...makeVideos(dir, ['red', 'bars', 'noise'], 1).map((v) => v.file)];
@@ -52,7 +56,10 @@ describe('mplug2 server (real HTTP server on a loopback port, tiny model)', () =
     const doc = await (await fetch(`${base}/openapi.json`)).json();
     expect(doc.openapi).toBe('3.1.0');
     const routes = [...app.printRoutes({ commonPrefix: false }).matchAll(/(\/\S*) \(([^)]+)\)/g)].flatMap((m) =>
-      m[2].split(', ').filter((x) => x !== 'HEAD').map((method) => `${method.toLowerCase()} ${m[1]}`),
+      m[2]
+        .split(', ')
+        .filter((x) => x !== 'HEAD')
+        .map((method) => `${method.toLowerCase()} ${m[1]}`),
     );
     const described = Object.entries(doc.paths as Record<string, object>).flatMap(([p, ops]) => Object.keys(ops).map((method) => `${method} ${p}`));
     expect(routes.length).toBeGreaterThanOrEqual(6);
@@ -61,7 +68,16 @@ describe('mplug2 server (real HTTP server on a loopback port, tiny model)', () =
 
   it('32 concurrent clients (4 videos, 1-2 questions each, generate and rank) get the answers of sequential library calls; calls were batched', async () => {
     const { app, base } = await start({ maxBatch: 8, maxWaitMs: 50 });
-    const questions = ['what is happening?', 'what color is it?', 'who is there?', 'is it raining?', 'what is the man holding?', 'where is the dog?', 'how many people?', 'what animal is it?'];
+    const questions = [
+      'what is happening?',
+      'what color is it?',
+      'who is there?',
+      'is it raining?',
+      'what is the man holding?',
+      'where is the dog?',
+      'how many people?',
+      'what animal is it?',
+    ];
     const answers = ['a dog', 'a cat', 'red', 'blue', 'yes', 'no'];
     const clients = Array.from({ length: 32 }, (_, i) => ({
       video: videos[i % videos.length],
@@ -73,7 +89,10 @@ describe('mplug2 server (real HTTP server on a loopback port, tiny model)', () =
 
     const got = await Promise.all(
       clients.map((c) =>
-        postForm(base, '/v1/videoqa', { video: c.video, fields: [...c.questions.map((q) => ['question', q] as const), ...(c.answers ?? []).map((a) => ['answers', a] as const)] }),
+        postForm(base, '/v1/videoqa', {
+          video: c.video,
+          fields: [...c.questions.map((q) => ['question', q] as const), ...(c.answers ?? []).map((a) => ['answers', a] as const)],
+        }),
       ),
     );
     got.forEach((g, i) => {
@@ -112,7 +131,12 @@ describe('mplug2 server (real HTTP server on a loopback port, tiny model)', () =
       expect(g.json.results[0].video).toBe(path.basename(videos[order[i]]));
     });
 
-    const text = await postForm(base, '/v1/embed', { fields: [['text', 'a dog runs'], ['text', 'a red screen']] });
+    const text = await postForm(base, '/v1/embed', {
+      fields: [
+        ['text', 'a dog runs'],
+        ['text', 'a red screen'],
+      ],
+    });
     const wantText = await tasks.retriever.encodeTexts(['a dog runs', 'a red screen']);
     expect(text.json.kind).toBe('text');
     text.json.embeddings.forEach((e: number[], i: number) => e.forEach((x, k) => expect(Math.abs(x - wantText.embeddings[i][k])).toBeLessThan(1e-5)));
@@ -124,7 +148,10 @@ describe('mplug2 server (real HTTP server on a loopback port, tiny model)', () =
 
   it('bad input: 400 with the typed error code on garbage, missing fields and bad options; nothing crashes', async () => {
     const { base } = await start();
-    const garbage = await postForm(base, '/v1/videoqa', { video: { name: 'notes.mp4', bytes: new TextEncoder().encode('this is not a video at all') }, fields: [['question', 'what?']] });
+    const garbage = await postForm(base, '/v1/videoqa', {
+      video: { name: 'notes.mp4', bytes: new TextEncoder().encode('this is not a video at all') },
+      fields: [['question', 'what?']],
+    });
     expect(garbage.status).toBe(400);
     expect(garbage.json.error.code).toBe('VIDEO_DECODE');
     expect(garbage.json.error.message).toContain('notes.mp4');
@@ -134,7 +161,11 @@ describe('mplug2 server (real HTTP server on a loopback port, tiny model)', () =
     const badBeam = await postForm(base, '/v1/caption', { video: SAMPLE_VIDEO, fields: [['beam', 'many']] });
     expect(badBeam.status).toBe(400);
     expect(badBeam.json.error.message).toContain('beam');
-    const notMultipart = await fetch(`${base}/v1/caption`, { method: 'POST', body: JSON.stringify({ video: 'x' }), headers: { 'content-type': 'application/json' } });
+    const notMultipart = await fetch(`${base}/v1/caption`, {
+      method: 'POST',
+      body: JSON.stringify({ video: 'x' }),
+      headers: { 'content-type': 'application/json' },
+    });
     expect(notMultipart.status).toBe(400);
     expect((await notMultipart.json()).error.code).toBe('INVALID_OPTION');
     const ok = await postForm(base, '/v1/caption', { video: SAMPLE_VIDEO });
@@ -149,7 +180,16 @@ describe('mplug2 server (real HTTP server on a loopback port, tiny model)', () =
     // Headers announce 50 MB; only a few bytes are ever sent: the answer must come without the body.
     const url = new URL(`${base}/v1/caption`);
     const status = await new Promise<number>((resolve, reject) => {
-      const req = http.request({ host: url.hostname, port: url.port, path: url.pathname, method: 'POST', headers: { 'content-type': 'multipart/form-data; boundary=x', 'content-length': String(50e6) } }, (res) => resolve(res.statusCode ?? 0));
+      const req = http.request(
+        {
+          host: url.hostname,
+          port: url.port,
+          path: url.pathname,
+          method: 'POST',
+          headers: { 'content-type': 'multipart/form-data; boundary=x', 'content-length': String(50e6) },
+        },
+        (res) => resolve(res.statusCode ?? 0),
+      );
       req.on('error', reject);
       req.write('--x\r\n');
     });
@@ -171,7 +211,12 @@ describe('mplug2 server (real HTTP server on a loopback port, tiny model)', () =
 
   it('SSE: best hypothesis per step, then the result the JSON route gives', async () => {
     const { base } = await start();
-    const fields = [['question', 'what is happening?'], ['question', 'who is there?'], ['min_length', '5'], ['max_length', '5']] as const;
+    const fields = [
+      ['question', 'what is happening?'],
+      ['question', 'who is there?'],
+      ['min_length', '5'],
+      ['max_length', '5'],
+    ] as const;
     const json = await postForm(base, '/v1/videoqa', { video: videos[1], fields });
     const res = await fetch(`${base}/v1/videoqa`, { method: 'POST', body: formData({ video: videos[1], fields }), headers: { accept: 'text/event-stream' } });
     expect(res.headers.get('content-type')).toContain('text/event-stream');
@@ -201,7 +246,13 @@ describe('mplug2 server (real HTTP server on a loopback port, tiny model)', () =
     const controller = new AbortController();
     const res = await fetch(`${base}/v1/caption`, {
       method: 'POST',
-      body: formData({ video: videos[0], fields: [['min_length', '60'], ['max_length', '60']] }),
+      body: formData({
+        video: videos[0],
+        fields: [
+          ['min_length', '60'],
+          ['max_length', '60'],
+        ],
+      }),
       headers: { accept: 'text/event-stream' },
       signal: controller.signal,
     });
@@ -222,9 +273,16 @@ describe('mplug2 server (real HTTP server on a loopback port, tiny model)', () =
 
   it('429 with Retry-After beyond maxQueue waiting requests; the admitted ones are answered', async () => {
     const { base } = await start({ maxQueue: 1, maxBatch: 1, maxWaitMs: 0 });
-    const long = [['min_length', '40'], ['max_length', '40']] as const;
+    const long = [
+      ['min_length', '40'],
+      ['max_length', '40'],
+    ] as const;
     // 1: running (its first step has streamed); 2: waiting (fills the queue of 1); 3: refused
-    const first = await fetch(`${base}/v1/caption`, { method: 'POST', body: formData({ video: videos[0], fields: long }), headers: { accept: 'text/event-stream' } });
+    const first = await fetch(`${base}/v1/caption`, {
+      method: 'POST',
+      body: formData({ video: videos[0], fields: long }),
+      headers: { accept: 'text/event-stream' },
+    });
     const firstEvents: { event: string }[] = [];
     const firstDone = readEvents(first, (e) => void firstEvents.push(e));
     while (firstEvents.length === 0) await new Promise((r) => setTimeout(r, 20));

@@ -104,7 +104,8 @@ $<HTMLInputElement>('file').addEventListener('change', async (e) => {
       v = { ...onPage, frames: onPage.frames ?? [] };
       where = 'on the page';
     }
-    $('videoInfo').textContent = `${v.info.width}×${v.info.height}, ${v.info.frameCount} frames at ${+v.info.fps.toFixed(2)} fps (${v.info.codec}); sampled frames [${v.frameIndices.join(', ')}], decoded with ${v.info.decoder} ${where} in ${Math.round(performance.now() - t0)} ms`;
+    $('videoInfo').textContent =
+      `${v.info.width}×${v.info.height}, ${v.info.frameCount} frames at ${+v.info.fps.toFixed(2)} fps (${v.info.codec}); sampled frames [${v.frameIndices.join(', ')}], decoded with ${v.info.decoder} ${where} in ${Math.round(performance.now() - t0)} ms`;
     showFrames(v.frames, [...new Set(v.frameIndices)]);
     hasVideo = true;
     document.body.dataset.video = 'ready';

@@ -18,7 +18,16 @@ self.onmessage = async (e: MessageEvent<ToWorker>) => {
     if (m.type === 'load') {
       const t0 = performance.now();
       const model = await RemoteModel.open(m.modelUrl, {
-        onProgress: (p) => post({ type: 'progress', loadedBytes: p.loadedBytes, totalBytes: p.totalBytes, filesDone: p.filesDone, filesTotal: p.filesTotal, file: p.file, phase: p.phase }),
+        onProgress: (p) =>
+          post({
+            type: 'progress',
+            loadedBytes: p.loadedBytes,
+            totalBytes: p.totalBytes,
+            filesDone: p.filesDone,
+            filesTotal: p.filesTotal,
+            file: p.file,
+            phase: p.phase,
+          }),
       });
       await model.prefetch();
       qa = await VideoQA.load(model, { backend: m.backend });
@@ -33,7 +42,10 @@ self.onmessage = async (e: MessageEvent<ToWorker>) => {
       const v = await loadVideo(m.file, { numFrames: m.numFrames, size: m.size, keepFrames: true });
       video = v.pixelValues;
       const frames = v.frames ?? [];
-      post({ type: 'video', id: m.id, frameIndices: v.frameIndices, info: v.info, frames, ms: performance.now() - t0 }, frames.map((f) => f.data.buffer));
+      post(
+        { type: 'video', id: m.id, frameIndices: v.frameIndices, info: v.info, frames, ms: performance.now() - t0 },
+        frames.map((f) => f.data.buffer),
+      );
       return;
     }
     if (m.type === 'setVideo') {

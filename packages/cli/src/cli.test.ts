@@ -13,11 +13,23 @@ describe('loadProgress', () => {
   it('draws download bytes in MiB on a terminal and ignores session events', () => {
     const t = tty();
     const on = loadProgress(t.stream);
-    const base = { stage: 'download', file: 'vision.weights', phase: 'download', fileTotal: 4 << 20, totalBytes: 4 << 20, filesDone: 0, filesTotal: 1 } as const;
+    const base = {
+      stage: 'download',
+      file: 'vision.weights',
+      phase: 'download',
+      fileTotal: 4 << 20,
+      totalBytes: 4 << 20,
+      filesDone: 0,
+      filesTotal: 1,
+    } as const;
     on({ ...base, fileBytes: 1 << 20, loadedBytes: 1 << 20 });
     on({ stage: 'session', module: 'fusion', role: 'main', done: 1, total: 2 });
     on({ ...base, fileBytes: 4 << 20, loadedBytes: 4 << 20 });
-    const frames = t.text().split('\r').filter(Boolean).map((f) => f.trim());
+    const frames = t
+      .text()
+      .split('\r')
+      .filter(Boolean)
+      .map((f) => f.trim());
     expect(frames).toEqual(['download [######..................] 1/4 MiB', 'download [########################] 4/4 MiB']);
   });
 

@@ -50,7 +50,8 @@ const SIZE_UNITS: Record<string, number> = { '': 1, K: 2 ** 10, M: 2 ** 20, G: 2
 export function parseByteSize(text: string, option: string): number {
   const m = /^(\d+(?:\.\d+)?)([KMG]?)$/i.exec(text.trim());
   const bytes = m ? Math.floor(Number(m[1]) * SIZE_UNITS[m[2].toUpperCase()]) : NaN;
-  if (!(bytes > 0) || !Number.isSafeInteger(bytes)) throw new InvalidOptionError(option, `'${text}' is not a positive size (bytes, or with a K/M/G suffix: 64K, 512M, 1G)`);
+  if (!(bytes > 0) || !Number.isSafeInteger(bytes))
+    throw new InvalidOptionError(option, `'${text}' is not a positive size (bytes, or with a K/M/G suffix: 64K, 512M, 1G)`);
   return bytes;
 }
 

@@ -17,7 +17,22 @@ import { serveCommand } from './commands/serve.js';
 import { workerCommand } from './commands/worker.js';
 import { evalCommand } from './commands/eval.js';
 
-export const COMMANDS: readonly Command[] = [inspectCommand, convertCommand, parityCommand, framesCommand, tokenizeCommand, qaCommand, captionCommand, demoCommand, indexCommand, searchCommand, classifyCommand, evalCommand, workerCommand, serveCommand];
+export const COMMANDS: readonly Command[] = [
+  inspectCommand,
+  convertCommand,
+  parityCommand,
+  framesCommand,
+  tokenizeCommand,
+  qaCommand,
+  captionCommand,
+  demoCommand,
+  indexCommand,
+  searchCommand,
+  classifyCommand,
+  evalCommand,
+  workerCommand,
+  serveCommand,
+];
 
 function help(): string {
   const w = Math.max(...COMMANDS.map((c) => c.name.length));

@@ -23,20 +23,13 @@ import {
   type Mplug2Config,
   type Task,
 } from '@mplug2/core';
-import {
-  DEFAULT_MAX_DATA_FILE_BYTES,
-  WeightPlan,
-  type GraphBuilder,
-  type WeightSource,
-  type WeightStorage,
-} from '@mplug2/core/onnx';
+import { DEFAULT_MAX_DATA_FILE_BYTES, WeightPlan, type GraphBuilder, type WeightSource, type WeightStorage } from '@mplug2/core/onnx';
 import { buildDecoderGraph, buildDecoderMemoryGraph, LM_HEAD_PREFIX, DECODER_PREFIX } from '@mplug2/decoder';
 import { buildFusionGraph, buildItmHeadGraph } from '@mplug2/fusion';
 import { buildTextEncoderGraph, buildTextProjGraph } from '@mplug2/text-encoder';
 import { buildUniversalGraph, buildVisionProjGraph } from '@mplug2/universal';
 import { buildVisionEncoderGraph } from '@mplug2/vision-encoder';
 import { PRESETS } from './presets.js';
-
 
 export interface ConvertOptions {
   readonly checkpoint: string;
@@ -118,7 +111,10 @@ async function loadConfig(config: ConvertOptions['config']): Promise<Mplug2Confi
   try {
     raw = await readFile(config, 'utf8');
   } catch (e) {
-    throw new InvalidOptionError('config', `'${config}' is neither a readable file nor a preset (${Object.keys(PRESETS).join(', ')}): ${(e as NodeJS.ErrnoException).code}`);
+    throw new InvalidOptionError(
+      'config',
+      `'${config}' is neither a readable file nor a preset (${Object.keys(PRESETS).join(', ')}): ${(e as NodeJS.ErrnoException).code}`,
+    );
   }
   try {
     return parseConfig(JSON.parse(raw), config);
@@ -224,7 +220,11 @@ export async function convertCheckpoint(options: ConvertOptions): Promise<Conver
       }
       // Token 0 of the post-visn_emb_norm states / of the `norm`-mode text states (README, Retrieval).
       const embedDim = config.model_config.embed_dim ?? (source.has('vision_proj.weight') ? source.info('vision_proj.weight').shape[0] : 256);
-      return { vision_proj: buildVisionProjGraph(plan, dims, embedDim), text_proj: buildTextProjGraph(plan, dims, embedDim), itm: buildItmHeadGraph(plan, dims) };
+      return {
+        vision_proj: buildVisionProjGraph(plan, dims, embedDim),
+        text_proj: buildTextProjGraph(plan, dims, embedDim),
+        itm: buildItmHeadGraph(plan, dims),
+      };
     };
     const graphs: Partial<Record<ModuleName, Record<string, GraphBuilder>>> = {};
     // Fused-attention graphs also get a portable form (primitive ops over the same weights, a few
@@ -232,7 +232,8 @@ export async function convertCheckpoint(options: ConvertOptions): Promise<Conver
     const portable: typeof graphs = {};
     for (const m of modules) {
       graphs[m] = moduleGraphs(m, build);
-      if (graphOptions.fusedAttention) portable[m] = m === 'retrieval_heads' ? graphs[m] : moduleGraphs(m, { ...build, fusedAttention: false, fusedOps: false });
+      if (graphOptions.fusedAttention)
+        portable[m] = m === 'retrieval_heads' ? graphs[m] : moduleGraphs(m, { ...build, fusedAttention: false, fusedOps: false });
     }
     plan.validate();
 
@@ -292,7 +293,10 @@ export async function convertCheckpoint(options: ConvertOptions): Promise<Conver
       format: MANIFEST_FORMAT,
       formatVersion: MANIFEST_VERSION,
       task,
-      modelId: createHash('sha256').update(files.map((f) => f.sha256).join('')).digest('hex').slice(0, 16),
+      modelId: createHash('sha256')
+        .update(files.map((f) => f.sha256).join(''))
+        .digest('hex')
+        .slice(0, 16),
       createdBy: '@mplug2/tasks convert',
       source: { checkpoint: path.basename(options.checkpoint), wrapper: ckpt.wrapper, tensors: ckpt.list().length },
       config: finalConfig,

@@ -1,14 +1,4 @@
-import {
-  maxAbsDiff,
-  openCheckpoint,
-  openModel,
-  tensor,
-  toFloat32,
-  type Checkpoint,
-  type ModelSource,
-  type SessionOptions,
-  type Tensor,
-} from '@mplug2/core';
+import { maxAbsDiff, openCheckpoint, openModel, tensor, toFloat32, type Checkpoint, type ModelSource, type SessionOptions, type Tensor } from '@mplug2/core';
 import { TextDecoderModule, beamSearch, rankAnswers, type BeamSearchResult, type DecoderMemory } from '@mplug2/decoder';
 import { loadFusion } from '@mplug2/fusion';
 import { loadTextEncoder } from '@mplug2/text-encoder';
@@ -97,7 +87,6 @@ export class ParityRecorder {
     return { ok: this.tensors.length > 0 && this.tensors.every((t) => t.ok), tensors: this.tensors, missing: this.missing };
   }
 }
-
 
 const ones = (batch: number, n: number) => tensor('int64', ['batch', 'n'], [batch, n], new BigInt64Array(batch * n).fill(1n));
 
@@ -191,7 +180,13 @@ export function flattenHypotheses(results: readonly BeamSearchResult[], n: numbe
 }
 
 /** Beam search (best and n-best) and answer ranking against the fixtures' `beam*` / `rank*` tensors. */
-async function compareGeneration(dir: ModelSource, decoder: TextDecoderModule, memory: DecoderMemory, fixtures: FixtureFile, rec: ParityRecorder): Promise<void> {
+async function compareGeneration(
+  dir: ModelSource,
+  decoder: TextDecoderModule,
+  memory: DecoderMemory,
+  fixtures: FixtureFile,
+  rec: ParityRecorder,
+): Promise<void> {
   const cfg = dir.manifest.config.model_config;
   const search = { beamSize: cfg.beam_size, minLength: cfg.min_length ?? 1, maxLength: cfg.max_length ?? 10 };
   if (fixtures.has('beam.ids')) {
@@ -215,8 +210,14 @@ async function compareGeneration(dir: ModelSource, decoder: TextDecoderModule, m
     const ranked = await rankAnswers(decoder, memory, answerIds, answerMask, k);
     await rec.compare('rank.first_token_logits', ranked.firstTokenLogits);
     await rec.compare('rank.candidate_answer_loss', ranked.candidateLoss);
-    await rec.compare('rank.topk_ids', ranked.results.flatMap((r) => r.ids));
-    await rec.compare('rank.topk_probs', ranked.results.flatMap((r) => r.probs));
+    await rec.compare(
+      'rank.topk_ids',
+      ranked.results.flatMap((r) => r.ids),
+    );
+    await rec.compare(
+      'rank.topk_probs',
+      ranked.results.flatMap((r) => r.probs),
+    );
   }
 }
 

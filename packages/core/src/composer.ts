@@ -80,7 +80,8 @@ export class Pipeline {
     for (const [name, m] of Object.entries(spec.modules)) {
       const fed = new Set((feeds.get(name) ?? []).map((f) => f.port));
       const unfed = m.inputs.filter((i) => !fed.has(i.name));
-      if (unfed.length) throw new PortMismatchError(`${name}.${unfed[0].name}`, `is not connected (unconnected inputs of ${name}: ${unfed.map((u) => u.name).join(', ')})`);
+      if (unfed.length)
+        throw new PortMismatchError(`${name}.${unfed[0].name}`, `is not connected (unconnected inputs of ${name}: ${unfed.map((u) => u.name).join(', ')})`);
     }
     // Topological order (Kahn); a cycle is a composition error.
     const order: Step[] = [];

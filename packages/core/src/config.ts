@@ -104,8 +104,7 @@ export const CLIP_VISION_TOWERS: Readonly<Record<string, { readonly patch: numbe
 
 export function parseConfig(raw: unknown, source: string): Mplug2Config {
   const r = Mplug2ConfigSchema.safeParse(raw);
-  if (!r.success)
-    throw new ConfigError(source, r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; '));
+  if (!r.success) throw new ConfigError(source, r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; '));
   return r.data;
 }
 

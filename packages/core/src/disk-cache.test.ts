@@ -30,7 +30,10 @@ describe('DiskCache', () => {
       delete process.env.XDG_CACHE_HOME;
       expect(defaultCacheDir()).toBe(path.join(homedir(), '.cache', 'mplug2'));
     } finally {
-      for (const [k, v] of [['MPLUG2_CACHE_DIR', saved.c], ['XDG_CACHE_HOME', saved.x]] as const)
+      for (const [k, v] of [
+        ['MPLUG2_CACHE_DIR', saved.c],
+        ['XDG_CACHE_HOME', saved.x],
+      ] as const)
         if (v === undefined) delete process.env[k];
         else process.env[k] = v;
     }

@@ -100,10 +100,7 @@ export class MissingTensorError extends Mplug2Error {
   ) {
     const parts: string[] = [];
     if (missing.length) parts.push(`missing ${missing.length} tensor(s): ${missing.join(', ')}`);
-    if (wrongShape.length)
-      parts.push(
-        `wrong shape: ${wrongShape.map((w) => `${w.name} expected [${w.expected}] got [${w.actual}]`).join('; ')}`,
-      );
+    if (wrongShape.length) parts.push(`wrong shape: ${wrongShape.map((w) => `${w.name} expected [${w.expected}] got [${w.actual}]`).join('; ')}`);
     super('MISSING_TENSOR', `${source}: ${parts.join('; ')}`);
   }
 }
@@ -171,7 +168,10 @@ export class TensorTooLargeError extends Mplug2Error {
     readonly bytes: number,
     readonly limit: number,
   ) {
-    super('TENSOR_TOO_LARGE', `tensor ${tensor} is ${bytes} bytes, more than the ${limit}-byte data-file limit (maxDataFileBytes / --max-file-bytes); raise the limit or store the weights as fp16/int8`);
+    super(
+      'TENSOR_TOO_LARGE',
+      `tensor ${tensor} is ${bytes} bytes, more than the ${limit}-byte data-file limit (maxDataFileBytes / --max-file-bytes); raise the limit or store the weights as fp16/int8`,
+    );
   }
 }
 
@@ -188,7 +188,10 @@ export class ModelTooLargeError extends Mplug2Error {
     remedy: string,
   ) {
     const gib = (n: number) => `${(n / 2 ** 30).toFixed(2)} GiB`;
-    super('MODEL_TOO_LARGE', `${model}: ${gib(weightBytes)} of weights cannot run on ${backend}, which has room for ${gib(limitBytes)} of weights (a 4 GiB wasm heap less room for activations); ${remedy}`);
+    super(
+      'MODEL_TOO_LARGE',
+      `${model}: ${gib(weightBytes)} of weights cannot run on ${backend}, which has room for ${gib(limitBytes)} of weights (a 4 GiB wasm heap less room for activations); ${remedy}`,
+    );
   }
 }
 

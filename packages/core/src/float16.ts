@@ -58,7 +58,6 @@ export function float16BitsToFloat32Bits(h: number): number {
   return (sign | ((exp + 112) << 23) | (mant << 13)) >>> 0;
 }
 
-
 /** One half-precision value (given as its 16-bit pattern) as a JS number. */
 export function float16ToNumber(h: number): number {
   U32[0] = float16BitsToFloat32Bits(h & 0xffff);

@@ -65,7 +65,15 @@ export {
   parseManifest,
   RETRIEVAL_HEAD_TENSORS,
 } from './manifest.js';
-export { checkModelFits, MANIFEST_FILE, MANIFEST_HASH_FILE, type ModelSource, type OpenModelOptions, type VerifyLevel, WASM_WEIGHT_LIMIT_BYTES } from './model-source.js';
+export {
+  checkModelFits,
+  MANIFEST_FILE,
+  MANIFEST_HASH_FILE,
+  type ModelSource,
+  type OpenModelOptions,
+  type VerifyLevel,
+  WASM_WEIGHT_LIMIT_BYTES,
+} from './model-source.js';
 export { checkInputs, GraphModule, MODULE_SPEC_VERSION, type PipelineModule } from './module.js';
 export { Pipeline, type PipelineRunOptions, type PipelineSpec, type PortRef } from './composer.js';
 export { manifestDims } from './dims.js';

@@ -25,7 +25,14 @@ export const ModuleNames = ['vision_encoder', 'universal', 'text_encoder', 'fusi
 export type ModuleName = (typeof ModuleNames)[number];
 
 /** The checkpoint tensors of the retrieval heads (`retrieval_heads` module): the converter requires all or none, the Retriever names the missing ones. */
-export const RETRIEVAL_HEAD_TENSORS = ['vision_proj.weight', 'vision_proj.bias', 'text_proj.weight', 'text_proj.bias', 'itm_head.weight', 'itm_head.bias'] as const;
+export const RETRIEVAL_HEAD_TENSORS = [
+  'vision_proj.weight',
+  'vision_proj.bias',
+  'text_proj.weight',
+  'text_proj.bias',
+  'itm_head.weight',
+  'itm_head.bias',
+] as const;
 
 export const ManifestSchema = z.object({
   format: z.literal(MANIFEST_FORMAT),
@@ -54,7 +61,6 @@ export type Manifest = z.infer<typeof ManifestSchema>;
 
 export function parseManifest(raw: unknown, source: string): Manifest {
   const r = ManifestSchema.safeParse(raw);
-  if (!r.success)
-    throw new ConfigError(source, `invalid manifest: ${r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
+  if (!r.success) throw new ConfigError(source, `invalid manifest: ${r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
   return r.data;
 }

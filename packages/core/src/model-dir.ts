@@ -32,12 +32,19 @@ export class ModelDirectory implements ModelSource {
       raw = await readFile(manifestPath);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      throw new ModelIntegrityError(manifestPath, code === 'ENOENT' ? 'not found: is this a model directory written by `mplug2 convert`?' : `cannot read (${code})`);
+      throw new ModelIntegrityError(
+        manifestPath,
+        code === 'ENOENT' ? 'not found: is this a model directory written by `mplug2 convert`?' : `cannot read (${code})`,
+      );
     }
     if (verify !== 'none') {
       const expected = (await readFile(path.join(dir, MANIFEST_HASH_FILE), 'utf8').catch(() => '')).trim();
       const actual = createHash('sha256').update(raw).digest('hex');
-      if (expected !== actual) throw new ModelIntegrityError(manifestPath, expected ? 'sha256 does not match manifest.json.sha256 (the manifest was modified)' : `${MANIFEST_HASH_FILE} is missing`);
+      if (expected !== actual)
+        throw new ModelIntegrityError(
+          manifestPath,
+          expected ? 'sha256 does not match manifest.json.sha256 (the manifest was modified)' : `${MANIFEST_HASH_FILE} is missing`,
+        );
     }
     let json: unknown;
     try {

@@ -47,7 +47,10 @@ export async function resolveGraph(
   const entry = manifest.modules[module];
   const file = entry?.graphs[role];
   if (!entry || !file)
-    throw new Mplug2Error('MODULE_MISSING', `${location}: the model has no ${module}${entry ? ` graph '${role}'` : ''} (modules: ${Object.keys(manifest.modules).join(', ')})`);
+    throw new Mplug2Error(
+      'MODULE_MISSING',
+      `${location}: the model has no ${module}${entry ? ` graph '${role}'` : ''} (modules: ${Object.keys(manifest.modules).join(', ')})`,
+    );
   const backend = await resolveBackend(requested);
   await checkComputeSupport(backend, manifest.graphOptions.compute, `${module}.${role}`);
   if (backend !== 'webgpu' || !manifest.graphOptions.fusedAttention) return { backend, file, data: entry.data };
@@ -57,7 +60,12 @@ export async function resolveGraph(
   if ((requested ?? 'auto') === 'auto') return { backend: fallback[0] ?? 'wasm', file, data: entry.data };
   throw new BackendUnavailableError(
     'webgpu',
-    [{ backend: 'webgpu', error: `${location} has only fused-attention graphs, which onnxruntime's WebGPU kernels get wrong; convert it again (the converter now also writes primitive-op graphs) or with --primitive-attention` }],
+    [
+      {
+        backend: 'webgpu',
+        error: `${location} has only fused-attention graphs, which onnxruntime's WebGPU kernels get wrong; convert it again (the converter now also writes primitive-op graphs) or with --primitive-attention`,
+      },
+    ],
     fallback,
   );
 }
@@ -70,7 +78,12 @@ export const WASM_WEIGHT_LIMIT_BYTES = 3 * 2 ** 30;
  * `requested` resolves to: on `wasm` their weights must stay under `WASM_WEIGHT_LIMIT_BYTES` (all
  * sessions of a page share one wasm heap). The error names the sizes and the smaller weight storages.
  */
-export async function checkModelFits(manifest: Manifest, location: string, modules: readonly ModuleName[], requested: SessionOptions['backend']): Promise<void> {
+export async function checkModelFits(
+  manifest: Manifest,
+  location: string,
+  modules: readonly ModuleName[],
+  requested: SessionOptions['backend'],
+): Promise<void> {
   const backend = await resolveBackend(requested);
   if (backend !== 'wasm') return;
   const files = new Set(modules.flatMap((m) => manifest.modules[m]?.data ?? []));

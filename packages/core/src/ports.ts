@@ -32,8 +32,7 @@ export function formatPort(p: PortSpec): string {
  */
 export function checkConnection(from: PortSpec, fromLabel: string, to: PortSpec, toLabel: string): void {
   const where = `${fromLabel} -> ${toLabel}`;
-  if (from.dtype !== to.dtype)
-    throw new PortMismatchError(where, `dtype ${from.dtype} cannot feed ${to.dtype} (${formatPort(from)} vs ${formatPort(to)})`);
+  if (from.dtype !== to.dtype) throw new PortMismatchError(where, `dtype ${from.dtype} cannot feed ${to.dtype} (${formatPort(from)} vs ${formatPort(to)})`);
   if (from.dims.length !== to.dims.length)
     throw new PortMismatchError(where, `rank ${from.dims.length} cannot feed rank ${to.dims.length} (${formatPort(from)} vs ${formatPort(to)})`);
   from.dims.forEach((fd, i) => {
@@ -49,8 +48,7 @@ export function checkConnection(from: PortSpec, fromLabel: string, to: PortSpec,
 export function checkTensor(p: PortSpec, t: Tensor, label: string, bindings: Map<string, number> = new Map()): void {
   const where = `${label}.${p.name}`;
   if (t.dtype !== p.dtype) throw new PortMismatchError(where, `dtype ${t.dtype}, expected ${p.dtype}`);
-  if (t.shape.length !== p.dims.length)
-    throw new PortMismatchError(where, `shape [${t.shape}] has rank ${t.shape.length}, expected ${formatPort(p)}`);
+  if (t.shape.length !== p.dims.length) throw new PortMismatchError(where, `shape [${t.shape}] has rank ${t.shape.length}, expected ${formatPort(p)}`);
   p.dims.forEach((d, i) => {
     const size = t.shape[i];
     const fixed = d.size ?? bindings.get(d.name);

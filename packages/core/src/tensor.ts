@@ -39,20 +39,12 @@ export function numel(shape: readonly number[]): number {
 }
 
 /** Wraps existing data (no copy). Checks that the data length matches the shape and dims. */
-export function tensor<D extends DType>(
-  dtype: D,
-  dims: readonly string[],
-  shape: readonly number[],
-  data: DTypeArrays[D],
-  what = 'tensor',
-): Tensor<D> {
-  if (dims.length !== shape.length)
-    throw new PortMismatchError(what, `has ${shape.length} axes [${shape}] but ${dims.length} dim names [${dims}]`);
+export function tensor<D extends DType>(dtype: D, dims: readonly string[], shape: readonly number[], data: DTypeArrays[D], what = 'tensor'): Tensor<D> {
+  if (dims.length !== shape.length) throw new PortMismatchError(what, `has ${shape.length} axes [${shape}] but ${dims.length} dim names [${dims}]`);
   if (!(data instanceof ARRAY_CTORS[dtype]))
     throw new PortMismatchError(what, `data is ${data?.constructor?.name}, expected ${ARRAY_CTORS[dtype].name} for ${dtype}`);
   const n = numel(shape);
-  if (data.length !== n)
-    throw new PortMismatchError(what, `shape [${shape}] needs ${n} elements but data has ${data.length}`);
+  if (data.length !== n) throw new PortMismatchError(what, `shape [${shape}] needs ${n} elements but data has ${data.length}`);
   return { dtype, dims: [...dims], shape: [...shape], data };
 }
 

@@ -63,7 +63,10 @@ export function decoderPorts(dims: ModelDims): { inputs: PortSpec[]; outputs: Po
   const dh = t.hidden / t.heads;
   const kv = (name: string) => port(name, 'float32', ['batch', { name: 'heads', size: t.heads }, 'memory_tokens', { name: 'head_dim', size: dh }]);
   return {
-    inputs: [port('memory', 'float32', ['batch', 'memory_tokens', { name: 'hidden', size: t.encoderWidth }]), port('memory_mask', 'int64', ['batch', 'memory_tokens'])],
+    inputs: [
+      port('memory', 'float32', ['batch', 'memory_tokens', { name: 'hidden', size: t.encoderWidth }]),
+      port('memory_mask', 'int64', ['batch', 'memory_tokens']),
+    ],
     outputs: [
       ...Array.from({ length: t.decoderLayers }, (_, i) => [kv(decoderTensorNames.crossName('key', i)), kv(decoderTensorNames.crossName('value', i))]).flat(),
       port('memory_mask', 'int64', ['batch', 'memory_tokens']),
@@ -160,7 +163,11 @@ export class TextDecoderModule implements PipelineModule {
       throw new PortMismatchError('decoder.input_ids', `rows ${rows} is not a multiple of the memory batch ${memory.batch}`, 'rows');
     if (cache && cache.rows !== rows) throw new PortMismatchError('decoder.cache', `cache has ${cache.rows} rows, input_ids has ${rows}`, 'rows');
     if (attentionMask.shape[0] !== rows || attentionMask.shape[1] !== past + newTokens)
-      throw new PortMismatchError('decoder.attention_mask', `shape [${attentionMask.shape}] but [${rows}, ${past + newTokens}] (rows, past + new tokens) is needed`, 'total_tokens');
+      throw new PortMismatchError(
+        'decoder.attention_mask',
+        `shape [${attentionMask.shape}] but [${rows}, ${past + newTokens}] (rows, past + new tokens) is needed`,
+        'total_tokens',
+      );
     if (past + newTokens > this.dims.text.maxPositions)
       throw new PortMismatchError('decoder.input_ids', `${past + newTokens} tokens exceed max_position_embeddings ${this.dims.text.maxPositions}`, 'tokens');
     const feeds: Record<string, Tensor> = { input_ids: ids, attention_mask: attentionMask, memory_mask: memory.mask, ...memory.cross };
@@ -169,7 +176,12 @@ export class TextDecoderModule implements PipelineModule {
     else if (!this.prefillSession)
       for (let i = 0; i < this.layers; i++)
         for (const kind of ['key', 'value'] as const)
-          feeds[decoderTensorNames.pastName(kind, i)] = tensor('float32', ['rows', 'heads', 'past_tokens', 'head_dim'], [rows, this.heads, 0, this.headDim], new Float32Array(0));
+          feeds[decoderTensorNames.pastName(kind, i)] = tensor(
+            'float32',
+            ['rows', 'heads', 'past_tokens', 'head_dim'],
+            [rows, this.heads, 0, this.headDim],
+            new Float32Array(0),
+          );
     const out = await (cache || !this.prefillSession ? this.stepSession : this.prefillSession).run(feeds);
     if (cache && fedPast && this.device) this.device.consumed(cache, fedPast);
     const next: Record<string, Tensor<'float32'>> = {};
@@ -183,7 +195,13 @@ export class TextDecoderModule implements PipelineModule {
   reorder(cache: DecoderCache, order: readonly number[]): DecoderCache {
     // GPU cache: record the order; the next forward gathers the rows on the GPU.
     if (this.device && DeviceKv.isDeviceCache(cache))
-      return { rows: order.length, length: cache.length, past: cache.past, order: cache.order ? order.map((i) => cache.order![i]) : [...order], shared: cache.shared };
+      return {
+        rows: order.length,
+        length: cache.length,
+        past: cache.past,
+        order: cache.order ? order.map((i) => cache.order![i]) : [...order],
+        shared: cache.shared,
+      };
     const rowSize = this.heads * cache.length * this.headDim;
     const past: Record<string, Tensor<'float32'>> = {};
     for (const [name, t] of Object.entries(cache.past)) {
@@ -204,7 +222,12 @@ export class TextDecoderModule implements PipelineModule {
     if (!this.device || !Object.values(memory.cross).some(isDeviceTensor)) return selectMemorySamples(memory, samples);
     if (isIdentitySelection(memory, samples)) return memory;
     const m = memory.mask;
-    const mask = tensor('int64', m.dims, [samples.length, ...m.shape.slice(1)], selectSampleRows(m.data, memory.batch, samples, (n) => new BigInt64Array(n)));
+    const mask = tensor(
+      'int64',
+      m.dims,
+      [samples.length, ...m.shape.slice(1)],
+      selectSampleRows(m.data, memory.batch, samples, (n) => new BigInt64Array(n)),
+    );
     return { batch: samples.length, cross: await this.device.selectMemory(memory.cross, samples), mask };
   }
 

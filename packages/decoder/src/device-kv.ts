@@ -20,7 +20,10 @@ export class DeviceKv {
   /** GPU gathers for the cache tensors `cacheNames` and the cross K/V `crossNames` (`[rows, heads, tokens, head_dim]` each). */
   static async create(cacheNames: readonly string[], crossNames: readonly string[]): Promise<DeviceKv> {
     const inputs = (names: readonly string[]) => names.map((name) => ({ name, dtype: 'float32' as const, rank: 4 }));
-    const [reorder, memory] = await Promise.all([DeviceRowGather.create('decoder.reorder', inputs(cacheNames)), DeviceRowGather.create('decoder.select_memory', inputs(crossNames))]);
+    const [reorder, memory] = await Promise.all([
+      DeviceRowGather.create('decoder.reorder', inputs(cacheNames)),
+      DeviceRowGather.create('decoder.select_memory', inputs(crossNames)),
+    ]);
     return new DeviceKv(reorder, memory);
   }
 

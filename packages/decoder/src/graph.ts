@@ -1,6 +1,4 @@
-import {
-  type ModelDims,
-} from '@mplug2/core';
+import { type ModelDims } from '@mplug2/core';
 import {
   CROSS_MASK_FILL,
   GraphBuilder,
@@ -101,7 +99,12 @@ export function buildDecoderGraph(plan: WeightPlan, dims: ModelDims, withPast: b
   const tri = new Array<number>(maxPos * maxPos);
   for (let r = 0; r < maxPos; r++) for (let c = 0; c < maxPos; c++) tri[r * maxPos + c] = c <= r ? 1 : 0;
   const causalTable = g.const('causal', 'float32', [maxPos, maxPos], tri);
-  const causal = g.op('Slice', [causalTable, g.op('Concat', [pastLen, g.int64s([0])], { axis: 0 }), g.op('Concat', [totalLen, totalLen], { axis: 0 }), g.int64s([0, 1])]);
+  const causal = g.op('Slice', [
+    causalTable,
+    g.op('Concat', [pastLen, g.int64s([0])], { axis: 0 }),
+    g.op('Concat', [totalLen, totalLen], { axis: 0 }),
+    g.int64s([0, 1]),
+  ]);
   const pad = g.op('Unsqueeze', [g.castFloat(mask), g.int64s([1, 2])]);
   const allowed = g.op('Mul', [g.op('Unsqueeze', [causal, g.int64s([0, 1])]), pad]);
   const selfBias = g.op('Mul', [g.op('Sub', [g.scalar(1, 'one'), allowed]), g.scalar(SELF_MASK_FILL, 'self_fill')]);
@@ -126,7 +129,12 @@ export function buildDecoderGraph(plan: WeightPlan, dims: ModelDims, withPast: b
     // reference's additive bias); it works head by head, so the [group·t, memory] scores of all heads
     // never stream through memory as one tensor (answer ranking decodes 128 candidates at once).
     const ctxGrouped = ctx.fusedAttention
-      ? g.op('MultiHeadAttention', [grouped, cross[i].k, cross[i].v, null, keyPadding!], { num_heads: d.heads, mask_filter_value: { float: maskFill(g, CROSS_MASK_FILL) } }, 'com.microsoft')
+      ? g.op(
+          'MultiHeadAttention',
+          [grouped, cross[i].k, cross[i].v, null, keyPadding!],
+          { num_heads: d.heads, mask_filter_value: { float: maskFill(g, CROSS_MASK_FILL) } },
+          'com.microsoft',
+        )
       : mergeHeads(g, bertAttend(ctx, splitHeads(g, grouped, d.heads, dh), cross[i].k, cross[i].v, crossBias, d), d.hidden);
     const ctxRows = g.op('Reshape', [ctxGrouped, g.op('Shape', [a])]);
     const c = attentionOutput(ctx, `${p}.crossattention`, a, ctxRows, d);
@@ -138,10 +146,11 @@ export function buildDecoderGraph(plan: WeightPlan, dims: ModelDims, withPast: b
   const tableName = opts.tiedLmHead ? `${DECODER_PREFIX}embeddings.word_embeddings.weight` : `${LM_HEAD_PREFIX}decoder.weight`;
   const flat = g.op('Reshape', [z, g.int64s([-1, d.hidden])]);
   // int8 / q4: a transposed, quantized copy of the (tied) table; the fp32 table stays for the embedding Gather.
-  const scores =
-    isQuantizedStorage(ctx.weights)
-      ? matmulParam(ctx, flat, tableName, [d.vocab, d.hidden], transpose2d, { name: `${LM_HEAD_PREFIX}bias`, shape: [d.vocab] })
-      : g.op('Gemm', [g.toFloat32(flat), float32Param(ctx, tableName, [d.vocab, d.hidden]), float32Param(ctx, `${LM_HEAD_PREFIX}bias`, [d.vocab])], { transB: 1 });
+  const scores = isQuantizedStorage(ctx.weights)
+    ? matmulParam(ctx, flat, tableName, [d.vocab, d.hidden], transpose2d, { name: `${LM_HEAD_PREFIX}bias`, shape: [d.vocab] })
+    : g.op('Gemm', [g.toFloat32(flat), float32Param(ctx, tableName, [d.vocab, d.hidden]), float32Param(ctx, `${LM_HEAD_PREFIX}bias`, [d.vocab])], {
+        transB: 1,
+      });
   const logits = g.op('Reshape', [scores, g.op('Concat', [shapeOf(ids, 0), newLen, g.int64s([d.vocab])], { axis: 0 })]);
   g.output(logits, 'logits', 'float32', ['rows', 'new_tokens', d.vocab]);
   return g;

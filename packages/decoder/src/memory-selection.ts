@@ -31,11 +31,24 @@ export function selectSampleRows<T extends Float32Array | BigInt64Array>(data: T
 export function selectMemorySamples(memory: DecoderMemory, samples: readonly number[]): DecoderMemory {
   if (isIdentitySelection(memory, samples)) return memory;
   if (Object.values(memory.cross).some(isDeviceTensor))
-    throw new Mplug2Error('TENSOR_ON_DEVICE', 'decoder.memory: the cross-attention keys/values are in GPU memory; select samples with TextDecoderModule.selectMemory');
+    throw new Mplug2Error(
+      'TENSOR_ON_DEVICE',
+      'decoder.memory: the cross-attention keys/values are in GPU memory; select samples with TextDecoderModule.selectMemory',
+    );
   const cross: Record<string, Tensor<'float32'>> = {};
   for (const [name, t] of Object.entries(memory.cross))
-    cross[name] = tensor('float32', t.dims, [samples.length, ...t.shape.slice(1)], selectSampleRows(t.data, memory.batch, samples, (n) => new Float32Array(n)));
+    cross[name] = tensor(
+      'float32',
+      t.dims,
+      [samples.length, ...t.shape.slice(1)],
+      selectSampleRows(t.data, memory.batch, samples, (n) => new Float32Array(n)),
+    );
   const m = memory.mask;
-  const mask = tensor('int64', m.dims, [samples.length, ...m.shape.slice(1)], selectSampleRows(m.data, memory.batch, samples, (n) => new BigInt64Array(n)));
+  const mask = tensor(
+    'int64',
+    m.dims,
+    [samples.length, ...m.shape.slice(1)],
+    selectSampleRows(m.data, memory.batch, samples, (n) => new BigInt64Array(n)),
+  );
   return { batch: samples.length, cross, mask };
 }

@@ -11,7 +11,9 @@ describe('parseAnnotations', () => {
     ]);
   });
   it('reads captioning lines {video_id, golden_caption: [...]} and a JSON array', () => {
-    expect(parseAnnotations('[{"video_id":"v","golden_caption":["a b","c"]}]', 'caption')).toEqual([{ videoId: 'v', task: 'caption', item: { line: 0, goldCaptions: ['a b', 'c'] } }]);
+    expect(parseAnnotations('[{"video_id":"v","golden_caption":["a b","c"]}]', 'caption')).toEqual([
+      { videoId: 'v', task: 'caption', item: { line: 0, goldCaptions: ['a b', 'c'] } },
+    ]);
   });
   it('names the file and line of a bad line', () => {
     const bad = () => parseAnnotations('{"video_id":"v","question":"q","answer":"a"}\n{"video_id":"v","question":"q"}\n', 'videoqa', 'qa.jsonl');
@@ -26,7 +28,11 @@ describe('parseAnnotations', () => {
 describe('videoFileCandidates', () => {
   it('tries <id>.mp4 then .avi; TGIF ids as .gif first; an id with an extension as is', () => {
     expect(videoFileCandidates('video7010')).toEqual(['video7010.mp4', 'video7010.avi']);
-    expect(videoFileCandidates('tumblr_nk172bbdPI1u1lr18o1_250')).toEqual(['tumblr_nk172bbdPI1u1lr18o1_250.gif', 'tumblr_nk172bbdPI1u1lr18o1_250.mp4', 'tumblr_nk172bbdPI1u1lr18o1_250.avi']);
+    expect(videoFileCandidates('tumblr_nk172bbdPI1u1lr18o1_250')).toEqual([
+      'tumblr_nk172bbdPI1u1lr18o1_250.gif',
+      'tumblr_nk172bbdPI1u1lr18o1_250.mp4',
+      'tumblr_nk172bbdPI1u1lr18o1_250.avi',
+    ]);
     expect(videoFileCandidates('clip.avi')).toEqual(['clip.avi', 'clip.avi.mp4', 'clip.avi.avi']);
   });
 });

@@ -2,7 +2,10 @@ import { AnnotationError } from './errors.js';
 import type { CaptionItem, EvalTask, QAItem } from './types.js';
 
 /** One annotation line as the original's `video_downstream_datasets.py` reads it. */
-export type AnnotationLine = { readonly videoId: string } & ({ readonly task: 'videoqa'; readonly item: QAItem } | { readonly task: 'caption'; readonly item: CaptionItem });
+export type AnnotationLine = { readonly videoId: string } & (
+  | { readonly task: 'videoqa'; readonly item: QAItem }
+  | { readonly task: 'caption'; readonly item: CaptionItem }
+);
 
 /**
  * Parses an annotations file: JSON lines (the original's format; blank lines are skipped but keep

@@ -33,7 +33,10 @@ let spiceJar: string;
 
 beforeAll(() => {
   const dir = mkdtempSync(path.join(tmpdir(), 'mplug2-eval-java-'));
-  for (const [name, src] of [['Meteor', METEOR], ['Spice', SPICE]]) {
+  for (const [name, src] of [
+    ['Meteor', METEOR],
+    ['Spice', SPICE],
+  ]) {
     writeFileSync(path.join(dir, `${name}.java`), src);
     execFileSync('javac', ['-d', dir, path.join(dir, `${name}.java`)]);
     execFileSync('jar', ['cfe', path.join(dir, `${name.toLowerCase()}.jar`), name, '-C', dir, `${name}.class`]);

@@ -53,7 +53,12 @@ function runJava(java: string, jar: string, args: readonly string[], input: stri
  * per-video scores and the corpus score. The whole conversation is written at once (the jar
  * answers line by line, in order).
  */
-export async function meteorScore(candidates: readonly string[], references: readonly (readonly string[])[], jar: string, java = 'java'): Promise<{ corpus: number; perSentence: number[] }> {
+export async function meteorScore(
+  candidates: readonly string[],
+  references: readonly (readonly string[])[],
+  jar: string,
+  java = 'java',
+): Promise<{ corpus: number; perSentence: number[] }> {
   await checkJar('--meteor-jar', jar);
   // Pass 1: statistics per video; pass 2: scores from the statistics.
   const score = candidates.map((c, i) => `SCORE ||| ${references[i].join(' ||| ')} ||| ${c.replaceAll('|||', '').replaceAll('  ', ' ')}`).join('\n') + '\n';
@@ -61,13 +66,22 @@ export async function meteorScore(candidates: readonly string[], references: rea
   const stats = (await runJava(java, jar, args, score, path.dirname(jar))).split('\n').filter((l) => l.trim() !== '');
   if (stats.length !== candidates.length) throw new JavaScorerError(jar, `answered ${stats.length} statistics lines for ${candidates.length} videos`);
   const evalLine = `EVAL ||| ${stats.map((s) => s.trim()).join(' ||| ')}\n`;
-  const nums = (await runJava(java, jar, args, evalLine, path.dirname(jar))).split('\n').filter((l) => l.trim() !== '').map((l) => Number(l.trim()));
-  if (nums.length !== candidates.length + 1 || nums.some((n) => !Number.isFinite(n))) throw new JavaScorerError(jar, `expected ${candidates.length + 1} scores, got ${nums.length}`);
+  const nums = (await runJava(java, jar, args, evalLine, path.dirname(jar)))
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => Number(l.trim()));
+  if (nums.length !== candidates.length + 1 || nums.some((n) => !Number.isFinite(n)))
+    throw new JavaScorerError(jar, `expected ${candidates.length + 1} scores, got ${nums.length}`);
   return { corpus: nums[candidates.length], perSentence: nums.slice(0, candidates.length) };
 }
 
 /** SPICE 1.0 as pycocoevalcap's `Spice`: a JSON input file, the jar's JSON output, the mean of each video's `All.f`. */
-export async function spiceScore(candidates: readonly string[], references: readonly (readonly string[])[], jar: string, java = 'java'): Promise<{ corpus: number; perSentence: number[] }> {
+export async function spiceScore(
+  candidates: readonly string[],
+  references: readonly (readonly string[])[],
+  jar: string,
+  java = 'java',
+): Promise<{ corpus: number; perSentence: number[] }> {
   await checkJar('--spice-jar', jar);
   const dir = await mkdtemp(path.join(tmpdir(), 'mplug2-spice-'));
   try {

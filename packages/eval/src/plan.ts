@@ -53,7 +53,7 @@ export async function planEvaluation(input: PlanInput): Promise<EvalPlan> {
   for (const [videoId, group] of groupByVideo(lines)) {
     const tried = videoFileCandidates(videoId).map((f) => path.join(input.videos, f));
     let videoPath: string | undefined;
-    for (const f of tried) if (await isFile(f)) (videoPath ??= f);
+    for (const f of tried) if (await isFile(f)) videoPath ??= f;
     if (!videoPath) {
       missing.push({ video_id: videoId, reason: `no video file (tried ${tried.join(', ')})` });
       continue;

@@ -56,7 +56,10 @@ export function runOptions(options: EvalOptions): RunHeader['options'] {
 /** A model's identity for a run header: its `modelId` and a digest of its manifest's file hashes. */
 export function modelFingerprint(task: VideoQA | Captioner): string {
   const m = task.model.manifest;
-  const files = createHash('sha256').update(JSON.stringify(m.files.map((f) => [f.path, f.sha256]))).digest('hex').slice(0, 16);
+  const files = createHash('sha256')
+    .update(JSON.stringify(m.files.map((f) => [f.path, f.sha256])))
+    .digest('hex')
+    .slice(0, 16);
   return `${m.modelId}:${files}`;
 }
 
@@ -68,7 +71,8 @@ export function modelFingerprint(task: VideoQA | Captioner): string {
  */
 export async function evaluateDataset(options: EvaluateDatasetOptions): Promise<EvaluateDatasetResult> {
   if (options.answers && options.task !== 'videoqa') throw new InvalidOptionError('--answers', 'ranks VideoQA answers; captioning generates');
-  if (options.batchSize !== undefined && !(Number.isInteger(options.batchSize) && options.batchSize >= 1)) throw new InvalidOptionError('--batch', `must be an integer >= 1, got ${options.batchSize}`);
+  if (options.batchSize !== undefined && !(Number.isInteger(options.batchSize) && options.batchSize >= 1))
+    throw new InvalidOptionError('--batch', `must be an integer >= 1, got ${options.batchSize}`);
   const plan = await planEvaluation(options);
   const model = options.task === 'videoqa' ? await VideoQA.load(options.model, options.load) : await Captioner.load(options.model, options.load);
   try {
@@ -79,7 +83,14 @@ export async function evaluateDataset(options: EvaluateDatasetOptions): Promise<
     let encoded = 0;
     const start = performance.now();
     const report = () =>
-      options.onProgress?.({ videosDone: store.finished, videos: plan.units.length, itemsDone, items, itemsThisRun, seconds: (performance.now() - start) / 1000 });
+      options.onProgress?.({
+        videosDone: store.finished,
+        videos: plan.units.length,
+        itemsDone,
+        items,
+        itemsThisRun,
+        seconds: (performance.now() - start) / 1000,
+      });
     report();
     for (const unit of plan.units) {
       if (store.has(unit.videoId)) continue;

@@ -36,15 +36,24 @@ export async function scoreResultFile(file: string, options: ScoreFileOptions = 
   const first = json[0] as Record<string, unknown>;
   if (first && typeof first === 'object' && 'question_id' in first) {
     if (!options.annotations) throw new AnnotationError(file, undefined, 'VideoQA results need --annotations (the labels their question ids index)');
-    const lines = parseAnnotations(await readFile(options.annotations, 'utf8').catch((e: Error) => {
-      throw new AnnotationError(options.annotations!, undefined, `cannot read: ${e.message}`);
-    }), 'videoqa', options.annotations);
+    const lines = parseAnnotations(
+      await readFile(options.annotations, 'utf8').catch((e: Error) => {
+        throw new AnnotationError(options.annotations!, undefined, `cannot read: ${e.message}`);
+      }),
+      'videoqa',
+      options.annotations,
+    );
     const results: QAResultRecord[] = json.map((r: Record<string, unknown>, i) => {
       const id = typeof r?.question_id === 'string' && /^\d+$/.test(r.question_id) ? Number(r.question_id) : r?.question_id;
-      if (typeof id !== 'number' || !Number.isInteger(id) || typeof r.answer !== 'string') throw new AnnotationError(file, i, 'a VideoQA result is {question_id: integer, answer: string}');
+      if (typeof id !== 'number' || !Number.isInteger(id) || typeof r.answer !== 'string')
+        throw new AnnotationError(file, i, 'a VideoQA result is {question_id: integer, answer: string}');
       return { question_id: id, answer: r.answer };
     });
-    const acc = vqaAccuracy(results, lines.map((l) => l.item as QAItem), file);
+    const acc = vqaAccuracy(
+      results,
+      lines.map((l) => l.item as QAItem),
+      file,
+    );
     return { task: 'videoqa', n: acc.n, metrics: { accuracy: acc.accuracy, correct: acc.correct }, videos_encoded: 0, failed: [] };
   }
   if (first && typeof first === 'object' && 'pred_caption' in first) {

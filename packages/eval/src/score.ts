@@ -10,7 +10,11 @@ import type { CaptionMetrics, CaptionResultRecord, QAItem, QAMetrics, QAResultRe
  * question's label exactly (no normalisation). `labels` maps question id → label; every result
  * must name a known question (an unknown id is an {@link AnnotationError} naming it).
  */
-export function vqaAccuracy(results: readonly QAResultRecord[], labels: ReadonlyMap<number, string> | readonly QAItem[], file = 'results'): QAMetrics & { n: number } {
+export function vqaAccuracy(
+  results: readonly QAResultRecord[],
+  labels: ReadonlyMap<number, string> | readonly QAItem[],
+  file = 'results',
+): QAMetrics & { n: number } {
   const byId = labels instanceof Map ? labels : new Map((labels as readonly QAItem[]).map((q) => [q.questionId, q.answer]));
   let correct = 0;
   for (const r of results) {

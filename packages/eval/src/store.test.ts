@@ -35,7 +35,9 @@ describe('planEvaluation', () => {
       ['v2', 'v2.avi', [1]],
       ['tumblr_abc', 'tumblr_abc.gif', [2]],
     ]);
-    expect(plan.missing).toEqual([{ video_id: 'gone', reason: `no video file (tried ${path.join(d.videos, 'gone.mp4')}, ${path.join(d.videos, 'gone.avi')})` }]);
+    expect(plan.missing).toEqual([
+      { video_id: 'gone', reason: `no video file (tried ${path.join(d.videos, 'gone.mp4')}, ${path.join(d.videos, 'gone.avi')})` },
+    ]);
     expect(plan.lines).toBe(5);
     expect(plan.annotationsSha256).toMatch(/^[0-9a-f]{64}$/);
   });
@@ -48,7 +50,15 @@ describe('EvalStore', () => {
     const store = await EvalStore.open(d.out, plan, HEADER);
     store.put({ videoId: 'v2', ok: true, records: [{ question_id: 1, answer: 'man' }], videosEncoded: 1 });
     store.put({ videoId: 'v2', ok: true, records: [{ question_id: 1, answer: 'other' }], videosEncoded: 1 });
-    store.put({ videoId: 'v1', ok: true, records: [{ question_id: 0, answer: 'dog' }, { question_id: 3, answer: 'home' }], videosEncoded: 1 });
+    store.put({
+      videoId: 'v1',
+      ok: true,
+      records: [
+        { question_id: 0, answer: 'dog' },
+        { question_id: 3, answer: 'home' },
+      ],
+      videosEncoded: 1,
+    });
     store.put({ videoId: 'tumblr_abc', ok: false, reason: 'cannot decode' });
     expect(readFileSync(path.join(d.out, EVAL_FILES.progress), 'utf8').trim().split('\n')).toHaveLength(3);
     const { results, summary } = await store.finish(2);
@@ -71,7 +81,15 @@ describe('EvalStore', () => {
     const d = dataset();
     const plan = await planEvaluation({ task: 'videoqa', annotations: d.ann, videos: d.videos });
     const a = await EvalStore.open(d.out, plan, HEADER);
-    a.put({ videoId: 'v1', ok: true, records: [{ question_id: 0, answer: 'dog' }, { question_id: 3, answer: 'park' }], videosEncoded: 1 });
+    a.put({
+      videoId: 'v1',
+      ok: true,
+      records: [
+        { question_id: 0, answer: 'dog' },
+        { question_id: 3, answer: 'park' },
+      ],
+      videosEncoded: 1,
+    });
     a.put({ videoId: 'tumblr_abc', ok: false, reason: 'cannot decode' });
     const progress = path.join(d.out, EVAL_FILES.progress);
     appendFileSync(progress, '{"videoId":"v2","records":[{"question_id":1,"ans');
@@ -89,7 +107,15 @@ describe('EvalStore', () => {
     const d = dataset();
     const plan = await planEvaluation({ task: 'videoqa', annotations: d.ann, videos: d.videos });
     const a = await EvalStore.open(d.out, plan, HEADER);
-    a.put({ videoId: 'v1', ok: true, records: [{ question_id: 0, answer: 'dog' }, { question_id: 3, answer: 'park' }], videosEncoded: 1 });
+    a.put({
+      videoId: 'v1',
+      ok: true,
+      records: [
+        { question_id: 0, answer: 'dog' },
+        { question_id: 3, answer: 'park' },
+      ],
+      videosEncoded: 1,
+    });
     const err = await EvalStore.open(d.out, plan, { model: 'm2:def', options: { beamSize: 3 } }).catch((e) => e);
     expect(err).toBeInstanceOf(EvalRunMismatchError);
     expect(err.code).toBe('EVAL_RUN_MISMATCH');

@@ -37,9 +37,11 @@ async function writeAtomic(file: string, text: string): Promise<void> {
 
 function headerDifferences(a: RunHeader, b: RunHeader): { field: string; existing: unknown; requested: unknown }[] {
   const diffs: { field: string; existing: unknown; requested: unknown }[] = [];
-  for (const k of ['format', 'version', 'task', 'model', 'annotationsSha256'] as const) if (a[k] !== b[k]) diffs.push({ field: k, existing: a[k], requested: b[k] });
+  for (const k of ['format', 'version', 'task', 'model', 'annotationsSha256'] as const)
+    if (a[k] !== b[k]) diffs.push({ field: k, existing: a[k], requested: b[k] });
   for (const k of new Set([...Object.keys(a.options ?? {}), ...Object.keys(b.options)]))
-    if ((a.options?.[k] ?? null) !== (b.options[k] ?? null)) diffs.push({ field: `options.${k}`, existing: a.options?.[k] ?? null, requested: b.options[k] ?? null });
+    if ((a.options?.[k] ?? null) !== (b.options[k] ?? null))
+      diffs.push({ field: `options.${k}`, existing: a.options?.[k] ?? null, requested: b.options[k] ?? null });
   return diffs;
 }
 
@@ -65,8 +67,20 @@ export class EvalStore {
    * result-changing option is an {@link EvalRunMismatchError}, unless `restart` (then the
    * directory's run files are removed first).
    */
-  static async open(dir: string, plan: EvalPlan, header: Omit<RunHeader, 'format' | 'version' | 'task' | 'annotationsSha256'>, options: { restart?: boolean } = {}): Promise<EvalStore> {
-    const full: RunHeader = { format: 'mplug2-eval-run', version: 1, task: plan.task, model: header.model, annotationsSha256: plan.annotationsSha256, options: header.options };
+  static async open(
+    dir: string,
+    plan: EvalPlan,
+    header: Omit<RunHeader, 'format' | 'version' | 'task' | 'annotationsSha256'>,
+    options: { restart?: boolean } = {},
+  ): Promise<EvalStore> {
+    const full: RunHeader = {
+      format: 'mplug2-eval-run',
+      version: 1,
+      task: plan.task,
+      model: header.model,
+      annotationsSha256: plan.annotationsSha256,
+      options: header.options,
+    };
     await mkdir(dir, { recursive: true });
     const headerFile = path.join(dir, EVAL_FILES.header);
     if (options.restart) for (const f of Object.values(EVAL_FILES)) await rm(path.join(dir, f), { force: true });

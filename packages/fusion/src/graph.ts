@@ -1,6 +1,4 @@
-import {
-  type ModelDims,
-} from '@mplug2/core';
+import { type ModelDims } from '@mplug2/core';
 import {
   CROSS_MASK_FILL,
   GraphBuilder,

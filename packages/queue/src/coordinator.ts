@@ -97,7 +97,11 @@ export class QueueCoordinator {
     });
     const submit = async (items: readonly WorkItem<D>[]) => {
       for (let s = 0; s < items.length; s += PAGE)
-        await this.queue.addBulk(items.slice(s, s + PAGE).map((i) => ({ name: run.kind, data: { modelId: run.modelId, data: i.data } satisfies JobEnvelope<D>, opts: jobOptions(i.id) })));
+        await this.queue.addBulk(
+          items
+            .slice(s, s + PAGE)
+            .map((i) => ({ name: run.kind, data: { modelId: run.modelId, data: i.data } satisfies JobEnvelope<D>, opts: jobOptions(i.id) })),
+        );
     };
     // Finished jobs of items whose results were already written (a coordinator killed between
     // writing and removing) are left over: removed now, and whenever one shows up later.
@@ -120,7 +124,9 @@ export class QueueCoordinator {
               const batch = jobs.map((j) => ({ id: j.id!, data: pending.get(j.id!)!.data, result: j.returnvalue as R }));
               await run.sink(batch);
               done += batch.length;
-            } else for (const j of jobs) failed.push({ id: j.id!, data: pending.get(j.id!)!.data, error: redact(j.failedReason || 'failed', this.connection.address) });
+            } else
+              for (const j of jobs)
+                failed.push({ id: j.id!, data: pending.get(j.id!)!.data, error: redact(j.failedReason || 'failed', this.connection.address) });
             for (const j of jobs) pending.delete(j.id!);
             moved += jobs.length;
             await Promise.all(jobs.map((j) => this.queue.remove(j.id!).catch(() => 0)));

@@ -7,7 +7,10 @@ export class QueueUnavailableError extends Mplug2Error {
     readonly reason: string,
     readonly retriedMs: number,
   ) {
-    super('QUEUE_UNAVAILABLE', `queue ${url}: Redis unreachable after retrying for ${(retriedMs / 1000).toFixed(1)} s (${reason}); check that redis-server runs there and that host, port, password and TLS (rediss://) are right`);
+    super(
+      'QUEUE_UNAVAILABLE',
+      `queue ${url}: Redis unreachable after retrying for ${(retriedMs / 1000).toFixed(1)} s (${reason}); check that redis-server runs there and that host, port, password and TLS (rediss://) are right`,
+    );
   }
 }
 

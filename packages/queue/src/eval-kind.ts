@@ -42,7 +42,10 @@ export function evalProcessor(load: (task: EvalUnit['task']) => Promise<VideoQA 
   return async (raw) => {
     const { unit, sha256, options } = raw as EvalJobData;
     const here = await sha256File(unit.videoPath);
-    if (here !== sha256) throw new Error(`${unit.videoPath}: content differs from what the coordinator planned (sha256 ${here.slice(0, 12)}… here, ${sha256.slice(0, 12)}… there); workers must see the same files`);
+    if (here !== sha256)
+      throw new Error(
+        `${unit.videoPath}: content differs from what the coordinator planned (sha256 ${here.slice(0, 12)}… here, ${sha256.slice(0, 12)}… there); workers must see the same files`,
+      );
     return evaluateUnit(await load(unit.task), unit, options) satisfies Promise<UnitResult>;
   };
 }
@@ -59,14 +62,27 @@ export interface QueueEvalOptions extends Omit<EvaluateDatasetOptions, 'onProgre
  */
 export async function evaluateDatasetOnQueue(coordinator: QueueCoordinator, options: QueueEvalOptions): Promise<EvaluateDatasetResult> {
   if (options.answers && options.task !== 'videoqa') throw new InvalidOptionError('--answers', 'ranks VideoQA answers; captioning generates');
-  if (options.batchSize !== undefined && !(Number.isInteger(options.batchSize) && options.batchSize >= 1)) throw new InvalidOptionError('--batch', `must be an integer >= 1, got ${options.batchSize}`);
+  if (options.batchSize !== undefined && !(Number.isInteger(options.batchSize) && options.batchSize >= 1))
+    throw new InvalidOptionError('--batch', `must be an integer >= 1, got ${options.batchSize}`);
   const plan = await planEvaluation(options);
   const source = await openModel(options.model, { verify: 'none' });
   // The run header's model identity without loading any session: modelFingerprint reads only the manifest.
   const fingerprint = modelFingerprint({ model: source } as VideoQA);
   const store = await EvalStore.open(options.out, plan, { model: fingerprint, options: runOptions(options) }, { restart: options.restart });
   // Everything but where the run reads and writes is an evaluateUnit option (travels with each job).
-  const { model: _model, out: _out, restart: _restart, annotations: _annotations, videos: _videos, task: _task, onProgress: _onProgress, meteorJar: _meteor, spiceJar: _spice, java: _java, ...unitOptions } = options;
+  const {
+    model: _model,
+    out: _out,
+    restart: _restart,
+    annotations: _annotations,
+    videos: _videos,
+    task: _task,
+    onProgress: _onProgress,
+    meteorJar: _meteor,
+    spiceJar: _spice,
+    java: _java,
+    ...unitOptions
+  } = options;
   const todo = plan.units.filter((u) => !store.has(u.videoId));
   const items: WorkItem<EvalJobData>[] = [];
   for (const unit of todo) {

@@ -34,12 +34,24 @@ export function indexProcessor(retriever: () => Promise<Retriever>): JobProcesso
     const data = raw as IndexJobData;
     // A URL is downloaded and checked against the sha256 by embedVideos; a file is checked here.
     const sha256 = isHttpUrl(data.path) ? data.sha256 : await sha256File(data.path);
-    if (sha256 !== data.sha256) throw new Error(`${data.path}: content differs from what the coordinator indexed (sha256 ${sha256.slice(0, 12)}… here, ${data.sha256.slice(0, 12)}… there); workers must see the same files`);
-    const { rows, failed } = await embedVideos(await retriever(), [{ path: data.path, sha256: data.sha256 }], { storeStates: data.storeStates, decodeConcurrency: 1 });
+    if (sha256 !== data.sha256)
+      throw new Error(
+        `${data.path}: content differs from what the coordinator indexed (sha256 ${sha256.slice(0, 12)}… here, ${data.sha256.slice(0, 12)}… there); workers must see the same files`,
+      );
+    const { rows, failed } = await embedVideos(await retriever(), [{ path: data.path, sha256: data.sha256 }], {
+      storeStates: data.storeStates,
+      decodeConcurrency: 1,
+    });
     // Undecodable content fails for good; a URL that could not be fetched (network, HTTP 5xx) is retried.
-    if (failed.length) throw isHttpUrl(data.path) && failed[0].error.includes('cannot be fetched') ? new Error(failed[0].error) : permanentFailure(failed[0].error);
+    if (failed.length)
+      throw isHttpUrl(data.path) && failed[0].error.includes('cannot be fetched') ? new Error(failed[0].error) : permanentFailure(failed[0].error);
     const row = rows[0];
-    return { duration: row.duration, frameIndices: [...row.frameIndices], embedding: encodeFloat32(row.embedding), states: row.states ? encodeFloat32(row.states) : null } satisfies IndexJobResult;
+    return {
+      duration: row.duration,
+      frameIndices: [...row.frameIndices],
+      embedding: encodeFloat32(row.embedding),
+      states: row.states ? encodeFloat32(row.states) : null,
+    } satisfies IndexJobResult;
   };
 }
 
@@ -53,7 +65,13 @@ export interface QueueIndexOptions {
  * files re-indexed), one job per video, rows written to `store` as results arrive (one `add` per
  * collected batch, each item id once), the same `IndexResult`.
  */
-export async function indexVideosOnQueue(coordinator: QueueCoordinator, modelId: string, store: VectorStore, files: readonly string[], options: QueueIndexOptions = {}): Promise<IndexResult> {
+export async function indexVideosOnQueue(
+  coordinator: QueueCoordinator,
+  modelId: string,
+  store: VectorStore,
+  files: readonly string[],
+  options: QueueIndexOptions = {},
+): Promise<IndexResult> {
   const t0 = performance.now();
   const storeStates = !!options.storeStates;
   const plan = await planIndex(store, modelId, files);

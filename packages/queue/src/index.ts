@@ -1,5 +1,13 @@
 // Coordinator side
-export { QueueCoordinator, type CoordinatorOptions, type QueueProgress, type ResultSink, type RunOptions, type RunResult, type WorkItem } from './coordinator.js';
+export {
+  QueueCoordinator,
+  type CoordinatorOptions,
+  type QueueProgress,
+  type ResultSink,
+  type RunOptions,
+  type RunResult,
+  type WorkItem,
+} from './coordinator.js';
 // Worker side
 export { QueueWorker, permanentFailure, type JobProcessor, type WorkerOptions } from './worker.js';
 // Connections, job ids, payload encoding

@@ -16,7 +16,9 @@ export interface JobEnvelope<D = unknown> {
  * two coordinators) is the same job, so BullMQ keeps one.
  */
 export function jobId(kind: string, parts: readonly string[]): string {
-  const h = createHash('sha256').update(JSON.stringify([kind, ...parts])).digest('hex');
+  const h = createHash('sha256')
+    .update(JSON.stringify([kind, ...parts]))
+    .digest('hex');
   return `${kind}-${h.slice(0, 40)}`;
 }
 

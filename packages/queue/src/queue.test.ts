@@ -118,7 +118,16 @@ describe('coordinator and workers on a real redis-server', () => {
   const setup = async (processors: Record<string, JobProcessor>, options: { workers?: number; modelId?: string; attempts?: number } = {}) => {
     const queueName = `t${++queueSeq}`;
     for (let i = 0; i < (options.workers ?? 2); i++)
-      workers.push(await QueueWorker.start(redis.url, { queueName, modelId: options.modelId ?? 'model-a', processors, concurrency: 2, lockDurationMs: 2000, stalledIntervalMs: 1000 }));
+      workers.push(
+        await QueueWorker.start(redis.url, {
+          queueName,
+          modelId: options.modelId ?? 'model-a',
+          processors,
+          concurrency: 2,
+          lockDurationMs: 2000,
+          stalledIntervalMs: 1000,
+        }),
+      );
     const c = await QueueCoordinator.connect(redis.url, { queueName, attempts: options.attempts ?? 3, backoffMs: 50, pollMs: 50 });
     coordinators.push(c);
     return c;
@@ -162,7 +171,12 @@ describe('coordinator and workers on a real redis-server', () => {
     );
     const items = [0, 1, 2, 3].map((x) => ({ id: jobId('flaky', [String(x)]), data: { x } }));
     const sunk: number[] = [];
-    const r = await c.run<{ x: number }, { x: number }>({ kind: 'flaky', modelId: 'model-a', items, sink: async (rs) => void sunk.push(...rs.map((x) => x.result.x)) });
+    const r = await c.run<{ x: number }, { x: number }>({
+      kind: 'flaky',
+      modelId: 'model-a',
+      items,
+      sink: async (rs) => void sunk.push(...rs.map((x) => x.result.x)),
+    });
     expect(sunk.sort()).toEqual([0, 3]);
     expect(r.failed.map((f) => [f.data.x, f.error]).sort()).toEqual([
       [1, 'always broken (attempt 3)'],
@@ -178,7 +192,13 @@ describe('coordinator and workers on a real redis-server', () => {
     await c.queue.add('square', { modelId: 'model-a', data: { x: 1 } }, { jobId: items[0].id });
     await expect.poll(() => c.queue.getJobState(items[0].id), { timeout: 10_000 }).toBe('completed');
     const written: number[] = [];
-    const r = await c.run<{ x: number }, { y: number }>({ kind: 'square', modelId: 'model-a', items: items.slice(1), alreadyDone: [items[0].id], sink: async (rs) => void written.push(...rs.map((x) => x.result.y)) });
+    const r = await c.run<{ x: number }, { y: number }>({
+      kind: 'square',
+      modelId: 'model-a',
+      items: items.slice(1),
+      alreadyDone: [items[0].id],
+      sink: async (rs) => void written.push(...rs.map((x) => x.result.y)),
+    });
     expect(r.done).toBe(2);
     expect(written.sort()).toEqual([4, 9]);
     expect(await c.queue.getJobState(items[0].id)).toBe('unknown');
@@ -188,7 +208,9 @@ describe('coordinator and workers on a real redis-server', () => {
     const c = await setup({ square: async () => ({ y: 0 }) }, { workers: 1, modelId: 'model-b', attempts: 1 });
     const r = await c.run({ kind: 'square', modelId: 'model-a', items: [{ id: jobId('square', ['m']), data: { x: 1 } }], sink: async () => undefined });
     expect(r.done).toBe(0);
-    expect(r.failed[0].error).toBe(`job ${jobId('square', ['m'])} needs model 'model-a' but this worker serves 'model-b'; start workers with the coordinator's model`);
+    expect(r.failed[0].error).toBe(
+      `job ${jobId('square', ['m'])} needs model 'model-a' but this worker serves 'model-b'; start workers with the coordinator's model`,
+    );
   });
 
   it('a kind no worker knows fails naming the kinds the worker processes', async () => {
@@ -210,7 +232,12 @@ describe('rediss:// (TLS) with a password', () => {
       const c = await QueueCoordinator.connect(redis.url, { queueName: 'tls', pollMs: 50, tls });
       closers.push(c);
       const got: number[] = [];
-      const r = await c.run<number, number>({ kind: 'double', modelId: 'm', items: [1, 2, 3].map((x) => ({ id: jobId('double', [String(x)]), data: x })), sink: async (rs) => void got.push(...rs.map((x) => x.result)) });
+      const r = await c.run<number, number>({
+        kind: 'double',
+        modelId: 'm',
+        items: [1, 2, 3].map((x) => ({ id: jobId('double', [String(x)]), data: x })),
+        sink: async (rs) => void got.push(...rs.map((x) => x.result)),
+      });
       expect(r.done).toBe(3);
       expect(got.sort()).toEqual([2, 4, 6]);
       const e = await QueueConnection.open(redis.url, { retryForMs: 300 }).catch((err) => err);

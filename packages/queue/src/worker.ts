@@ -51,8 +51,10 @@ export class QueueWorker {
     const maxStalledCount = options.maxStalledCount ?? 2;
     if (!Number.isInteger(concurrency) || concurrency < 1) throw new InvalidOptionError('concurrency', `must be an integer >= 1, got ${concurrency}`);
     if (!Number.isInteger(lockDuration) || lockDuration < 100) throw new InvalidOptionError('lockDurationMs', `must be an integer >= 100, got ${lockDuration}`);
-    if (!Number.isInteger(stalledInterval) || stalledInterval < 100) throw new InvalidOptionError('stalledIntervalMs', `must be an integer >= 100, got ${stalledInterval}`);
-    if (!Number.isInteger(maxStalledCount) || maxStalledCount < 0) throw new InvalidOptionError('maxStalledCount', `must be an integer >= 0, got ${maxStalledCount}`);
+    if (!Number.isInteger(stalledInterval) || stalledInterval < 100)
+      throw new InvalidOptionError('stalledIntervalMs', `must be an integer >= 100, got ${stalledInterval}`);
+    if (!Number.isInteger(maxStalledCount) || maxStalledCount < 0)
+      throw new InvalidOptionError('maxStalledCount', `must be an integer >= 0, got ${maxStalledCount}`);
     const kinds = Object.keys(options.processors);
     const connection = await QueueConnection.open(url, options);
     const processor = async (job: Job) => {
@@ -76,7 +78,9 @@ export class QueueWorker {
     worker.on('error', () => undefined); // connection trouble is retried; giving up shows in `failure`
     worker.on('active', (job) => options.onEvent?.({ type: 'active', jobId: job.id ?? '?', kind: job.name }));
     worker.on('completed', (job) => options.onEvent?.({ type: 'completed', jobId: job.id ?? '?', kind: job.name }));
-    worker.on('failed', (job, err) => options.onEvent?.({ type: 'failed', jobId: job?.id ?? '?', kind: job?.name ?? '?', error: redact(err.message, connection.address) }));
+    worker.on('failed', (job, err) =>
+      options.onEvent?.({ type: 'failed', jobId: job?.id ?? '?', kind: job?.name ?? '?', error: redact(err.message, connection.address) }),
+    );
     await worker.waitUntilReady();
     return new QueueWorker(connection, worker);
   }

@@ -1,5 +1,15 @@
 import { InvalidOptionError, disposeDeviceTensors, type Backend, type ModelSource, type Tensor } from '@mplug2/core';
-import { Captioner, Retriever, VideoQA, disposeVideoFeatures, openModelInput, type CaptionResult, type ModelInput, type QAResult, type VideoFeatures } from '@mplug2/tasks';
+import {
+  Captioner,
+  Retriever,
+  VideoQA,
+  disposeVideoFeatures,
+  openModelInput,
+  type CaptionResult,
+  type ModelInput,
+  type QAResult,
+  type VideoFeatures,
+} from '@mplug2/tasks';
 import type { BeamStepEvent } from '@mplug2/decoder';
 import { BatchScheduler, Batcher, type BatchEntry, type BatchReport } from './batcher.js';
 
@@ -133,7 +143,11 @@ async function featureRows(task: VideoQA | Captioner, features: VideoFeatures, r
 }
 
 /** Streams the per-sample step events of a call to the entries the samples belong to. */
-function stepRouter(offsets: readonly number[], entries: readonly BatchEntry<{ onStep?: (u: StepUpdate) => void }>[], decode: (ids: readonly number[]) => string) {
+function stepRouter(
+  offsets: readonly number[],
+  entries: readonly BatchEntry<{ onStep?: (u: StepUpdate) => void }>[],
+  decode: (ids: readonly number[]) => string,
+) {
   if (!entries.some((e) => e.input.onStep)) return undefined;
   return (event: BeamStepEvent) => {
     entries.forEach((e, i) => {
@@ -264,7 +278,11 @@ export class LocalBackend implements InferenceBackend {
             return rows.map((r) => ({ kind: 'video' as const, embeddings: toArrays([embeddings[r]]) }));
           }
           const offsets = offsetsOf(entries.map((e) => e.input.texts?.length ?? 0));
-          const out = await retriever.encodeTexts(entries.flatMap((e) => e.input.texts ?? []), {}, { signal });
+          const out = await retriever.encodeTexts(
+            entries.flatMap((e) => e.input.texts ?? []),
+            {},
+            { signal },
+          );
           disposeDeviceTensors([out.states]);
           return entries.map((_, i) => ({ kind: 'text' as const, embeddings: toArrays(out.embeddings.slice(offsets[i], offsets[i + 1])) }));
         },

@@ -146,7 +146,13 @@ export class Batcher<I, R> implements Schedulable {
       for (const e of taken) e.reject(err);
     } finally {
       for (const e of taken) e.detach?.();
-      this.scheduler.report({ batcher: this.name, requests: taken.length, rows, seconds: (performance.now() - start) / 1000, aborted: controller.signal.aborted });
+      this.scheduler.report({
+        batcher: this.name,
+        requests: taken.length,
+        rows,
+        seconds: (performance.now() - start) / 1000,
+        aborted: controller.signal.aborted,
+      });
     }
   }
 }

@@ -13,7 +13,12 @@ export class ServerMetrics {
   constructor(waiting: () => number) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'mplug2_' });
-    this.requests = new Counter({ name: 'mplug2_http_requests_total', help: 'HTTP requests by route and status code', labelNames: ['route', 'status'], registers });
+    this.requests = new Counter({
+      name: 'mplug2_http_requests_total',
+      help: 'HTTP requests by route and status code',
+      labelNames: ['route', 'status'],
+      registers,
+    });
     this.latency = new Histogram({
       name: 'mplug2_http_request_duration_seconds',
       help: 'HTTP request latency by route (upload, queue, model call, response)',
@@ -21,9 +26,26 @@ export class ServerMetrics {
       buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
       registers,
     });
-    this.batchSize = new Histogram({ name: 'mplug2_batch_requests', help: 'Requests per model call', labelNames: ['task'], buckets: [1, 2, 4, 8, 16, 32, 64], registers });
-    this.batchSeconds = new Histogram({ name: 'mplug2_batch_duration_seconds', help: 'Duration of one model call', labelNames: ['task'], buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60], registers });
-    this.aborted = new Counter({ name: 'mplug2_aborted_total', help: 'Requests whose client went away: while queued, or during a model call (the call stops once all its clients are gone)', labelNames: ['task', 'where'], registers });
+    this.batchSize = new Histogram({
+      name: 'mplug2_batch_requests',
+      help: 'Requests per model call',
+      labelNames: ['task'],
+      buckets: [1, 2, 4, 8, 16, 32, 64],
+      registers,
+    });
+    this.batchSeconds = new Histogram({
+      name: 'mplug2_batch_duration_seconds',
+      help: 'Duration of one model call',
+      labelNames: ['task'],
+      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers,
+    });
+    this.aborted = new Counter({
+      name: 'mplug2_aborted_total',
+      help: 'Requests whose client went away: while queued, or during a model call (the call stops once all its clients are gone)',
+      labelNames: ['task', 'where'],
+      registers,
+    });
     new Gauge({
       name: 'mplug2_queue_depth',
       help: 'Requests admitted and waiting for a model call',

@@ -28,22 +28,41 @@ const video = { type: 'string', format: 'binary', description: 'A video (or imag
 const sse = {
   'text/event-stream': {
     schema: { type: 'string' },
-    description: "Sent when the request has Accept: text/event-stream. Events: 'step' (data: StepUpdate) per question and decoding step, then 'result' (data: the JSON response) or 'error' (data: Error).",
+    description:
+      "Sent when the request has Accept: text/event-stream. Events: 'step' (data: StepUpdate) per question and decoding step, then 'result' (data: the JSON response) or 'error' (data: Error).",
   },
 };
-const timings = { type: 'object', additionalProperties: { type: 'number' }, description: 'Seconds per stage of the model call (shared by the requests of one batch)' };
+const timings = {
+  type: 'object',
+  additionalProperties: { type: 'number' },
+  description: 'Seconds per stage of the model call (shared by the requests of one batch)',
+};
 
 export function openApiDocument() {
   return {
     openapi: '3.1.0',
-    info: { title: 'mPLUG-2 server', version: '0.1.0', description: 'VideoQA, captioning and ITC embeddings over HTTP, with dynamic batching (concurrent requests share one model call).' },
+    info: {
+      title: 'mPLUG-2 server',
+      version: '0.1.0',
+      description: 'VideoQA, captioning and ITC embeddings over HTTP, with dynamic batching (concurrent requests share one model call).',
+    },
     components: {
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'Only when the server was started with --token' } },
       schemas: {
-        Error: { type: 'object', required: ['error'], properties: { error: { type: 'object', required: ['code', 'message'], properties: { code: { type: 'string' }, message: { type: 'string' } } } } },
+        Error: {
+          type: 'object',
+          required: ['error'],
+          properties: { error: { type: 'object', required: ['code', 'message'], properties: { code: { type: 'string' }, message: { type: 'string' } } } },
+        },
         StepUpdate: {
           type: 'object',
-          properties: { index: { type: 'integer', description: 'Question index in the request' }, step: { type: 'integer' }, text: { type: 'string' }, ids: { type: 'array', items: { type: 'integer' } }, score: { type: 'number' } },
+          properties: {
+            index: { type: 'integer', description: 'Question index in the request' },
+            step: { type: 'integer' },
+            text: { type: 'string' },
+            ids: { type: 'array', items: { type: 'integer' } },
+            score: { type: 'number' },
+          },
         },
         QAResult: {
           type: 'object',
@@ -60,7 +79,13 @@ export function openApiDocument() {
         CaptionResult: {
           type: 'object',
           required: ['video', 'caption', 'ids', 'score', 'timings'],
-          properties: { video: { type: 'string', description: 'The uploaded file name' }, caption: { type: 'string' }, ids: { type: 'array', items: { type: 'integer' } }, score: { type: 'number' }, timings },
+          properties: {
+            video: { type: 'string', description: 'The uploaded file name' },
+            caption: { type: 'string' },
+            ids: { type: 'array', items: { type: 'integer' } },
+            score: { type: 'number' },
+            timings,
+          },
         },
       },
     },
@@ -88,7 +113,15 @@ export function openApiDocument() {
             },
           },
           responses: {
-            200: { description: 'One result per question', content: { 'application/json': { schema: { type: 'object', properties: { results: { type: 'array', items: { $ref: '#/components/schemas/QAResult' } } } } }, ...sse } },
+            200: {
+              description: 'One result per question',
+              content: {
+                'application/json': {
+                  schema: { type: 'object', properties: { results: { type: 'array', items: { $ref: '#/components/schemas/QAResult' } } } },
+                },
+                ...sse,
+              },
+            },
             ...errors(400, 401, 404, 413, 429, 502, 503),
           },
         },
@@ -96,9 +129,20 @@ export function openApiDocument() {
       '/v1/caption': {
         post: {
           summary: 'Caption a video',
-          requestBody: { required: true, content: { 'multipart/form-data': { schema: { type: 'object', required: ['video'], properties: { video, ...generation } } } } },
+          requestBody: {
+            required: true,
+            content: { 'multipart/form-data': { schema: { type: 'object', required: ['video'], properties: { video, ...generation } } } },
+          },
           responses: {
-            200: { description: 'The caption', content: { 'application/json': { schema: { type: 'object', properties: { results: { type: 'array', items: { $ref: '#/components/schemas/CaptionResult' } } } } }, ...sse } },
+            200: {
+              description: 'The caption',
+              content: {
+                'application/json': {
+                  schema: { type: 'object', properties: { results: { type: 'array', items: { $ref: '#/components/schemas/CaptionResult' } } } },
+                },
+                ...sse,
+              },
+            },
             ...errors(400, 401, 404, 413, 429, 502, 503),
           },
         },
@@ -108,12 +152,26 @@ export function openApiDocument() {
           summary: 'ITC embedding (L2-normalised) of a video or of texts (models with the retrieval heads)',
           requestBody: {
             required: true,
-            content: { 'multipart/form-data': { schema: { type: 'object', properties: { video, text: { type: 'array', items: { type: 'string' }, description: 'Texts to embed (instead of a video)' } } } } },
+            content: {
+              'multipart/form-data': {
+                schema: {
+                  type: 'object',
+                  properties: { video, text: { type: 'array', items: { type: 'string' }, description: 'Texts to embed (instead of a video)' } },
+                },
+              },
+            },
           },
           responses: {
             200: {
               description: 'One embedding per video or text',
-              content: { 'application/json': { schema: { type: 'object', properties: { kind: { enum: ['video', 'text'] }, embeddings: { type: 'array', items: { type: 'array', items: { type: 'number' } } } } } } },
+              content: {
+                'application/json': {
+                  schema: {
+                    type: 'object',
+                    properties: { kind: { enum: ['video', 'text'] }, embeddings: { type: 'array', items: { type: 'array', items: { type: 'number' } } } },
+                  },
+                },
+              },
             },
             ...errors(400, 401, 404, 413, 429, 502, 503),
           },
@@ -124,8 +182,21 @@ export function openApiDocument() {
           summary: 'Liveness and readiness: 200 once the model is loaded',
           security: [{}],
           responses: {
-            200: { description: 'Ready', content: { 'application/json': { schema: { type: 'object', properties: { status: { const: 'ok' }, tasks: { type: 'array', items: { type: 'string' } }, waiting: { type: 'integer' } } } } } },
-            503: { description: 'Loading, or the load failed', content: { 'application/json': { schema: { type: 'object', properties: { status: { enum: ['loading', 'error'] } } } } } },
+            200: {
+              description: 'Ready',
+              content: {
+                'application/json': {
+                  schema: {
+                    type: 'object',
+                    properties: { status: { const: 'ok' }, tasks: { type: 'array', items: { type: 'string' } }, waiting: { type: 'integer' } },
+                  },
+                },
+              },
+            },
+            503: {
+              description: 'Loading, or the load failed',
+              content: { 'application/json': { schema: { type: 'object', properties: { status: { enum: ['loading', 'error'] } } } } },
+            },
           },
         },
       },
@@ -136,7 +207,10 @@ export function openApiDocument() {
         },
       },
       '/openapi.json': {
-        get: { summary: 'This document', responses: { 200: { description: 'OpenAPI 3.1', content: { 'application/json': { schema: { type: 'object' } } } }, ...errors(401) } },
+        get: {
+          summary: 'This document',
+          responses: { 200: { description: 'OpenAPI 3.1', content: { 'application/json': { schema: { type: 'object' } } } }, ...errors(401) },
+        },
       },
     },
   };

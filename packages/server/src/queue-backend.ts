@@ -2,7 +2,19 @@ import { randomUUID } from 'node:crypto';
 import { Mplug2Error, openModel, tensor, throwIfAborted, type ModelSource } from '@mplug2/core';
 import { QueueCoordinator, decodeFloat32, encodeFloat32, jobId, permanentFailure, type CoordinatorOptions, type JobProcessor } from '@mplug2/queue';
 import type { CaptionResult, Captioner, QAResult, Retriever, VideoQA } from '@mplug2/tasks';
-import { LocalBackend, supportedTasks, type AskRequest, type CallContext, type CaptionRequest, type DecodedVideo, type EmbedRequest, type EmbedResult, type InferenceBackend, type LocalBackendOptions, type TaskName } from './backend.js';
+import {
+  LocalBackend,
+  supportedTasks,
+  type AskRequest,
+  type CallContext,
+  type CaptionRequest,
+  type DecodedVideo,
+  type EmbedRequest,
+  type EmbedResult,
+  type InferenceBackend,
+  type LocalBackendOptions,
+  type TaskName,
+} from './backend.js';
 
 /** Job kinds of the server's requests on the queue (`mplug2 worker` processes them). */
 export const SERVE_KINDS = { videoqa: 'serve-videoqa', caption: 'serve-caption', embed: 'serve-embed' } as const satisfies Record<TaskName, string>;
@@ -66,7 +78,10 @@ export class QueueBackend implements InferenceBackend {
     const source = typeof model === 'string' ? await openModel(model) : model;
     const cfg = source.manifest.config.model_config;
     const coordinator = await QueueCoordinator.connect(url, { ...options, pollMs: options.pollMs ?? 20 });
-    return new QueueBackend(coordinator, source.manifest.modelId, options.tasks ?? supportedTasks(source), { frames: cfg.model_num_frames, size: cfg.image_res });
+    return new QueueBackend(coordinator, source.manifest.modelId, options.tasks ?? supportedTasks(source), {
+      frames: cfg.model_num_frames,
+      size: cfg.image_res,
+    });
   }
 
   get waiting(): number {

@@ -49,7 +49,6 @@ export type Mplug2Server = FastifyInstance & {
   readonly uploadDir: string;
 };
 
-
 function isBackend(x: unknown): x is InferenceBackend {
   return typeof x === 'object' && x !== null && 'ask' in x && 'caption' in x && 'embed' in x && 'waiting' in x;
 }
@@ -70,7 +69,8 @@ function statusOf(e: unknown): number {
   if (e instanceof UnauthorizedError) return 401;
   if (e instanceof NotServedError) return e.status;
   if (e instanceof QueueJobError) return 502;
-  if (e instanceof Mplug2Error) return e.code === 'ABORTED' ? 499 : e.code === 'VIDEO_DECODE' || e.code === 'INVALID_OPTION' ? 400 : e.code === 'QUEUE_UNAVAILABLE' ? 503 : 500;
+  if (e instanceof Mplug2Error)
+    return e.code === 'ABORTED' ? 499 : e.code === 'VIDEO_DECODE' || e.code === 'INVALID_OPTION' ? 400 : e.code === 'QUEUE_UNAVAILABLE' ? 503 : 500;
   const s = (e as { statusCode?: number }).statusCode;
   return typeof s === 'number' && s >= 400 && s < 600 ? s : 500;
 }
@@ -101,7 +101,8 @@ export function createServer(model: ModelInput | ServerTasks | InferenceBackend,
   if (!Number.isInteger(maxQueue) || maxQueue < 1) throw new InvalidOptionError('maxQueue', `must be an integer >= 1, got ${maxQueue}`);
   if (!Number.isInteger(maxUpload) || maxUpload < 1) throw new InvalidOptionError('maxUpload', `must be an integer >= 1, got ${maxUpload}`);
   if (!Number.isInteger(maxBatch) || maxBatch < 1) throw new InvalidOptionError('maxBatch', `must be an integer >= 1, got ${maxBatch}`);
-  if (options.maxWaitMs !== undefined && !(Number.isFinite(options.maxWaitMs) && options.maxWaitMs >= 0)) throw new InvalidOptionError('maxWaitMs', `must be a number >= 0, got ${options.maxWaitMs}`);
+  if (options.maxWaitMs !== undefined && !(Number.isFinite(options.maxWaitMs) && options.maxWaitMs >= 0))
+    throw new InvalidOptionError('maxWaitMs', `must be a number >= 0, got ${options.maxWaitMs}`);
   if (options.token !== undefined && options.token.length === 0) throw new InvalidOptionError('token', 'must not be empty');
 
   const app = Fastify({ logger: options.logger ?? false, forceCloseConnections: 'idle', bodyLimit: 1024 ** 2 });
@@ -119,15 +120,23 @@ export function createServer(model: ModelInput | ServerTasks | InferenceBackend,
   };
   const modelLoaded = (async () => {
     if (options.queue !== undefined) {
-      if (typeof model !== 'string' && (isBackend(model) || isTasks(model))) throw new InvalidOptionError('queue', 'needs a model location (or ModelSource), not loaded tasks or a backend');
+      if (typeof model !== 'string' && (isBackend(model) || isTasks(model)))
+        throw new InvalidOptionError('queue', 'needs a model location (or ModelSource), not loaded tasks or a backend');
       const { url, ...queue } = typeof options.queue === 'string' ? { url: options.queue } : options.queue;
       backend = await QueueBackend.connect(model, url, { ...queue, tasks: queue.tasks ?? options.tasks });
     } else
       backend = isBackend(model)
-      ? model
-      : isTasks(model)
-        ? new LocalBackend(model, { maxBatch, maxWaitMs: options.maxWaitMs, onReport })
-        : await LocalBackend.load(model, { maxBatch, maxWaitMs: options.maxWaitMs, onReport, backend: options.backend, threads: options.threads, tasks: options.tasks });
+        ? model
+        : isTasks(model)
+          ? new LocalBackend(model, { maxBatch, maxWaitMs: options.maxWaitMs, onReport })
+          : await LocalBackend.load(model, {
+              maxBatch,
+              maxWaitMs: options.maxWaitMs,
+              onReport,
+              backend: options.backend,
+              threads: options.threads,
+              tasks: options.tasks,
+            });
     decoder = new VideoDecoder(backend.input);
   })();
   modelLoaded.catch((e: unknown) => {
@@ -195,7 +204,12 @@ export function createServer(model: ModelInput | ServerTasks | InferenceBackend,
     return controller.signal;
   }
 
-  async function withUpload<T>(request: FastifyRequest, route: string, task: TaskName, body: (form: UploadForm, ctx: { backend: InferenceBackend; decoder: VideoDecoder; release: () => void }) => Promise<T>): Promise<T> {
+  async function withUpload<T>(
+    request: FastifyRequest,
+    route: string,
+    task: TaskName,
+    body: (form: UploadForm, ctx: { backend: InferenceBackend; decoder: VideoDecoder; release: () => void }) => Promise<T>,
+  ): Promise<T> {
     const deps = ready(route, task);
     const release = admit(request);
     let form: UploadForm | undefined;
@@ -213,7 +227,13 @@ export function createServer(model: ModelInput | ServerTasks | InferenceBackend,
   }
 
   /** Server-sent events: `step` per question and decoding step, then `result` (or `error`). */
-  async function stream(request: FastifyRequest, reply: FastifyReply, route: string, work: (ctx: CallContext) => Promise<unknown>, release: () => void): Promise<void> {
+  async function stream(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    route: string,
+    work: (ctx: CallContext) => Promise<unknown>,
+    release: () => void,
+  ): Promise<void> {
     const signal = clientSignal(reply);
     streamed.add(request);
     reply.hijack();
@@ -263,7 +283,8 @@ export function createServer(model: ModelInput | ServerTasks | InferenceBackend,
     return withUpload(request, route, 'videoqa', async (form, { backend, decoder, release }) => {
       const questions = textFields(form, 'question');
       if (questions.length === 0) throw new InvalidOptionError('question', `${route} needs at least one 'question' field`);
-      if (questions.length > maxBatch) throw new InvalidOptionError('question', `${questions.length} questions in one request; this server takes at most ${maxBatch} (maxBatch)`);
+      if (questions.length > maxBatch)
+        throw new InvalidOptionError('question', `${questions.length} questions in one request; this server takes at most ${maxBatch} (maxBatch)`);
       const answers = textFields(form, 'answers');
       const params = { ...generateParams(form), answers: answers.length ? answers : undefined, k: intField(form, 'k', 1, Math.max(1, answers.length)) };
       const file = videoOf(form, route);
@@ -293,7 +314,8 @@ export function createServer(model: ModelInput | ServerTasks | InferenceBackend,
     return withUpload(request, route, 'embed', async (form, { backend, decoder, release }) => {
       const texts = textFields(form, 'text');
       if (form.file && texts.length) throw new InvalidOptionError('text', `${route} embeds a video or texts, not both in one request`);
-      if (texts.length > maxBatch) throw new InvalidOptionError('text', `${texts.length} texts in one request; this server takes at most ${maxBatch} (maxBatch)`);
+      if (texts.length > maxBatch)
+        throw new InvalidOptionError('text', `${texts.length} texts in one request; this server takes at most ${maxBatch} (maxBatch)`);
       const ctx = { signal: clientSignal(reply), onStart: release };
       if (texts.length) return backend.embed({ texts }, ctx);
       const file = videoOf(form, route);
@@ -305,4 +327,3 @@ export function createServer(model: ModelInput | ServerTasks | InferenceBackend,
 
   return app as unknown as Mplug2Server;
 }
-

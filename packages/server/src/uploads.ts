@@ -76,7 +76,9 @@ export class VideoDecoder {
       p = loadVideo(file.path, { numFrames: this.input.frames, size: this.input.size }).catch((e: unknown) => {
         if (e instanceof VideoDecodeError) {
           const message = e.message.split(file.path).join(file.filename);
-          throw new VideoDecodeError(file.filename, message.startsWith(`${file.filename}: `) ? message.slice(file.filename.length + 2) : message, undefined, { cause: e });
+          throw new VideoDecodeError(file.filename, message.startsWith(`${file.filename}: `) ? message.slice(file.filename.length + 2) : message, undefined, {
+            cause: e,
+          });
         }
         throw e;
       });

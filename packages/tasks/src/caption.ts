@@ -43,7 +43,8 @@ export class Captioner {
   static async load(dir: ModelInput, options: TaskLoadOptions = {}): Promise<Captioner> {
     const what = 'loading Captioner';
     const model = await openModelInput(dir, options, what);
-    if (!model.has('decoder')) throw new InvalidOptionError('model', `${model.location} has no decoder (modules: ${Object.keys(model.manifest.modules).join(', ')})`);
+    if (!model.has('decoder'))
+      throw new InvalidOptionError('model', `${model.location} has no decoder (modules: ${Object.keys(model.manifest.modules).join(', ')})`);
     await checkModelFits(model.manifest, model.location, ['vision_encoder', 'universal', 'decoder'], options.backend);
     return controlledLoad(model, ['vision_encoder', 'universal', 'decoder'], what, options, async (source) => {
       const [visual, decoder] = await Promise.all([VisualPath.load(source, options), TextDecoderModule.load(source, moduleOptions(options))]);
@@ -74,7 +75,9 @@ export class Captioner {
     timings.memory_s = (now() - t) / 1000;
     t = now();
     const cfg = this.model.manifest.config.model_config;
-    const search = await beamSearch(this.decoder, memory, beamSearchOptions(cfg, options, { minLength: 4, maxLength: 20 })).finally(() => disposeDecoderMemory(memory));
+    const search = await beamSearch(this.decoder, memory, beamSearchOptions(cfg, options, { minLength: 4, maxLength: 20 })).finally(() =>
+      disposeDecoderMemory(memory),
+    );
     timings.generation_s = (now() - t) / 1000;
     timings.total_s = (now() - start) / 1000;
     const prompt = cfg.prompt ?? '';

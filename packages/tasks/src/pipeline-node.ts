@@ -1,14 +1,7 @@
 /** Node's `pipeline()`: the browser's tasks plus retrieval, zero-shot classification and feature extraction. */
 import { VideoEmbedder, type EmbedInput, type EmbedOptions, type VideoEmbedding } from '@mplug2/vision-encoder';
 import type { ModelInput, VideoInput } from './common.js';
-import {
-  BROWSER_PIPELINES,
-  createPipeline,
-  type BrowserPipelines,
-  type PipelineFactory,
-  type PipelineHandle,
-  type PipelineOptions,
-} from './pipeline.js';
+import { BROWSER_PIPELINES, createPipeline, type BrowserPipelines, type PipelineFactory, type PipelineHandle, type PipelineOptions } from './pipeline.js';
 import { Retriever, indexVideos, searchVideos, zeroShotClassify, type SearchOptions, type SearchResult } from './retrieval.js';
 import { MemoryVectorStore } from './store.js';
 
@@ -22,11 +15,7 @@ export interface ZeroShotOutput {
 }
 
 export type ZeroShotVideoClassificationPipeline = PipelineHandle<Retriever> &
-  ((
-    video: VideoInput,
-    candidateLabels: readonly string[],
-    options?: { hypothesis_template?: string },
-  ) => Promise<ZeroShotOutput[]>);
+  ((video: VideoInput, candidateLabels: readonly string[], options?: { hypothesis_template?: string }) => Promise<ZeroShotOutput[]>);
 
 /** Ranks the given video files for a text: ITC, then ITM re-ranking (`searchVideos` over an in-memory index). */
 export type VideoTextRetrievalPipeline = PipelineHandle<Retriever> &
@@ -71,7 +60,10 @@ const retrieval: PipelineFactory = async (model, options) => {
 
 const features: PipelineFactory = async (model, options) => {
   const instance = await VideoEmbedder.load(model, options);
-  return { instance, call: (videos: EmbedInput | readonly EmbedInput[], o?: EmbedOptions) => instance.embed(Array.isArray(videos) ? videos : [videos as EmbedInput], o) };
+  return {
+    instance,
+    call: (videos: EmbedInput | readonly EmbedInput[], o?: EmbedOptions) => instance.embed(Array.isArray(videos) ? videos : [videos as EmbedInput], o),
+  };
 };
 
 export const NODE_PIPELINES: Readonly<Record<keyof NodePipelines, PipelineFactory>> = {

@@ -49,7 +49,10 @@ export interface BrowserPipelines {
 }
 
 /** A task's loader and its call, as a pipeline table entry. */
-export type PipelineFactory = (model: ModelInput, options: TaskLoadOptions) => Promise<{ instance: { dispose(): Promise<void> }; call: (...args: never[]) => unknown }>;
+export type PipelineFactory = (
+  model: ModelInput,
+  options: TaskLoadOptions,
+) => Promise<{ instance: { dispose(): Promise<void> }; call: (...args: never[]) => unknown }>;
 
 const videoQA: PipelineFactory = async (model, options) => {
   const instance = await VideoQA.load(model, options);
@@ -95,7 +98,10 @@ export async function createPipeline(
   const source = await openModelInput(model, loadOptions, `loading the ${task} pipeline`);
   const compute = source.manifest.graphOptions.compute;
   if (options.dtype && compute !== options.dtype)
-    throw new InvalidOptionError('dtype', `'${options.dtype}' asked for, but ${source.location} computes in ${compute} (convert it with \`mplug2 convert --compute ${options.dtype}\`)`);
+    throw new InvalidOptionError(
+      'dtype',
+      `'${options.dtype}' asked for, but ${source.location} computes in ${compute} (convert it with \`mplug2 convert --compute ${options.dtype}\`)`,
+    );
   const { instance, call } = await factory(source, loadOptions);
   const dispose = () => instance.dispose();
   return Object.assign((...args: never[]) => (call as (...a: never[]) => unknown)(...args), {

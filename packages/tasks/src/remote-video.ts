@@ -17,7 +17,10 @@ async function get(url: string): Promise<ReadableStream<Uint8Array>> {
   try {
     res = await fetch(url);
   } catch (e) {
-    throw new VideoDecodeError(url, `cannot be fetched: ${(e as Error).message}${(e as { cause?: Error }).cause ? ` (${(e as { cause: Error }).cause.message})` : ''}`);
+    throw new VideoDecodeError(
+      url,
+      `cannot be fetched: ${(e as Error).message}${(e as { cause?: Error }).cause ? ` (${(e as { cause: Error }).cause.message})` : ''}`,
+    );
   }
   if (!res.ok || !res.body) {
     await res.body?.cancel();
@@ -29,7 +32,7 @@ async function get(url: string): Promise<ReadableStream<Uint8Array>> {
 /** sha256 of the bytes at `url`, streamed (nothing is kept). */
 export async function sha256Url(url: string): Promise<string> {
   const h = createHash('sha256');
-  for await (const chunk of Readable.fromWeb(await get(url) as import('node:stream/web').ReadableStream<Uint8Array>)) h.update(chunk as Buffer);
+  for await (const chunk of Readable.fromWeb((await get(url)) as import('node:stream/web').ReadableStream<Uint8Array>)) h.update(chunk as Buffer);
   return h.digest('hex');
 }
 
@@ -45,7 +48,7 @@ export async function withDownloaded<T>(url: string, sha256: string, use: (file:
   try {
     const h = createHash('sha256');
     const hashing = new Transform({ transform: (chunk, _e, cb) => (h.update(chunk as Buffer), cb(null, chunk)) });
-    await pipeline(Readable.fromWeb(await get(url) as import('node:stream/web').ReadableStream<Uint8Array>), hashing, createWriteStream(file));
+    await pipeline(Readable.fromWeb((await get(url)) as import('node:stream/web').ReadableStream<Uint8Array>), hashing, createWriteStream(file));
     const got = h.digest('hex');
     if (got !== sha256) throw new VideoDecodeError(url, `content changed since it was planned (sha256 ${got.slice(0, 12)}… now, ${sha256.slice(0, 12)}… then)`);
     try {

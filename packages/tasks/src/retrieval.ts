@@ -76,7 +76,9 @@ export class Retriever {
       );
     if (!model.has('text_encoder') || !model.has('fusion'))
       throw new InvalidOptionError('model', `${model.location} lacks the text encoder or fusion module retrieval needs`);
-    return controlledLoad(model, ['vision_encoder', 'universal', 'text_encoder', 'fusion', 'retrieval_heads'], what, options, (source) => Retriever.build(model, source, options));
+    return controlledLoad(model, ['vision_encoder', 'universal', 'text_encoder', 'fusion', 'retrieval_heads'], what, options, (source) =>
+      Retriever.build(model, source, options),
+    );
   }
 
   private static async build(model: ModelSource, source: ModelSource, options: TaskLoadOptions): Promise<Retriever> {
@@ -112,7 +114,11 @@ export class Retriever {
   }
 
   /** Visual states (on the GPU on `webgpu`, see `VideoFeatures`) + L2-normalised ITC embeddings of a batch of videos (or images). */
-  async encodeVideos(videos: VideoInput | readonly VideoInput[], timings: Timings = {}, options: CallOptions = {}): Promise<{ features: VideoFeatures; embeddings: Float32Array[] }> {
+  async encodeVideos(
+    videos: VideoInput | readonly VideoInput[],
+    timings: Timings = {},
+    options: CallOptions = {},
+  ): Promise<{ features: VideoFeatures; embeddings: Float32Array[] }> {
     throwIfAborted(options.signal, 'Retriever.encodeVideos');
     const features = await this.visual.encode(videos, timings);
     const t = now();
@@ -132,12 +138,19 @@ export class Retriever {
   private encodeText(texts: readonly string[]): { ids: Tensor<'int64'>; mask: Tensor<'int64'> } {
     if (texts.length === 0) throw new InvalidOptionError('text', 'no text given');
     const maxLength = this.model.manifest.config.bert_config.max_position_embeddings;
-    const enc = this.tokenizer.encodeBatch(texts.map((t) => preCaption(t)), { maxLength });
+    const enc = this.tokenizer.encodeBatch(
+      texts.map((t) => preCaption(t)),
+      { maxLength },
+    );
     return { ids: int64Tensor(['batch', 'tokens'], enc.inputIds), mask: int64Tensor(['batch', 'tokens'], enc.attentionMask) };
   }
 
   /** Text states (`norm` mode; a `DeviceTensor` on `webgpu`) and L2-normalised ITC embeddings. */
-  async encodeTexts(texts: readonly string[], timings: Timings = {}, options: CallOptions = {}): Promise<{ states: Tensor<'float32'>; mask: Tensor<'int64'>; ids: Tensor<'int64'>; embeddings: Float32Array[] }> {
+  async encodeTexts(
+    texts: readonly string[],
+    timings: Timings = {},
+    options: CallOptions = {},
+  ): Promise<{ states: Tensor<'float32'>; mask: Tensor<'int64'>; ids: Tensor<'int64'>; embeddings: Float32Array[] }> {
     throwIfAborted(options.signal, 'Retriever.encodeTexts');
     const t = now();
     const { ids, mask } = this.encodeText(texts);
@@ -186,7 +199,9 @@ export class Retriever {
     const states = (await this.text.run({ input_ids: enc.ids, attention_mask: enc.mask })).text_states as Tensor<'float32'>;
     if (options.signal?.aborted) disposeDeviceTensors([states]);
     throwIfAborted(options.signal, 'Retriever.itmScores');
-    const fused = await this.fusion.run({ text_states: states, text_mask: enc.mask, image_embeds: imageEmbeds, image_mask: ones(n, imageEmbeds.shape[1]) }).finally(() => disposeDeviceTensors([states]));
+    const fused = await this.fusion
+      .run({ text_states: states, text_mask: enc.mask, image_embeds: imageEmbeds, image_mask: ones(n, imageEmbeds.shape[1]) })
+      .finally(() => disposeDeviceTensors([states]));
     const out = await this.itmHead.run({ fusion_text: fused.fusion_text }).finally(() => disposeDeviceTensors(fused));
     const probs = out.itm_probs as Tensor<'float32'>;
     const logits = out.itm_logits as Tensor<'float32'>;
@@ -204,7 +219,6 @@ export class Retriever {
     for (const m of [this.text, this.fusion, this.visionProj, this.textProj, this.itmHead]) await m.dispose();
   }
 }
-
 
 function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let s = 0;
@@ -307,7 +321,13 @@ export async function indexVideos(retriever: Retriever, store: VectorStore, file
       batches++;
       done += embedded.rows.length;
     }
-    options.onProgress?.({ done: done + failed.length, total: todo.length, skipped, failed: failed.length, path: todo[Math.min(s + batchSize, todo.length) - 1].path });
+    options.onProgress?.({
+      done: done + failed.length,
+      total: todo.length,
+      skipped,
+      failed: failed.length,
+      path: todo[Math.min(s + batchSize, todo.length) - 1].path,
+    });
   }
   const seconds = (now() - t0) / 1000;
   return { indexed: done, skipped, reindexed: changed.length, failed, total: plan.total, seconds, videosPerSecond: done / Math.max(seconds, 1e-9) };
@@ -324,7 +344,11 @@ export interface IndexItem {
  * the queue coordinator): files new or changed since indexed (`todo`), files already indexed with
  * the same sha256 (`skipped`), and the paths whose old rows must be removed first (`changed`).
  */
-export async function planIndex(store: VectorStore, modelId: string, files: readonly string[]): Promise<{ todo: IndexItem[]; skipped: IndexItem[]; changed: string[]; total: number }> {
+export async function planIndex(
+  store: VectorStore,
+  modelId: string,
+  files: readonly string[],
+): Promise<{ todo: IndexItem[]; skipped: IndexItem[]; changed: string[]; total: number }> {
   const unique = [...new Set(files.map((f) => (isHttpUrl(f) ? f : path.resolve(f))))];
   const existing = await store.indexed(modelId);
   const todo: IndexItem[] = [];
@@ -354,7 +378,8 @@ export async function embedVideos(
   options: Pick<IndexOptions, 'storeStates' | 'decodeConcurrency'> = {},
 ): Promise<{ rows: IndexedVideo[]; failed: { path: string; error: string }[] }> {
   const decodeConcurrency = options.decodeConcurrency ?? 4;
-  if (!Number.isInteger(decodeConcurrency) || decodeConcurrency < 1) throw new InvalidOptionError('decodeConcurrency', `must be an integer >= 1, got ${decodeConcurrency}`);
+  if (!Number.isInteger(decodeConcurrency) || decodeConcurrency < 1)
+    throw new InvalidOptionError('decodeConcurrency', `must be an integer >= 1, got ${decodeConcurrency}`);
   const cfg = retriever.model.manifest.config.model_config;
   const modelId = retriever.modelId;
   // Decode once: the probe that sampling needs also gives the duration.
@@ -441,7 +466,8 @@ export async function searchVideos(retriever: Retriever, store: VectorStore, que
   if (!Number.isInteger(k) || k < 1) throw new InvalidOptionError('k', `must be an integer >= 1, got ${k}`);
   if (!Number.isInteger(rerank) || rerank < 0) throw new InvalidOptionError('rerank', `must be an integer >= 0, got ${rerank}`);
   const itmScore = options.itmScore ?? 'probability';
-  if (itmScore !== 'probability' && itmScore !== 'logit') throw new InvalidOptionError('itmScore', `must be 'probability' or 'logit', got '${String(itmScore)}'`);
+  if (itmScore !== 'probability' && itmScore !== 'logit')
+    throw new InvalidOptionError('itmScore', `must be 'probability' or 'logit', got '${String(itmScore)}'`);
   const { states, embeddings } = await retriever.encodeTexts([query], timings);
   disposeDeviceTensors([states]);
   let t = now();
@@ -458,14 +484,21 @@ export async function searchVideos(retriever: Retriever, store: VectorStore, que
     const without: StoreHit[] = [];
     for (let s = 0; s < top.length; s += batch) {
       const part = top.slice(s, s + batch);
-      const stored = await store.states(retriever.modelId, part.map((c) => c.path));
+      const stored = await store.states(
+        retriever.modelId,
+        part.map((c) => c.path),
+      );
       const have = part.filter((c) => stored.has(c.path));
       without.push(...part.filter((c) => !stored.has(c.path)));
       if (!have.length) continue;
       const n = stored.get(have[0].path)!.length / dims.text.hidden;
       const data = new Float32Array(have.length * n * dims.text.hidden);
       have.forEach((c, i) => data.set(stored.get(c.path)!, i * n * dims.text.hidden));
-      const scores = await retriever.itmScores(query, tensor('float32', ['batch', 'video_tokens', 'hidden'], [have.length, n, dims.text.hidden], data), timings);
+      const scores = await retriever.itmScores(
+        query,
+        tensor('float32', ['batch', 'video_tokens', 'hidden'], [have.length, n, dims.text.hidden], data),
+        timings,
+      );
       have.forEach((c, i) => itm.set(c.path, scores[i]));
     }
     // Recompute: decode the candidates again; one that is gone or changed since indexing keeps its
@@ -476,7 +509,8 @@ export async function searchVideos(retriever: Retriever, store: VectorStore, que
         try {
           const load = (file: string) => loadVideo(file, { numFrames: cfg.model_num_frames, size: cfg.image_res });
           if (isHttpUrl(c.path)) return { c, video: await withDownloaded(c.path, c.sha256, load) };
-          if ((await sha256File(c.path)) !== c.sha256) return { c, warning: `${c.path}: changed since it was indexed (sha256 differs); not re-ranked (run mplug2 index again)` };
+          if ((await sha256File(c.path)) !== c.sha256)
+            return { c, warning: `${c.path}: changed since it was indexed (sha256 differs); not re-ranked (run mplug2 index again)` };
           return { c, video: await load(c.path) };
         } catch (e) {
           if (!(e instanceof VideoDecodeError) && typeof (e as NodeJS.ErrnoException).errno !== 'number') throw e; // decode or file-system error
@@ -489,7 +523,10 @@ export async function searchVideos(retriever: Retriever, store: VectorStore, que
         else warnings.push(l.warning ?? `${l.c.path}: not re-ranked`);
       }
       if (!part.length) continue;
-      const { features } = await retriever.encodeVideos(part.map((p) => p.video), timings);
+      const { features } = await retriever.encodeVideos(
+        part.map((p) => p.video),
+        timings,
+      );
       const scores = await retriever.itmScores(query, features.imageEmbeds, timings).finally(() => disposeVideoFeatures(features));
       part.forEach((p, i) => itm.set(p.c.path, scores[i]));
     }

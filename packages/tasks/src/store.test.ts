@@ -10,7 +10,14 @@ function unit(seed: number, d = 8): Float32Array {
   return v.map((x) => x / n);
 }
 
-const rows: IndexedVideo[] = Array.from({ length: 40 }, (_, i) => ({ path: `/v/${i}.mp4`, sha256: `s${i}`, duration: i, frameIndices: [0, i], embedding: unit(i), modelId: i < 35 ? 'm1' : 'm2' }));
+const rows: IndexedVideo[] = Array.from({ length: 40 }, (_, i) => ({
+  path: `/v/${i}.mp4`,
+  sha256: `s${i}`,
+  duration: i,
+  frameIndices: [0, i],
+  embedding: unit(i),
+  modelId: i < 35 ? 'm1' : 'm2',
+}));
 
 describe('vector stores', () => {
   it('LanceDB and the memory store return the same exact top-k, filtered by model id', async () => {

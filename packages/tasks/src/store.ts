@@ -122,7 +122,11 @@ export class LanceVectorStore implements VectorStore {
 
   async indexed(modelId: string): Promise<Map<string, string>> {
     if (!this.table) return new Map();
-    const rows = await this.table.query().where(`modelId = ${sqlString(modelId)}`).select(['path', 'sha256']).toArray();
+    const rows = await this.table
+      .query()
+      .where(`modelId = ${sqlString(modelId)}`)
+      .select(['path', 'sha256'])
+      .toArray();
     return new Map(rows.map((r) => [String(r.path), String(r.sha256)]));
   }
 

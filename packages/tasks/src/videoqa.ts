@@ -1,4 +1,17 @@
-import { InvalidOptionError, Pipeline, checkModelFits, controlledLoad, disposeDeviceTensors, int64Tensor, isDeviceTensor, tensor, throwIfAborted, type ModelSource, type PortRef, type Tensor } from '@mplug2/core';
+import {
+  InvalidOptionError,
+  Pipeline,
+  checkModelFits,
+  controlledLoad,
+  disposeDeviceTensors,
+  int64Tensor,
+  isDeviceTensor,
+  tensor,
+  throwIfAborted,
+  type ModelSource,
+  type PortRef,
+  type Tensor,
+} from '@mplug2/core';
 import { TextDecoderModule, beamSearch, disposeDecoderMemory, rankAnswers, type DecoderMemory } from '@mplug2/decoder';
 import { loadFusion } from '@mplug2/fusion';
 import { Mplug2Tokenizer, loadTextEncoder } from '@mplug2/text-encoder';
@@ -69,9 +82,14 @@ export class VideoQA {
     const what = 'loading VideoQA';
     const model = await openModelInput(dir, options, what);
     if (!model.has('text_encoder') || !model.has('fusion') || !model.has('decoder'))
-      throw new InvalidOptionError('model', `${model.location} is a '${model.manifest.task}' model without the text encoder, fusion and decoder VideoQA needs (modules: ${Object.keys(model.manifest.modules).join(', ')})`);
+      throw new InvalidOptionError(
+        'model',
+        `${model.location} is a '${model.manifest.task}' model without the text encoder, fusion and decoder VideoQA needs (modules: ${Object.keys(model.manifest.modules).join(', ')})`,
+      );
     await checkModelFits(model.manifest, model.location, ['vision_encoder', 'universal', 'text_encoder', 'fusion', 'decoder'], options.backend);
-    return controlledLoad(model, ['vision_encoder', 'universal', 'text_encoder', 'fusion', 'decoder'], what, options, (source) => VideoQA.build(model, source, options));
+    return controlledLoad(model, ['vision_encoder', 'universal', 'text_encoder', 'fusion', 'decoder'], what, options, (source) =>
+      VideoQA.build(model, source, options),
+    );
   }
 
   private static async build(model: ModelSource, source: ModelSource, options: TaskLoadOptions): Promise<VideoQA> {
@@ -123,9 +141,14 @@ export class VideoQA {
   async encodeVideoMemory(features: VideoFeatures): Promise<DecoderMemory> {
     const t = this.model.manifest.dims.text;
     if (t.strideLayer < t.fusionLayers)
-      throw new InvalidOptionError('videoMemory', `this model's fusion has merged-attention layers (stride_layer ${t.strideLayer} < ${t.fusionLayers} layers): they change the video states per question`);
-    if (features.imageEmbeds.shape[0] !== 1) throw new InvalidOptionError('videoMemory', `needs the features of one video, got ${features.imageEmbeds.shape[0]}`);
-    if (isDeviceTensor(features.imageEmbeds)) throw new InvalidOptionError('videoMemory', 'features held in GPU memory (webgpu) are not supported: ask without videoMemory');
+      throw new InvalidOptionError(
+        'videoMemory',
+        `this model's fusion has merged-attention layers (stride_layer ${t.strideLayer} < ${t.fusionLayers} layers): they change the video states per question`,
+      );
+    if (features.imageEmbeds.shape[0] !== 1)
+      throw new InvalidOptionError('videoMemory', `needs the features of one video, got ${features.imageEmbeds.shape[0]}`);
+    if (isDeviceTensor(features.imageEmbeds))
+      throw new InvalidOptionError('videoMemory', 'features held in GPU memory (webgpu) are not supported: ask without videoMemory');
     const memory = await this.decoder.encodeMemory(features.imageEmbeds, features.imageMask);
     if (Object.values(memory.cross).some(isDeviceTensor)) {
       disposeDecoderMemory(memory);
@@ -194,7 +217,11 @@ export class VideoQA {
    * `{ done: true, result }` (ranking mode yields the result only). Leaving the loop early aborts
    * the call (see `streamSteps`).
    */
-  askStream(video: VideoInput | VideoFeatures, question: string, options: Omit<QAOptions, 'onStep'> = {}): AsyncGenerator<StreamUpdate<QAResult>, void, undefined> {
+  askStream(
+    video: VideoInput | VideoFeatures,
+    question: string,
+    options: Omit<QAOptions, 'onStep'> = {},
+  ): AsyncGenerator<StreamUpdate<QAResult>, void, undefined> {
     return streamSteps(
       (onStep, signal) => this.ask(video, question, { ...options, onStep, signal }).then((r) => r[0]),
       (ids) => this.tokenizer.decode([...ids]),
@@ -208,7 +235,8 @@ export class VideoQA {
    * question tokens, and each row's memory K/V is `[video; question]` along the token axis.
    */
   private async memoryOnVideo(features: VideoFeatures, questions: readonly string[], video: DecoderMemory): Promise<DecoderMemory> {
-    if (features.imageEmbeds.shape[0] !== 1 || video.batch !== 1) throw new InvalidOptionError('videoMemory', 'is the memory of one video; ask about that video only');
+    if (features.imageEmbeds.shape[0] !== 1 || video.batch !== 1)
+      throw new InvalidOptionError('videoMemory', 'is the memory of one video; ask about that video only');
     const rows = questions.map(() => 0);
     const enc = this.tokenizer.encodeQuestions(questions);
     const imageEmbeds = await this.visual.selectRows(features.imageEmbeds, rows);
@@ -217,7 +245,12 @@ export class VideoQA {
     const textMask = int64Tensor(['batch', 'tokens'], enc.attentionMask);
     try {
       const out = await this.questionStates.run(
-        { input_ids: int64Tensor(['batch', 'tokens'], enc.inputIds), attention_mask: textMask, image_embeds: imageEmbeds, image_mask: await this.visual.selectRows(features.imageMask, rows) },
+        {
+          input_ids: int64Tensor(['batch', 'tokens'], enc.inputIds),
+          attention_mask: textMask,
+          image_embeds: imageEmbeds,
+          image_mask: await this.visual.selectRows(features.imageMask, rows),
+        },
         {},
         { outputs: ['fusion.fusion_text', 'fusion.merged_mask'] },
       );
@@ -253,7 +286,11 @@ export class VideoQA {
       );
       return {
         batch: questions.length,
-        cross: Object.fromEntries(Object.entries(out).filter(([k]) => k.startsWith('decoder.cross_')).map(([k, v]) => [k.slice('decoder.'.length), v as Tensor<'float32'>])),
+        cross: Object.fromEntries(
+          Object.entries(out)
+            .filter(([k]) => k.startsWith('decoder.cross_'))
+            .map(([k, v]) => [k.slice('decoder.'.length), v as Tensor<'float32'>]),
+        ),
         mask: out['decoder.memory_mask'] as Tensor<'int64'>,
       };
     } finally {

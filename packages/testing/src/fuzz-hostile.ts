@@ -80,7 +80,8 @@ export function analysePth(bytes: Uint8Array): PthAnalysis {
   const layout = zipLayout(bytes);
   const names = layout?.entries.map((e) => new TextDecoder().decode(e.name)) ?? [];
   const pklIndex = names.findIndex((n) => n.endsWith('/data.pkl'));
-  if (!layout || pklIndex < 0) throw new CheckpointFormatError('<memory>', undefined, 'hostile mutations need a torch.save archive (a plain ZIP with a data.pkl)');
+  if (!layout || pklIndex < 0)
+    throw new CheckpointFormatError('<memory>', undefined, 'hostile mutations need a torch.save archive (a plain ZIP with a data.pkl)');
   const entries = layout.entries.map((e, i) => ({ name: names[i], data: bytes.slice(e.data, e.data + e.csize) }));
   const pkl = entries[pklIndex].data;
   const ops = pickleOps(pkl);
@@ -190,7 +191,21 @@ function unsafePayloads(mod: string, name: string): [string, Uint8Array][] {
   ];
 }
 
-const HUGE_INTS = [2n ** 31n - 1n, 2n ** 31n, 2n ** 32n, 2n ** 40n, 2n ** 53n - 1n, 2n ** 53n, 2n ** 53n + 1n, 2n ** 62n, 2n ** 63n - 1n, 2n ** 64n, 2n ** 100n, 10n ** 6n, 65536n];
+const HUGE_INTS = [
+  2n ** 31n - 1n,
+  2n ** 31n,
+  2n ** 32n,
+  2n ** 40n,
+  2n ** 53n - 1n,
+  2n ** 53n,
+  2n ** 53n + 1n,
+  2n ** 62n,
+  2n ** 63n - 1n,
+  2n ** 64n,
+  2n ** 100n,
+  10n ** 6n,
+  65536n,
+];
 const NEGATIVE_INTS = [-1n, -2n, -(2n ** 31n), -(2n ** 53n), -(2n ** 63n)];
 
 /** Seeded draws: `rnd()` in [0, 1), `int(n)` in [0, n), `pick(items)`. */
@@ -209,7 +224,11 @@ const GENERATORS: Record<HostileKind, (a: PthAnalysis, d: Draw) => Generated> = 
       const globals = a.ops.flatMap((o, i) => (o.op === 0x63 ? [i] : []));
       const i = pick(globals);
       const [mod, name] = pick(FORBIDDEN_GLOBALS);
-      return { label: `GLOBAL swapped for ${JSON.stringify(`${mod}.${name}`)}@op${i}`, bytes: pthWithPickle(a, splice(a, i, i + 1, global(mod, name))), expect: 'UNSAFE_PICKLE' };
+      return {
+        label: `GLOBAL swapped for ${JSON.stringify(`${mod}.${name}`)}@op${i}`,
+        bytes: pthWithPickle(a, splice(a, i, i + 1, global(mod, name))),
+        expect: 'UNSAFE_PICKLE',
+      };
     }
     // anywhere between two opcodes after PROTO and before STOP
     const at = 1 + int(a.ops.length - 1);
@@ -276,7 +295,10 @@ const GENERATORS: Record<HostileKind, (a: PthAnalysis, d: Draw) => Generated> = 
         variant === 4
           ? concat([shortStr('cycle'), Uint8Array.of(0x5d, 0x71, 0xfa, 0x68, 0xfa, 0x61, 0x7d, 0x71, 0xf9, 0x4b, 0, 0x68, 0xf9, 0x73, 0x61, 0x73)])
           : concat([Uint8Array.of(0x68, 3), shortStr('self'), Uint8Array.of(0x68, 3, 0x73, 0x30)]);
-      return { label: variant === 4 ? 'cyclic list and dict in the top-level dict' : 'the state dict contains itself', bytes: pthWithPickle(a, splice(a, stop, stop, cycle)) };
+      return {
+        label: variant === 4 ? 'cyclic list and dict in the top-level dict' : 'the state dict contains itself',
+        bytes: pthWithPickle(a, splice(a, stop, stop, cycle)),
+      };
     }
     let payload: Uint8Array;
     let what: string;

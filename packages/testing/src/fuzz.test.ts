@@ -69,8 +69,7 @@ describe('fuzz (seeded)', () => {
     const layout = zipLayout(src)!;
     const entries: ZipInput[] = [];
     // torch.save stores every entry uncompressed (method 0): the payload is the entry.
-    for (const e of layout.entries)
-      entries.push({ name: new TextDecoder().decode(e.name), data: src.slice(e.data, e.data + e.csize), crc: e.crc, align: 64 });
+    for (const e of layout.entries) entries.push({ name: new TextDecoder().decode(e.name), data: src.slice(e.data, e.data + e.csize), crc: e.crc, align: 64 });
     const pkl = entries[0];
     expect(pkl.name).toBe('checkpoint/data.pkl');
     const outcomes: string[] = [];

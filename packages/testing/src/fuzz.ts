@@ -15,7 +15,6 @@ export interface Mutation {
   readonly bytes: Uint8Array;
 }
 
-
 const INTERESTING_U32 = [0, 1, 0x7f, 0x80, 0xff, 0xffff, 0x7fffffff, 0x80000000, 0xfffffffe, 0xffffffff];
 
 /** Yields `count` mutated copies of `bytes` (the input is never modified). */
@@ -191,7 +190,16 @@ export function zipLayout(bytes: Uint8Array): ZipLayout | null {
     const lh = u32(bytes, p + 42);
     if (lh + 30 > bytes.length) return null;
     const data = lh + 30 + u16(bytes, lh + 26) + u16(bytes, lh + 28);
-    entries.push({ name: bytes.slice(p + 46, p + 46 + nameLen), method: u16(bytes, p + 10), crc: u32(bytes, p + 16), csize: u32(bytes, p + 20), usize: u32(bytes, p + 24), lh, data, cd: p });
+    entries.push({
+      name: bytes.slice(p + 46, p + 46 + nameLen),
+      method: u16(bytes, p + 10),
+      crc: u32(bytes, p + 16),
+      csize: u32(bytes, p + 20),
+      usize: u32(bytes, p + 24),
+      lh,
+      data,
+      cd: p,
+    });
     p += 46 + nameLen + u16(bytes, p + 30) + u16(bytes, p + 32);
   }
   return { entries, cdOffset, cdSize: u32(bytes, eocd + 12), eocd };
@@ -221,14 +229,45 @@ export function writeZip(entries: ZipOut[], options: { align?: number } = {}): U
   entries.forEach((e, i) => {
     offsets.push(pos);
     const extra = options.align ? alignmentPadding(pos + 30 + e.name.length, options.align) : new Uint8Array(0);
-    const head = concat([le(0x04034b50, 4), le(20, 2), le(0, 2), le(e.method ?? 0, 2), le(0, 4), le(crcs[i], 4), le(e.payload.length, 4), le(e.usize ?? e.payload.length, 4), le(e.name.length, 2), le(extra.length, 2), e.name, extra]);
+    const head = concat([
+      le(0x04034b50, 4),
+      le(20, 2),
+      le(0, 2),
+      le(e.method ?? 0, 2),
+      le(0, 4),
+      le(crcs[i], 4),
+      le(e.payload.length, 4),
+      le(e.usize ?? e.payload.length, 4),
+      le(e.name.length, 2),
+      le(extra.length, 2),
+      e.name,
+      extra,
+    ]);
     parts.push(head, e.payload);
     pos += head.length + e.payload.length;
   });
   const cdStart = pos;
   entries.forEach((e, i) => {
     const lh = e.lhRaw ?? offsets[e.lhOf ?? i];
-    const c = concat([le(0x02014b50, 4), le(20, 2), le(20, 2), le(0, 2), le(e.method ?? 0, 2), le(0, 4), le(crcs[i], 4), le(e.payload.length, 4), le(e.usize ?? e.payload.length, 4), le(e.name.length, 2), le(0, 2), le(0, 2), le(0, 2), le(0, 2), le(0, 4), le(lh, 4), e.name]);
+    const c = concat([
+      le(0x02014b50, 4),
+      le(20, 2),
+      le(20, 2),
+      le(0, 2),
+      le(e.method ?? 0, 2),
+      le(0, 4),
+      le(crcs[i], 4),
+      le(e.payload.length, 4),
+      le(e.usize ?? e.payload.length, 4),
+      le(e.name.length, 2),
+      le(0, 2),
+      le(0, 2),
+      le(0, 2),
+      le(0, 2),
+      le(0, 4),
+      le(lh, 4),
+      e.name,
+    ]);
     parts.push(c);
     pos += c.length;
   });
@@ -280,9 +319,46 @@ export interface PickleOp {
   end: number;
 }
 
-const FIXED_ARG: Record<number, number> = { [OP.BININT1]: 1, [OP.BINPUT]: 1, [OP.BINGET]: 1, [OP.EXT1]: 1, [OP.PROTO]: 1, [OP.BININT2]: 2, [OP.EXT2]: 2, [OP.BININT]: 4, [OP.LONG_BINPUT]: 4, [OP.LONG_BINGET]: 4, [OP.EXT4]: 4, [OP.FRAME]: 8, [OP.BINFLOAT]: 8 };
-const LEN_ARG: Record<number, 1 | 4 | 8> = { [OP.LONG1]: 1, [OP.LONG4]: 4, [OP.BINUNICODE]: 4, [OP.SHORT_BINUNICODE]: 1, [OP.BINUNICODE8]: 8, [OP.SHORT_BINSTRING]: 1, [OP.BINSTRING]: 4, [OP.BINBYTES]: 4, [OP.SHORT_BINBYTES]: 1, [OP.BINBYTES8]: 8, [OP.BYTEARRAY8]: 8 };
-const LINE_ARGS: Record<number, number> = { [OP.INT]: 1, [OP.LONG]: 1, [OP.FLOAT]: 1, [OP.STRING]: 1, [OP.UNICODE]: 1, [OP.PUT]: 1, [OP.GET]: 1, [OP.PERSID]: 1, [OP.GLOBAL]: 2, [OP.INST]: 2 };
+const FIXED_ARG: Record<number, number> = {
+  [OP.BININT1]: 1,
+  [OP.BINPUT]: 1,
+  [OP.BINGET]: 1,
+  [OP.EXT1]: 1,
+  [OP.PROTO]: 1,
+  [OP.BININT2]: 2,
+  [OP.EXT2]: 2,
+  [OP.BININT]: 4,
+  [OP.LONG_BINPUT]: 4,
+  [OP.LONG_BINGET]: 4,
+  [OP.EXT4]: 4,
+  [OP.FRAME]: 8,
+  [OP.BINFLOAT]: 8,
+};
+const LEN_ARG: Record<number, 1 | 4 | 8> = {
+  [OP.LONG1]: 1,
+  [OP.LONG4]: 4,
+  [OP.BINUNICODE]: 4,
+  [OP.SHORT_BINUNICODE]: 1,
+  [OP.BINUNICODE8]: 8,
+  [OP.SHORT_BINSTRING]: 1,
+  [OP.BINSTRING]: 4,
+  [OP.BINBYTES]: 4,
+  [OP.SHORT_BINBYTES]: 1,
+  [OP.BINBYTES8]: 8,
+  [OP.BYTEARRAY8]: 8,
+};
+const LINE_ARGS: Record<number, number> = {
+  [OP.INT]: 1,
+  [OP.LONG]: 1,
+  [OP.FLOAT]: 1,
+  [OP.STRING]: 1,
+  [OP.UNICODE]: 1,
+  [OP.PUT]: 1,
+  [OP.GET]: 1,
+  [OP.PERSID]: 1,
+  [OP.GLOBAL]: 2,
+  [OP.INST]: 2,
+};
 
 /** Opcode boundaries of a pickle (stops at the first it cannot step over). */
 export function pickleOps(p: Uint8Array): PickleOp[] {
@@ -375,7 +451,15 @@ function nesting(depth: number, style: number): { name: string; bytes: Uint8Arra
     case 2: // ((((...),),),) via TUPLE1
       return { name: `tuple×${depth}`, bytes: concat([Uint8Array.of(0x29), new Uint8Array(depth).fill(0x85), Uint8Array.of(0x30)]) };
     default: // {k: {k: ...}} via EMPTY_DICT, key, value, SETITEM
-      return { name: `dict×${depth}`, bytes: concat([Uint8Array.of(0x7d), ...Array.from({ length: depth }, () => Uint8Array.of(0x8c, 1, 0x6b, 0x7d)), new Uint8Array(depth).fill(0x73), Uint8Array.of(0x30)]) };
+      return {
+        name: `dict×${depth}`,
+        bytes: concat([
+          Uint8Array.of(0x7d),
+          ...Array.from({ length: depth }, () => Uint8Array.of(0x8c, 1, 0x6b, 0x7d)),
+          new Uint8Array(depth).fill(0x73),
+          Uint8Array.of(0x30),
+        ]),
+      };
   }
 }
 
@@ -395,8 +479,12 @@ const HUGE_INTS: [string, Uint8Array][] = [
 function* pthMutations(bytes: Uint8Array, layout: ZipLayout, rnd: () => number, count: number): Generator<Mutation> {
   const int = (n: number) => Math.floor(rnd() * n);
   const { entries } = layout;
-  const outs = (): ZipOut[] => entries.map((e) => ({ name: e.name, payload: bytes.subarray(e.data, e.data + e.csize), method: e.method, crc: e.crc, usize: e.usize }));
-  const pklIndex = Math.max(0, entries.findIndex((e) => new TextDecoder().decode(e.name).endsWith('data.pkl')));
+  const outs = (): ZipOut[] =>
+    entries.map((e) => ({ name: e.name, payload: bytes.subarray(e.data, e.data + e.csize), method: e.method, crc: e.crc, usize: e.usize }));
+  const pklIndex = Math.max(
+    0,
+    entries.findIndex((e) => new TextDecoder().decode(e.name).endsWith('data.pkl')),
+  );
   const pkl = bytes.subarray(entries[pklIndex].data, entries[pklIndex].data + entries[pklIndex].csize);
   const ops = pickleOps(pkl);
   const withPickle = (p: Uint8Array) => {
@@ -406,7 +494,8 @@ function* pthMutations(bytes: Uint8Array, layout: ZipLayout, rnd: () => number, 
   };
   // every structural boundary of the archive
   const cuts = new Set<number>([0, 4, bytes.length - 1, layout.cdOffset, layout.eocd, layout.eocd + 4, layout.eocd + 10, layout.eocd + 16, layout.eocd + 21]);
-  for (const e of entries) for (const c of [e.lh, e.lh + 4, e.lh + 26, e.lh + 30, e.data, e.data + 1, e.data + e.csize - 1, e.cd, e.cd + 28, e.cd + 46]) cuts.add(c);
+  for (const e of entries)
+    for (const c of [e.lh, e.lh + 4, e.lh + 26, e.lh + 30, e.data, e.data + 1, e.data + e.csize - 1, e.cd, e.cd + 28, e.cd + 46]) cuts.add(c);
   const cutList = [...cuts].filter((c) => c >= 0 && c < bytes.length).sort((a, b) => a - b);
   const zlenFields: [string, (e: ZipEntryLayout) => number, 2 | 4][] = [
     ['cd.csize', (e) => e.cd + 20, 4],
@@ -534,7 +623,10 @@ function* pthMutations(bytes: Uint8Array, layout: ZipLayout, rnd: () => number, 
 function* safetensorsMutations(bytes: Uint8Array, rnd: () => number, count: number): Generator<Mutation> {
   const int = (n: number) => Math.floor(rnd() * n);
   const n = u32(bytes, 0);
-  const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n))) as Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
+  const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n))) as Record<
+    string,
+    { dtype: string; shape: number[]; data_offsets: [number, number] }
+  >;
   const data = bytes.subarray(8 + n);
   const names = Object.keys(header).filter((k) => k !== '__metadata__');
   const write = (h: unknown, body: Uint8Array = data): Uint8Array => {
@@ -586,7 +678,20 @@ function* safetensorsMutations(bytes: Uint8Array, rnd: () => number, count: numb
       case 'offsets': {
         const [b, e] = t.data_offsets as [number, number];
         const other = header[pick(names)].data_offsets;
-        const variants: unknown[] = [[e, b], [b - 1, e - 1], [b + 1, e + 1], [-1, e], [b, pick(HUGE)], [pick(HUGE), pick(HUGE)], [...other], [b, e, e], [b], 'x', [b + 0.5, e], [b, data.length + 1]];
+        const variants: unknown[] = [
+          [e, b],
+          [b - 1, e - 1],
+          [b + 1, e + 1],
+          [-1, e],
+          [b, pick(HUGE)],
+          [pick(HUGE), pick(HUGE)],
+          [...other],
+          [b, e, e],
+          [b],
+          'x',
+          [b + 0.5, e],
+          [b, data.length + 1],
+        ];
         const v = int(variants.length);
         t.data_offsets = variants[v];
         out = write(h);
@@ -604,10 +709,12 @@ function* safetensorsMutations(bytes: Uint8Array, rnd: () => number, count: numb
         let v: unknown = h;
         if (variant === 0) h[name] = pick([null, 1, 'x', [], {}]);
         else if (variant === 1) h.__metadata__ = pick([{ a: 1 }, [], 'x', { a: { b: 'c' } }, null]);
-        else if (variant === 2) v = JSON.stringify(h).replace(/}$/, `,${JSON.stringify(name)}:${JSON.stringify(header[pick(names)])}}`); // duplicate key
+        else if (variant === 2)
+          v = JSON.stringify(h).replace(/}$/, `,${JSON.stringify(name)}:${JSON.stringify(header[pick(names)])}}`); // duplicate key
         else if (variant === 3) v = pick(['[]', 'null', '1', '"x"', '', ' ', '{', '{"a":}', '\u0000']);
         else if (variant === 4) for (let k = 0; k < 20_000; k++) h[`extra.${k}`] = { dtype: 'U8', shape: [0], data_offsets: [0, 0] };
-        else if (variant === 5) for (let k = 0; k < 5_000; k++) h[`dup.${k}`] = header[name]; // all overlapping one tensor
+        else if (variant === 5)
+          for (let k = 0; k < 5_000; k++) h[`dup.${k}`] = header[name]; // all overlapping one tensor
         else if (variant === 6) delete (t as Record<string, unknown>)[pick(['dtype', 'shape', 'data_offsets'])];
         else v = JSON.stringify(h) + ' '.repeat(int(16)) + pick(['', '\n', 'x', '\ud800']);
         out = write(v);

@@ -4,7 +4,16 @@
 // Seeded checkpoint mutations (bit flips, cuts, ...) and structure-aware ones (ZIP records, pickle opcodes).
 export { deflateBomb, type Mutation, mutations, STRUCTURAL_KINDS, structuralMutations, type ZipEntryLayout, type ZipLayout, zipLayout } from './fuzz.js';
 // Hostile .pth files: policy refusals, tensor views, memo floods, bombs, zip64 tricks.
-export { analysePth, HOSTILE_KINDS, type HostileKind, type HostileMutation, hostileMutations, type PthAnalysis, pthWithPickle, type TensorView } from './fuzz-hostile.js';
+export {
+  analysePth,
+  HOSTILE_KINDS,
+  type HostileKind,
+  type HostileMutation,
+  hostileMutations,
+  type PthAnalysis,
+  pthWithPickle,
+  type TensorView,
+} from './fuzz-hostile.js';
 // Hand-built ZIP archives and torch pickles for reader tests, and error assertions.
 export {
   type BuiltZip,

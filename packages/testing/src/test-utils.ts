@@ -110,9 +110,24 @@ export function buildZip(entries: ZipInput[], options: ZipBuildOptions = {}): Bu
     const extra = new Bytes();
     if (z64) extra.u16(0x0001).u16(24).u64(c.size).u64(c.csize).u64(c.lho);
     const ex = extra.done();
-    out.u32(0x02014b50).u16(45).u16(z64 ? 45 : 20).u16(0).u16(c.method).u16(0).u16(0).u32(c.crc);
+    out
+      .u32(0x02014b50)
+      .u16(45)
+      .u16(z64 ? 45 : 20)
+      .u16(0)
+      .u16(c.method)
+      .u16(0)
+      .u16(0)
+      .u32(c.crc);
     out.u32(z64 ? 0xffffffff : c.csize).u32(z64 ? 0xffffffff : c.size);
-    out.u16(c.name.length).u16(ex.length).u16(0).u16(0).u16(0).u32(0).u32(z64 ? 0xffffffff : c.lho);
+    out
+      .u16(c.name.length)
+      .u16(ex.length)
+      .u16(0)
+      .u16(0)
+      .u16(0)
+      .u32(0)
+      .u32(z64 ? 0xffffffff : c.lho);
     out.bytes(c.name).bytes(ex);
   }
   const cdSize = out.length - cdOffset;
@@ -133,7 +148,6 @@ export function buildZip(entries: ZipInput[], options: ZipBuildOptions = {}): Bu
 
 // ---------------------------------------------------------------------------------------------
 // Pickle
-
 
 /** Emits pickle opcodes. Methods return `this` for chaining. */
 export class PickleWriter {
@@ -274,7 +288,11 @@ export function torchPickle(
     w.global('torch._utils', '_rebuild_tensor_v2').mark();
     w.mark().str('storage').global('torch', t.storageType).str(t.storageKey).str('cpu').int(t.storageNumel).tuple();
     w.op(OP.BINPERSID);
-    w.int(t.offset ?? 0).ints(t.shape).ints(t.stride ?? rowMajorStrides(t.shape)).bool(false).orderedDict();
+    w.int(t.offset ?? 0)
+      .ints(t.shape)
+      .ints(t.stride ?? rowMajorStrides(t.shape))
+      .bool(false)
+      .orderedDict();
     w.tuple().reduce();
     if (t.parameter) w.bool(false).orderedDict().tuple().reduce();
   }

@@ -1,6 +1,4 @@
-import {
-  type ModelDims,
-} from '@mplug2/core';
+import { type ModelDims } from '@mplug2/core';
 import {
   GraphBuilder,
   SELF_MASK_FILL,

@@ -1,6 +1,4 @@
-import {
-  type ModelDims,
-} from '@mplug2/core';
+import { type ModelDims } from '@mplug2/core';
 import {
   GraphBuilder,
   bertCrossAttention,
@@ -47,17 +45,12 @@ export function buildUniversalGraph(plan: WeightPlan, dims: ModelDims, options: 
   const t = dims.text;
   const input = g.input('video_states', 'float32', ['batch', 'video_tokens', dims.vision.width]);
   // The width adapter exists only when the vision width differs from the text width.
-  const v0 = dims.visionAdapter
-    ? layerNorm(ctx, linear(ctx, input, 'visn_fc', dims.vision.width, t.hidden), 'visn_layer_norm', t.hidden, t.eps)
-    : input;
+  const v0 = dims.visionAdapter ? layerNorm(ctx, linear(ctx, input, 'visn_fc', dims.vision.width, t.hidden), 'visn_layer_norm', t.hidden, t.eps) : input;
   const layers = universalLayerIndices(dims);
   if (layers.length === 0) throw new Error('universal graph needs num_uni_layer >= 1');
   const latentsParam = param(ctx, `${TEXT_LAYER_PREFIX}${layers[0]}.latents`, [t.numLatents, t.hidden]);
   const batch = g.op('Slice', [g.op('Shape', [v0]), g.int64s([0]), g.int64s([1])]);
-  const latents = g.op('Expand', [
-    g.op('Unsqueeze', [latentsParam, g.int64s([0])]),
-    g.op('Concat', [batch, g.int64s([t.numLatents, t.hidden])], { axis: 0 }),
-  ]);
+  const latents = g.op('Expand', [g.op('Unsqueeze', [latentsParam, g.int64s([0])]), g.op('Concat', [batch, g.int64s([t.numLatents, t.hidden])], { axis: 0 })]);
   let u: Value;
   if (layers.length === 1) {
     // A single universal layer: video queries attend to the raw latents.

@@ -44,7 +44,6 @@ export interface EmbedOptions {
   readonly onProgress?: (done: number, total: number) => void;
 }
 
-
 /**
  * Video → embedding with the vision encoder alone (no text or universal modules needed):
  * classification features for a linear probe or any downstream use.
@@ -88,7 +87,8 @@ export class VideoEmbedder {
   async embed(videos: readonly EmbedInput[], options: EmbedOptions = {}): Promise<VideoEmbedding[]> {
     const batchSize = options.batchSize ?? 4;
     const decodeConcurrency = options.decodeConcurrency ?? 4;
-    if (!Number.isInteger(decodeConcurrency) || decodeConcurrency < 1) throw new InvalidOptionError('decodeConcurrency', `must be an integer >= 1, got ${decodeConcurrency}`);
+    if (!Number.isInteger(decodeConcurrency) || decodeConcurrency < 1)
+      throw new InvalidOptionError('decodeConcurrency', `must be an integer >= 1, got ${decodeConcurrency}`);
     if (!Number.isInteger(batchSize) || batchSize < 1) throw new InvalidOptionError('batchSize', `must be an integer >= 1, got ${batchSize}`);
     const out: VideoEmbedding[] = [];
     for (let s = 0; s < videos.length; s += batchSize) {
@@ -111,18 +111,34 @@ export class VideoEmbedder {
   }
 
   /** Fits a linear probe on labelled videos (embeddings = token 0 of `video_states`). */
-  async fitProbe(videos: readonly EmbedInput[], labels: readonly string[], options: FitProbeOptions & Pick<EmbedOptions, 'batchSize' | 'decodeConcurrency' | 'onProgress'> = {}): Promise<ProbeHead> {
+  async fitProbe(
+    videos: readonly EmbedInput[],
+    labels: readonly string[],
+    options: FitProbeOptions & Pick<EmbedOptions, 'batchSize' | 'decodeConcurrency' | 'onProgress'> = {},
+  ): Promise<ProbeHead> {
     const emb = await this.embed(videos, options);
-    return fitLinearProbe(emb.map((e) => e.embedding), labels, { ...options, modelId: this.modelId, embedding: CLS_EMBEDDING });
+    return fitLinearProbe(
+      emb.map((e) => e.embedding),
+      labels,
+      { ...options, modelId: this.modelId, embedding: CLS_EMBEDDING },
+    );
   }
 
   /** Predicts labels with a fitted head; the head must come from this model. */
-  async predict(head: ProbeHead, videos: readonly EmbedInput[], options: Pick<EmbedOptions, 'batchSize' | 'decodeConcurrency' | 'onProgress'> & { allowOtherModel?: boolean } = {}): Promise<ProbePrediction[]> {
+  async predict(
+    head: ProbeHead,
+    videos: readonly EmbedInput[],
+    options: Pick<EmbedOptions, 'batchSize' | 'decodeConcurrency' | 'onProgress'> & { allowOtherModel?: boolean } = {},
+  ): Promise<ProbePrediction[]> {
     if (head.modelId !== this.modelId && !options.allowOtherModel)
       throw new InvalidOptionError('head', `was fitted on model ${head.modelId}, this model is ${this.modelId}`);
-    if (head.embedding !== CLS_EMBEDDING) throw new InvalidOptionError('head', `was fitted on '${head.embedding}' embeddings, this embedder gives '${CLS_EMBEDDING}'`);
+    if (head.embedding !== CLS_EMBEDDING)
+      throw new InvalidOptionError('head', `was fitted on '${head.embedding}' embeddings, this embedder gives '${CLS_EMBEDDING}'`);
     const emb = await this.embed(videos, options);
-    return predictProbe(head, emb.map((e) => e.embedding));
+    return predictProbe(
+      head,
+      emb.map((e) => e.embedding),
+    );
   }
 
   /** For `await using`: the same as `dispose()`. */

@@ -1,7 +1,4 @@
-import {
-  type ModelDims,
-  type VisionDims,
-} from '@mplug2/core';
+import { type ModelDims, type VisionDims } from '@mplug2/core';
 import {
   GraphBuilder,
   contextOptions,
@@ -109,7 +106,13 @@ function temporalBlock(ctx: BuildContext, i: number, x: Value, frames: Value, v:
   let h = localTemporal(ctx, `${p}.lmhra1`, x, frames, v);
   h = g.op('Add', [h, selfAttention(ctx, `${p}.attn`, layerNorm(ctx, h, `${p}.ln_1`, v.width, v.eps), v)]);
   h = localTemporal(ctx, `${p}.lmhra2`, h, frames, v);
-  const mlp = linear(ctx, quickGelu(g, linear(ctx, layerNorm(ctx, h, `${p}.ln_2`, v.width, v.eps), `${p}.mlp.c_fc`, v.width, 4 * v.width), ctx.fusedOps), `${p}.mlp.c_proj`, 4 * v.width, v.width);
+  const mlp = linear(
+    ctx,
+    quickGelu(g, linear(ctx, layerNorm(ctx, h, `${p}.ln_2`, v.width, v.eps), `${p}.mlp.c_fc`, v.width, 4 * v.width), ctx.fusedOps),
+    `${p}.mlp.c_proj`,
+    4 * v.width,
+    v.width,
+  );
   return g.op('Add', [h, mlp]);
 }
 

@@ -4,7 +4,7 @@ import { fitLinearProbe, parseProbeHead, predictProbe, softmaxRegressionLoss, sp
 /** Deterministic pseudo-random numbers in [0, 1). */
 function lcg(seed: number): () => number {
   let s = seed >>> 0;
-  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 4294967296);
+  return () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 4294967296;
 }
 
 describe('linear probe', () => {
@@ -18,7 +18,10 @@ describe('linear probe', () => {
   });
 
   it('the loss gradient matches finite differences (weights, bias, L2 on weights only)', () => {
-    const n = 7, d = 4, c = 3, l2 = 0.3;
+    const n = 7,
+      d = 4,
+      c = 3,
+      l2 = 0.3;
     const r = lcg(1);
     const x = Float64Array.from({ length: n * d }, () => r() * 2 - 1);
     const y = Int32Array.from({ length: n }, (_, i) => i % c);

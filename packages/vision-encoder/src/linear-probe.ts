@@ -61,7 +61,6 @@ export interface ProbePrediction {
   readonly probs: number[];
 }
 
-
 /** Stratified, seeded split: indices of the training and held-out examples. */
 export function splitIndices(labels: readonly string[], heldOut: number, seed: number): { train: number[]; test: number[] } {
   const byLabel = new Map<string, number[]>();
@@ -135,7 +134,16 @@ function accuracy(head: ProbeHead, x: readonly ArrayLike<number>[], y: readonly 
  * Mean cross-entropy + `l2/2·‖W‖²` of a softmax regression and its gradient, over standardised rows
  * `x` (`n×d`, row-major) with class ids `y`. Parameters `theta` = `[W (c×d, row-major); b (c)]`.
  */
-export function softmaxRegressionLoss(theta: Float64Array, grad: Float64Array, x: Float64Array, y: Int32Array, n: number, d: number, c: number, l2: number): number {
+export function softmaxRegressionLoss(
+  theta: Float64Array,
+  grad: Float64Array,
+  x: Float64Array,
+  y: Int32Array,
+  n: number,
+  d: number,
+  c: number,
+  l2: number,
+): number {
   grad.fill(0);
   const z = new Float64Array(c);
   const bOff = c * d;
@@ -324,8 +332,18 @@ export function fitLinearProbe(x: readonly ArrayLike<number>[], y: readonly stri
       heldOutAccuracy: null,
     },
   };
-  const trainAcc = accuracy(head, train.map((i) => x[i]), train.map((i) => y[i]));
-  const testAcc = test.length ? accuracy(head, test.map((i) => x[i]), test.map((i) => y[i])) : null;
+  const trainAcc = accuracy(
+    head,
+    train.map((i) => x[i]),
+    train.map((i) => y[i]),
+  );
+  const testAcc = test.length
+    ? accuracy(
+        head,
+        test.map((i) => x[i]),
+        test.map((i) => y[i]),
+      )
+    : null;
   return { ...head, training: { ...head.training, trainAccuracy: trainAcc, heldOutAccuracy: testAcc } };
 }
 

@@ -4,9 +4,16 @@ export function visionEncoderPorts(dims: ModelDims): { inputs: PortSpec[]; outpu
   const v = dims.vision;
   return {
     inputs: [
-      port('pixel_values', 'float32', ['batch', { name: 'channels', size: 3 }, 'frames', { name: 'height', size: v.imageRes }, { name: 'width', size: v.imageRes }], 'CLIP-normalised RGB frames'),
+      port(
+        'pixel_values',
+        'float32',
+        ['batch', { name: 'channels', size: 3 }, 'frames', { name: 'height', size: v.imageRes }, { name: 'width', size: v.imageRes }],
+        'CLIP-normalised RGB frames',
+      ),
     ],
-    outputs: [port('video_states', 'float32', ['batch', 'video_tokens', { name: 'vision_width', size: v.width }], '[video CLS; frame-major patches] after ln_post')],
+    outputs: [
+      port('video_states', 'float32', ['batch', 'video_tokens', { name: 'vision_width', size: v.width }], '[video CLS; frame-major patches] after ln_post'),
+    ],
   };
 }
 

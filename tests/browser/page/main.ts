@@ -27,7 +27,13 @@ async function sessionError(modelUrl: string, module: 'vision_encoder', backend:
 }
 
 async function environment() {
-  return { backends: await availableBackends(), webgpuProbe: await probeBackend('webgpu'), adapter: await webGpuAdapterInfo(), crossOriginIsolated: globalThis.crossOriginIsolated, userAgent: navigator.userAgent };
+  return {
+    backends: await availableBackends(),
+    webgpuProbe: await probeBackend('webgpu'),
+    adapter: await webGpuAdapterInfo(),
+    crossOriginIsolated: globalThis.crossOriginIsolated,
+    userAgent: navigator.userAgent,
+  };
 }
 
 (globalThis as unknown as { mplug2Test: unknown }).mplug2Test = { parity, environment, sessionError };

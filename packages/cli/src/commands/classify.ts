@@ -21,8 +21,14 @@ export async function readLabelsCsv(file: string): Promise<{ file: string; label
     if (!l || l.startsWith('#')) return;
     const comma = l.lastIndexOf(',');
     if (comma < 1) throw new InvalidOptionError('--labels', `${file}:${i + 1}: expected 'path,label'`);
-    const p = l.slice(0, comma).trim().replace(/^"(.*)"$/, '$1');
-    const label = l.slice(comma + 1).trim().replace(/^"(.*)"$/, '$1');
+    const p = l
+      .slice(0, comma)
+      .trim()
+      .replace(/^"(.*)"$/, '$1');
+    const label = l
+      .slice(comma + 1)
+      .trim()
+      .replace(/^"(.*)"$/, '$1');
     if (i === 0 && p.toLowerCase() === 'path' && label.toLowerCase() === 'label') return;
     out.push({ file: path.resolve(path.dirname(file), p), label });
   });
@@ -73,7 +79,14 @@ export const classifyCommand: Command = {
         const head = await embedder.fitProbe(
           rows.map((r) => r.file),
           rows.map((r) => r.label),
-          { heldOut: num('held-out', 0.25), l2: num('l2', 1e-3), maxIterations: intOption(values, 'max-iter', 200), seed: intOption(values, 'seed', 0, 0), batchSize: intOption(values, 'batch', 4), onProgress: bar },
+          {
+            heldOut: num('held-out', 0.25),
+            l2: num('l2', 1e-3),
+            maxIterations: intOption(values, 'max-iter', 200),
+            seed: intOption(values, 'seed', 0, 0),
+            batchSize: intOption(values, 'batch', 4),
+            onProgress: bar,
+          },
         );
         await saveProbeHead(values.out as string, head);
         const t = head.training;
@@ -96,7 +109,8 @@ export const classifyCommand: Command = {
       try {
         const preds = await embedder.predict(head, videos, { batchSize: intOption(values, 'batch', 4) });
         preds.forEach((p, i) => {
-          if (values.json) ctx.stdout.write(JSON.stringify({ path: videos[i], label: p.label, probs: Object.fromEntries(head.labels.map((l, k) => [l, p.probs[k]])) }) + '\n');
+          if (values.json)
+            ctx.stdout.write(JSON.stringify({ path: videos[i], label: p.label, probs: Object.fromEntries(head.labels.map((l, k) => [l, p.probs[k]])) }) + '\n');
           else ctx.stdout.write(`${p.label}\t${p.probs[p.index].toFixed(4)}\t${videos[i]}\n`);
         });
       } finally {
@@ -105,7 +119,10 @@ export const classifyCommand: Command = {
       return;
     }
     if (sub === 'zeroshot') {
-      const classes = ((values.classes as string | undefined) ?? '').split(',').map((c) => c.trim()).filter(Boolean);
+      const classes = ((values.classes as string | undefined) ?? '')
+        .split(',')
+        .map((c) => c.trim())
+        .filter(Boolean);
       if (classes.length < 2) throw new InvalidOptionError('--classes', 'give at least 2 comma-separated class names');
       const retriever = await Retriever.load(dir, { backend });
       try {

@@ -7,7 +7,17 @@ export const convertCommand: Command = {
   name: 'convert',
   summary: 'convert an official mPLUG-2 checkpoint into an ONNX model directory',
   usage: `mplug2 convert <checkpoint.pth> (--config <config.json> | --preset <${Object.keys(PRESETS).join('|')}>) --out <model-dir> [--task qa|caption|pretrain] [--max-file-bytes <n|512M|1G>] [--dtype fp32|fp16|int8|q4] [--compute fp32|fp16] [--primitive-attention] [--json]`,
-  options: { config: { type: 'string' }, preset: { type: 'string' }, out: { type: 'string' }, task: { type: 'string' }, json: { type: 'boolean' }, 'primitive-attention': { type: 'boolean' }, 'max-file-bytes': { type: 'string' }, dtype: { type: 'string' }, compute: { type: 'string' } },
+  options: {
+    config: { type: 'string' },
+    preset: { type: 'string' },
+    out: { type: 'string' },
+    task: { type: 'string' },
+    json: { type: 'boolean' },
+    'primitive-attention': { type: 'boolean' },
+    'max-file-bytes': { type: 'string' },
+    dtype: { type: 'string' },
+    compute: { type: 'string' },
+  },
   async run({ positionals, values }, ctx) {
     const checkpoint = requirePositional(this, positionals, 0, 'checkpoint');
     const out = values.out as string | undefined;
@@ -28,10 +38,29 @@ export const convertCommand: Command = {
     if (compute === 'fp16' && dtype && dtype !== 'fp16') throw new InvalidOptionError('--compute', `fp16 compute needs --dtype fp16, not ${dtype}`);
     const bar = progressBar(ctx.stderr, 'converting');
     const start = Date.now();
-    const result = await convertCheckpoint({ checkpoint, config, out, task, fusedAttention: !values['primitive-attention'], maxDataFileBytes, dtype, compute, onProgress: (e) => e.stage === 'weights' && bar(e.done, e.total) });
+    const result = await convertCheckpoint({
+      checkpoint,
+      config,
+      out,
+      task,
+      fusedAttention: !values['primitive-attention'],
+      maxDataFileBytes,
+      dtype,
+      compute,
+      onProgress: (e) => e.stage === 'weights' && bar(e.done, e.total),
+    });
     const seconds = (Date.now() - start) / 1000;
     if (values.json) {
-      ctx.stdout.write(JSON.stringify({ out, task: result.manifest.task, modules: Object.keys(result.manifest.modules), files: result.manifest.files, unused: result.unused, seconds }) + '\n');
+      ctx.stdout.write(
+        JSON.stringify({
+          out,
+          task: result.manifest.task,
+          modules: Object.keys(result.manifest.modules),
+          files: result.manifest.files,
+          unused: result.unused,
+          seconds,
+        }) + '\n',
+      );
       return;
     }
     ctx.stdout.write(`wrote ${out} (${result.manifest.task}; modules: ${Object.keys(result.manifest.modules).join(', ')}) in ${seconds.toFixed(1)} s\n`);

@@ -11,8 +11,7 @@ import { progressBar, type Command } from '../cli.js';
 /** The sample video ships in the package's assets folder (next to dist/). */
 export function sampleVideo(): string {
   const here = path.dirname(fileURLToPath(import.meta.url));
-  for (const candidate of [path.join(here, '../assets/sample.mp4'), path.join(here, '../../assets/sample.mp4')])
-    if (existsSync(candidate)) return candidate;
+  for (const candidate of [path.join(here, '../assets/sample.mp4'), path.join(here, '../../assets/sample.mp4')]) if (existsSync(candidate)) return candidate;
   throw new Error('sample.mp4 not found next to the mplug2 CLI');
 }
 
@@ -57,10 +56,23 @@ export const demoCommand: Command = {
       total_s: (performance.now() - t0) / 1000,
     };
     if (values.json) {
-      ctx.stdout.write(JSON.stringify({ modelDir: out, video, question, answer: answer.answer, answerIds: answer.ids, caption: caption.caption, captionIds: caption.ids, timings }) + '\n');
+      ctx.stdout.write(
+        JSON.stringify({
+          modelDir: out,
+          video,
+          question,
+          answer: answer.answer,
+          answerIds: answer.ids,
+          caption: caption.caption,
+          captionIds: caption.ids,
+          timings,
+        }) + '\n',
+      );
       return;
     }
-    log(`\ntimings: checkpoint ${timings.generate_checkpoint_s.toFixed(2)} s, convert ${timings.convert_s.toFixed(2)} s, QA ${answer.timings.total_s.toFixed(2)} s, caption ${caption.timings.total_s.toFixed(2)} s`);
+    log(
+      `\ntimings: checkpoint ${timings.generate_checkpoint_s.toFixed(2)} s, convert ${timings.convert_s.toFixed(2)} s, QA ${answer.timings.total_s.toFixed(2)} s, caption ${caption.timings.total_s.toFixed(2)} s`,
+    );
     log(`model directory: ${out} (use it with: mplug2 qa ${out} <video> --question "...")`);
     log('\nThe weights are random, so the answer and caption above are meaningless text: this shows the whole');
     log('pipeline runs (decode → sample → vision → universal → text → fusion → beam search). For real results,');

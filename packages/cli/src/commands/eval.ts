@@ -17,7 +17,9 @@ function duration(s: number): string {
 function printSummary(summary: EvalSummary, json: boolean, ctx: CommandContext): void {
   for (const f of summary.failed) ctx.stderr.write(`mplug2: not evaluated: ${f.video_id}: ${f.reason}\n`);
   if (json) {
-    ctx.stdout.write(JSON.stringify({ task: summary.task, n: summary.n, metrics: summary.metrics, videos_encoded: summary.videos_encoded, failed: summary.failed }) + '\n');
+    ctx.stdout.write(
+      JSON.stringify({ task: summary.task, n: summary.n, metrics: summary.metrics, videos_encoded: summary.videos_encoded, failed: summary.failed }) + '\n',
+    );
     return;
   }
   const lines: string[] = [`${summary.task}: ${summary.n} scored${summary.failed.length ? `, ${summary.failed.length} videos not evaluated` : ''}`];
@@ -36,7 +38,8 @@ function printSummary(summary: EvalSummary, json: boolean, ctx: CommandContext):
 }
 
 const USAGE = [
-  'mplug2 eval run <model-dir> --task videoqa|caption --annotations <file.jsonl> --videos <dir> --out <dir> [--answers ans2label.json] [--k 128] [--beam 5] [--batch 8] [--restart] [--meteor-jar meteor-1.5.jar] [--spice-jar spice-1.0.jar] [--backend cpu|wasm|webgpu] [--json] ' + QUEUE_COORDINATOR_USAGE,
+  'mplug2 eval run <model-dir> --task videoqa|caption --annotations <file.jsonl> --videos <dir> --out <dir> [--answers ans2label.json] [--k 128] [--beam 5] [--batch 8] [--restart] [--meteor-jar meteor-1.5.jar] [--spice-jar spice-1.0.jar] [--backend cpu|wasm|webgpu] [--json] ' +
+    QUEUE_COORDINATOR_USAGE,
   '       mplug2 eval score <results.json> [--annotations <file.jsonl>] [--meteor-jar …] [--spice-jar …] [--json]',
 ].join('\n');
 
@@ -72,7 +75,8 @@ export const evalCommand: Command = {
     if (sub !== 'run') throw new InvalidOptionError('subcommand', `'${sub}' is not run or score (usage: ${this.usage})`);
     const model = requirePositional(this, positionals, 1, 'model-dir');
     const task = values.task as string | undefined;
-    if (task !== 'videoqa' && task !== 'caption') throw new InvalidOptionError('--task', `must be videoqa or caption, got ${task === undefined ? 'nothing' : `'${task}'`}`);
+    if (task !== 'videoqa' && task !== 'caption')
+      throw new InvalidOptionError('--task', `must be videoqa or caption, got ${task === undefined ? 'nothing' : `'${task}'`}`);
     for (const o of ['annotations', 'videos', 'out'] as const) if (!values[o]) throw new InvalidOptionError(`--${o}`, `is required (usage: ${this.usage})`);
     const run = {
       model,

@@ -8,9 +8,17 @@ import { backendOption } from './shared.js';
 
 export const indexCommand: Command = {
   name: 'index',
-  summary: 'index videos (files, folders, list files) for text search: ITC embeddings in a LanceDB database; resumable (a re-run skips what is indexed); exit 1 if some files fail to decode',
+  summary:
+    'index videos (files, folders, list files) for text search: ITC embeddings in a LanceDB database; resumable (a re-run skips what is indexed); exit 1 if some files fail to decode',
   usage: `mplug2 index <model-dir> <videos|folder|list.txt>... --db <path> [--batch 8] [--store-states] [--backend auto|cpu|wasm|webgpu|cuda] [--json] ${QUEUE_COORDINATOR_USAGE}`,
-  options: { db: { type: 'string' }, batch: { type: 'string' }, 'store-states': { type: 'boolean' }, backend: { type: 'string' }, json: { type: 'boolean' }, ...QUEUE_COORDINATOR_OPTIONS },
+  options: {
+    db: { type: 'string' },
+    batch: { type: 'string' },
+    'store-states': { type: 'boolean' },
+    backend: { type: 'string' },
+    json: { type: 'boolean' },
+    ...QUEUE_COORDINATOR_OPTIONS,
+  },
   async run({ positionals, values }, ctx) {
     const dir = requirePositional(this, positionals, 0, 'model-dir');
     requirePositional(this, positionals, 1, 'videos');
@@ -28,7 +36,10 @@ export const indexCommand: Command = {
         throw e;
       });
       try {
-        const r = await indexVideosOnQueue(coordinator, modelId, store, files, { storeStates: !!values['store-states'], onProgress: queueProgress(ctx, 'indexing') });
+        const r = await indexVideosOnQueue(coordinator, modelId, store, files, {
+          storeStates: !!values['store-states'],
+          onProgress: queueProgress(ctx, 'indexing'),
+        });
         return report(r, modelId, await store.count(modelId));
       } finally {
         await coordinator.close();

@@ -20,8 +20,17 @@ export async function readAnswers(file: string): Promise<string[]> {
 export const qaCommand: Command = {
   name: 'qa',
   summary: 'answer a question about a video',
-  usage: 'mplug2 qa <model-dir> <video> --question "..." [--answers answers.json] [--k 128] [--beam 5] [--backend auto|cpu|wasm|webgpu|cuda] [--threads N] [--json]',
-  options: { question: { type: 'string', multiple: true }, answers: { type: 'string' }, k: { type: 'string' }, beam: { type: 'string' }, backend: { type: 'string' }, threads: { type: 'string' }, json: { type: 'boolean' } },
+  usage:
+    'mplug2 qa <model-dir> <video> --question "..." [--answers answers.json] [--k 128] [--beam 5] [--backend auto|cpu|wasm|webgpu|cuda] [--threads N] [--json]',
+  options: {
+    question: { type: 'string', multiple: true },
+    answers: { type: 'string' },
+    k: { type: 'string' },
+    beam: { type: 'string' },
+    backend: { type: 'string' },
+    threads: { type: 'string' },
+    json: { type: 'boolean' },
+  },
   async run({ positionals, values }, ctx) {
     const dir = requirePositional(this, positionals, 0, 'model-dir');
     const video = requirePositional(this, positionals, 1, 'video');
@@ -30,9 +39,24 @@ export const qaCommand: Command = {
     const answers = values.answers ? await readAnswers(values.answers as string) : undefined;
     const qa = await VideoQA.load(dir, loadOptions(values, ctx));
     try {
-      const results = await qa.ask(video, questions, { answers, k: intOption(values, 'k'), beamSize: intOption(values, 'beam'), onProgress: stageProgress(ctx.stderr) });
+      const results = await qa.ask(video, questions, {
+        answers,
+        k: intOption(values, 'k'),
+        beamSize: intOption(values, 'beam'),
+        onProgress: stageProgress(ctx.stderr),
+      });
       for (const r of results) {
-        if (values.json) ctx.stdout.write(JSON.stringify({ question: r.question, answer: r.answer, ids: r.ids, score: r.score, ...(r.ranked ? { ranked: r.ranked } : {}), timings: r.timings }) + '\n');
+        if (values.json)
+          ctx.stdout.write(
+            JSON.stringify({
+              question: r.question,
+              answer: r.answer,
+              ids: r.ids,
+              score: r.score,
+              ...(r.ranked ? { ranked: r.ranked } : {}),
+              timings: r.timings,
+            }) + '\n',
+          );
         else ctx.stdout.write(`Q: ${r.question}\nA: ${r.answer}  (score ${r.score.toFixed(4)})\n`);
       }
     } finally {

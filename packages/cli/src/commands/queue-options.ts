@@ -16,7 +16,8 @@ export const QUEUE_COORDINATOR_OPTIONS = {
   'backoff-ms': { type: 'string' },
 } as const;
 
-export const QUEUE_COORDINATOR_USAGE = '[--queue redis://[user:password@]host:port [--queue-name mplug2] [--attempts 3] [--backoff-ms 1000] [--reconnect-ms 60000]]';
+export const QUEUE_COORDINATOR_USAGE =
+  '[--queue redis://[user:password@]host:port [--queue-name mplug2] [--attempts 3] [--backoff-ms 1000] [--reconnect-ms 60000]]';
 
 export function queueConnection(values: Record<string, unknown>): { url: string; queueName: string; retryForMs: number } {
   const url = values.queue as string | undefined;

@@ -7,7 +7,15 @@ export const searchCommand: Command = {
   name: 'search',
   summary: 'search an index for the videos that best match a text (ITC, then ITM re-ranking)',
   usage: 'mplug2 search <model-dir> --db <path> --text "..." [--k 10] [--rerank 128] [--itm-score prob|logit] [--backend auto|cpu|wasm|webgpu|cuda] [--json]',
-  options: { db: { type: 'string' }, text: { type: 'string' }, k: { type: 'string' }, rerank: { type: 'string' }, 'itm-score': { type: 'string' }, backend: { type: 'string' }, json: { type: 'boolean' } },
+  options: {
+    db: { type: 'string' },
+    text: { type: 'string' },
+    k: { type: 'string' },
+    rerank: { type: 'string' },
+    'itm-score': { type: 'string' },
+    backend: { type: 'string' },
+    json: { type: 'boolean' },
+  },
   async run({ positionals, values }, ctx) {
     const dir = requirePositional(this, positionals, 0, 'model-dir');
     const db = values.db as string | undefined;
@@ -25,7 +33,8 @@ export const searchCommand: Command = {
       throw e;
     });
     try {
-      if ((await store.count(retriever.modelId)) === 0) throw new InvalidOptionError('--db', `${db} holds no videos indexed with model ${retriever.modelId} (run mplug2 index first)`);
+      if ((await store.count(retriever.modelId)) === 0)
+        throw new InvalidOptionError('--db', `${db} holds no videos indexed with model ${retriever.modelId} (run mplug2 index first)`);
       const r = await searchVideos(retriever, store, text, { k, rerank, itmScore: itmScore === 'logit' ? 'logit' : 'probability' });
       for (const w of r.warnings) ctx.stderr.write(`mplug2: warning: ${w}\n`);
       if (values.json) {
@@ -33,7 +42,9 @@ export const searchCommand: Command = {
         return;
       }
       for (const h of r.hits)
-        ctx.stdout.write(`${String(h.rank).padStart(3)}  ${h.score.toFixed(4)}  itc ${h.itc.toFixed(4)}  itm ${h.itm === null ? '   -  ' : h.itm.toFixed(4)}  ${h.path}\n`);
+        ctx.stdout.write(
+          `${String(h.rank).padStart(3)}  ${h.score.toFixed(4)}  itc ${h.itc.toFixed(4)}  itm ${h.itm === null ? '   -  ' : h.itm.toFixed(4)}  ${h.path}\n`,
+        );
     } finally {
       await store.close();
       await retriever.dispose();

@@ -17,8 +17,7 @@ function tasksOption(values: Record<string, unknown>): TaskName[] | undefined {
 export const serveCommand: Command = {
   name: 'serve',
   summary: 'serve a model over HTTP (videoqa, caption, embed; batching, streaming, metrics)',
-  usage:
-    `mplug2 serve <model-dir> [--port 8080] [--host 127.0.0.1] [--backend cpu|wasm|webgpu] [--threads N] [--tasks videoqa,caption,embed] [--max-batch 8] [--max-wait-ms 10] [--max-queue 64] [--max-upload <n|256M|1G>] [--token T] [--drain-timeout-ms 30000] ${QUEUE_COORDINATOR_USAGE}`,
+  usage: `mplug2 serve <model-dir> [--port 8080] [--host 127.0.0.1] [--backend cpu|wasm|webgpu] [--threads N] [--tasks videoqa,caption,embed] [--max-batch 8] [--max-wait-ms 10] [--max-queue 64] [--max-upload <n|256M|1G>] [--token T] [--drain-timeout-ms 30000] ${QUEUE_COORDINATOR_USAGE}`,
   options: {
     port: { type: 'string' },
     host: { type: 'string' },
@@ -36,7 +35,10 @@ export const serveCommand: Command = {
   async run({ positionals, values }, ctx) {
     const dir = requirePositional(this, positionals, 0, 'model-dir');
     // With --queue the workers (`mplug2 worker <model> --queue …`) run the model; this process only reads its manifest.
-    const queue = values.queue === undefined ? undefined : { ...queueConnection(values), attempts: intOption(values, 'attempts', 3), backoffMs: intOption(values, 'backoff-ms', 1000, 0) };
+    const queue =
+      values.queue === undefined
+        ? undefined
+        : { ...queueConnection(values), attempts: intOption(values, 'attempts', 3), backoffMs: intOption(values, 'backoff-ms', 1000, 0) };
     const port = intOption(values, 'port', 8080, 0) as number;
     if (port > 65535) throw new InvalidOptionError('--port', `${port} is not a port number`);
     const host = (values.host as string | undefined) ?? '127.0.0.1';

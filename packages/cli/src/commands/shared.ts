@@ -8,6 +8,9 @@ export function backendOption(values: Record<string, unknown>): Backend | 'auto'
 }
 
 /** Load options of a task from the command line: the backend, and a download progress bar on a terminal. */
-export function loadOptions(values: Record<string, unknown>, ctx: CommandContext): { backend: Backend | 'auto'; threads?: number; onProgress: ReturnType<typeof loadProgress> } {
+export function loadOptions(
+  values: Record<string, unknown>,
+  ctx: CommandContext,
+): { backend: Backend | 'auto'; threads?: number; onProgress: ReturnType<typeof loadProgress> } {
   return { backend: backendOption(values), threads: intOption(values, 'threads'), onProgress: loadProgress(ctx.stderr) };
 }

@@ -8,7 +8,8 @@ import { backendOption } from './shared.js';
 
 export const workerCommand: Command = {
   name: 'worker',
-  summary: 'process queued jobs (`index … --queue`, `eval run … --queue`, `serve … --queue`) for one model until SIGTERM/SIGINT (the jobs in flight finish first); run any number, on any machine that sees the same files',
+  summary:
+    'process queued jobs (`index … --queue`, `eval run … --queue`, `serve … --queue`) for one model until SIGTERM/SIGINT (the jobs in flight finish first); run any number, on any machine that sees the same files',
   usage:
     'mplug2 worker <model-dir> --queue redis://[user:password@]host:port [--concurrency 1] [--queue-name mplug2] [--lock-ms 30000] [--stalled-ms 30000] [--max-stalled 2] [--reconnect-ms 60000] [--backend cpu|wasm|webgpu] [--json]',
   options: {
@@ -39,7 +40,8 @@ export const workerCommand: Command = {
       [INDEX_KIND]: indexProcessor(loadRetriever),
       [EVAL_KIND]: evalProcessor((task) => (task === 'videoqa' ? loadVideoQA() : loadCaptioner())),
     };
-    const log = (event: Record<string, unknown>, line: string) => ctx.stderr.write(values.json ? JSON.stringify({ time: new Date().toISOString(), ...event }) + '\n' : `mplug2 worker: ${line}\n`);
+    const log = (event: Record<string, unknown>, line: string) =>
+      ctx.stderr.write(values.json ? JSON.stringify({ time: new Date().toISOString(), ...event }) + '\n' : `mplug2 worker: ${line}\n`);
     const worker = await QueueWorker.start(url, {
       queueName,
       modelId,
@@ -51,7 +53,10 @@ export const workerCommand: Command = {
       maxStalledCount: intOption(values, 'max-stalled', 2, 0),
       onEvent: (e) => log({ ...e }, `${e.type} ${e.jobId}${e.error ? `: ${e.error}` : ''}`),
     });
-    log({ type: 'ready', queue: worker.connection.address.display, queueName, modelId, pid: process.pid }, `ready on ${worker.connection.address.display} (queue ${queueName}, model ${modelId}, pid ${process.pid})`);
+    log(
+      { type: 'ready', queue: worker.connection.address.display, queueName, modelId, pid: process.pid },
+      `ready on ${worker.connection.address.display} (queue ${queueName}, model ${modelId}, pid ${process.pid})`,
+    );
     const stop = new Promise<NodeJS.Signals>((resolve) => {
       process.once('SIGTERM', () => resolve('SIGTERM'));
       process.once('SIGINT', () => resolve('SIGINT'));

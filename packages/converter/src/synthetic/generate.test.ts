@@ -5,22 +5,13 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { float16ToNumber, openCheckpoint, parseConfig, type Mplug2Config } from '@mplug2/core';
 import { afterAll, describe, expect, it } from 'vitest';
-import {
-  countParams,
-  fullSizeConfig,
-  generateCheckpoint,
-  mplug2TensorSpecs,
-  syntheticSources,
-  tinyDemoConfig,
-  type Mplug2TensorSpec,
-} from './generate.js';
+import { countParams, fullSizeConfig, generateCheckpoint, mplug2TensorSpecs, syntheticSources, tinyDemoConfig, type Mplug2TensorSpec } from './generate.js';
 import { checkTorchLayout } from '@mplug2/testing';
 import { buildTorchPickle, planTorchTensors } from './torch-writer.js';
 
 const GOLDENS = fileURLToPath(new URL('../../../../fixtures/goldens/', import.meta.url));
 const dir = mkdtempSync(path.join(tmpdir(), 'mplug2-synthetic-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
 
 function goldenConfig(name: string): Mplug2Config {
   const file = path.join(GOLDENS, name, 'config.json');
@@ -36,7 +27,10 @@ function expectedArray(t: Mplug2TensorSpec, seed: number | string, dtype: 'float
   void src.fill!(out);
   return out;
 }
-const sha256Of = (a: ArrayBufferView) => createHash('sha256').update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength)).digest('hex');
+const sha256Of = (a: ArrayBufferView) =>
+  createHash('sha256')
+    .update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength))
+    .digest('hex');
 const isVisionFfnCopy = (n: string) => n.includes('intermediate_vision.') || n.includes('output_vision.');
 
 describe('mplug2TensorSpecs vs the golden checkpoints', () => {

@@ -427,7 +427,6 @@ export async function generateCheckpoint(file: string, config: Mplug2Config, opt
 // ---------------------------------------------------------------------------------------------
 // Configs
 
-
 /** Vision depth of the tiny demo model (not part of the config: it is counted from the weights). */
 export const TINY_DEMO_VISION_LAYERS = 2;
 /** CLIP text tower of the tiny demo model (unused by the tasks; kept small). */

@@ -7,19 +7,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { openCheckpoint } from '@mplug2/core';
 import { checkTorchLayout, LAYOUT_CHECK_SCRIPT } from '@mplug2/testing';
 import { float16ToNumber, float32ToFloat16Bits } from '@mplug2/core';
-import {
-  buildTorchPickle,
-  centralHeader,
-  endRecords,
-  localHeader,
-  planTorchTensors,
-  writeTorchCheckpoint,
-  type TorchTensorSource,
-} from './torch-writer.js';
+import { buildTorchPickle, centralHeader, endRecords, localHeader, planTorchTensors, writeTorchCheckpoint, type TorchTensorSource } from './torch-writer.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'mplug2-torch-writer-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
 
 const f32 = (xs: number[]) => Float32Array.from(xs);
 const halfValues = [0, -0, 1, -2.5, 65504, 6.103515625e-5, 5.960464477539063e-8, 0.1, -1000.5, 3.140625, 1e-7, 2048];
@@ -83,7 +74,10 @@ describe('writeTorchCheckpoint', () => {
         expect(report.values![t.name], t.name).toEqual(expectedValues(src));
       }
       // int64 beyond 2^53 and raw fp16 bits: compare bytes.
-      const sha = (a: ArrayBufferView) => createHash('sha256').update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength)).digest('hex');
+      const sha = (a: ArrayBufferView) =>
+        createHash('sha256')
+          .update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength))
+          .digest('hex');
       expect(report.sha256!.ids).toBe(sha(tensors[3].data!));
       expect(report.sha256!.half).toBe(sha(tensors[2].data!));
       expect(report.sha256!['head.weight']).toBe(sha(tensors[0].data!));
@@ -123,11 +117,13 @@ describe('writeTorchCheckpoint', () => {
       for (const t of tensors) {
         const src = t.tiedTo ? tensors.find((x) => x.name === t.tiedTo)! : t;
         const got = await ckpt.read(t.name);
-        const want = src.data ?? (() => {
-          const o = new Float32Array(4);
-          void src.fill!(o);
-          return o;
-        })();
+        const want =
+          src.data ??
+          (() => {
+            const o = new Float32Array(4);
+            void src.fill!(o);
+            return o;
+          })();
         expect(Array.from(got as ArrayLike<number>), t.name).toEqual(Array.from(want as ArrayLike<number>));
       }
       expect(ckpt.sharesStorage('head.weight', 'layer.weight')).toBe(true);
@@ -140,12 +136,27 @@ describe('writeTorchCheckpoint', () => {
     const file = path.join(dir, 'bad.pth');
     const base = smallTensors();
     const cases: [TorchTensorSource[], RegExp][] = [
-      [[...base, { name: 'x', dtype: 'float32', shape: [2], tiedTo: 'later' }, { name: 'later', dtype: 'float32', shape: [2], data: f32([1, 2]) }], /does not come before/],
+      [
+        [...base, { name: 'x', dtype: 'float32', shape: [2], tiedTo: 'later' }, { name: 'later', dtype: 'float32', shape: [2], data: f32([1, 2]) }],
+        /does not come before/,
+      ],
       [[{ name: 'x', dtype: 'float32', shape: [3], data: f32([1, 2]) }], /has 2 elements/],
-      [[{ name: 'x', dtype: 'float32', shape: [2], data: f32([1, 2]) }, { name: 'x', dtype: 'float32', shape: [2], data: f32([1, 2]) }], /duplicate/],
+      [
+        [
+          { name: 'x', dtype: 'float32', shape: [2], data: f32([1, 2]) },
+          { name: 'x', dtype: 'float32', shape: [2], data: f32([1, 2]) },
+        ],
+        /duplicate/,
+      ],
       [[{ name: 'x', dtype: 'float16', shape: [2], data: f32([1, 2]) }], /array type/],
       [[{ name: 'x', dtype: 'float32', shape: [2] }], /exactly one of data/],
-      [[{ name: 'x', dtype: 'float32', shape: [2], data: f32([1, 2]) }, { name: 'y', dtype: 'float32', shape: [1, 2], tiedTo: 'x' }], /cannot share/],
+      [
+        [
+          { name: 'x', dtype: 'float32', shape: [2], data: f32([1, 2]) },
+          { name: 'y', dtype: 'float32', shape: [1, 2], tiedTo: 'x' },
+        ],
+        /cannot share/,
+      ],
     ];
     for (const [tensors, err] of cases) {
       await expect(writeTorchCheckpoint(file, tensors, { wrapper: 'model' })).rejects.toThrow(err);
@@ -281,5 +292,4 @@ describe('zip64', () => {
     expect(plain.bytes.length).toBe(22);
     expect(endRecords(70_000, 1000, 150, false).zip64).toBe(true);
   });
-
 });

@@ -248,15 +248,7 @@ export function endRecords(count: number, cdOffset: number, cdSize: number, forc
   }
   const sat16 = (v: number) => (force || v >= U16_MAX ? U16_MAX : v);
   const sat32 = (v: number) => (force || v >= U32_MAX ? U32_MAX : v);
-  const eocd = new Rec(22)
-    .u32(SIG_EOCD)
-    .u16(0)
-    .u16(0)
-    .u16(sat16(count))
-    .u16(sat16(count))
-    .u32(sat32(cdSize))
-    .u32(sat32(cdOffset))
-    .u16(0); // comment length
+  const eocd = new Rec(22).u32(SIG_EOCD).u16(0).u16(0).u16(sat16(count)).u16(sat16(count)).u32(sat32(cdSize)).u32(sat32(cdOffset)).u16(0); // comment length
   parts.push(eocd.bytes);
   const total = parts.reduce((n, p) => n + p.length, 0);
   const bytes = new Uint8Array(total);
@@ -337,9 +329,7 @@ function allocate(dtype: TorchDType, n: number): TorchTypedArray {
 
 function arrayMatches(dtype: TorchDType, a: TorchTypedArray): boolean {
   return (
-    (dtype === 'float32' && a instanceof Float32Array) ||
-    (dtype === 'float16' && a instanceof Uint16Array) ||
-    (dtype === 'int64' && a instanceof BigInt64Array)
+    (dtype === 'float32' && a instanceof Float32Array) || (dtype === 'float16' && a instanceof Uint16Array) || (dtype === 'int64' && a instanceof BigInt64Array)
   );
 }
 
@@ -371,8 +361,7 @@ function planOne(s: TorchTensorSpec, byName: Map<string, PlannedTensor>, newKey:
   if (typeof s.name !== 'string' || s.name.length === 0) throw new Error('torch writer: tensor name must be a non-empty string');
   if (byName.has(s.name)) throw new Error(`torch writer: duplicate tensor name '${s.name}'`);
   if (!Object.hasOwn(TORCH_STORAGE, s.dtype)) throw new Error(`torch writer: '${s.name}' has unsupported dtype '${s.dtype}'`);
-  for (const d of s.shape)
-    if (!Number.isSafeInteger(d) || d < 0) throw new Error(`torch writer: '${s.name}' has invalid shape [${s.shape.join(', ')}]`);
+  for (const d of s.shape) if (!Number.isSafeInteger(d) || d < 0) throw new Error(`torch writer: '${s.name}' has invalid shape [${s.shape.join(', ')}]`);
   const numel = numelOf(s.shape);
   let key: string;
   if (s.tiedTo !== undefined) {
@@ -469,8 +458,7 @@ export async function writeTorchCheckpoint(
         if (t.data !== undefined || t.fill !== undefined)
           throw new Error(`torch writer: tied tensor '${t.name}' must not carry data (it shares '${t.tiedTo}')`);
       } else {
-        if ((t.data === undefined) === (t.fill === undefined))
-          throw new Error(`torch writer: '${t.name}' needs exactly one of data / fill`);
+        if ((t.data === undefined) === (t.fill === undefined)) throw new Error(`torch writer: '${t.name}' needs exactly one of data / fill`);
         let arr: TorchTypedArray;
         if (t.data !== undefined) {
           arr = t.data;

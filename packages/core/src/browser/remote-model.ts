@@ -165,7 +165,10 @@ export class RemoteModel implements ModelSource {
       const expected = new TextDecoder().decode((await getSmall(baseUrl + MANIFEST_HASH_FILE, false)) ?? new Uint8Array()).trim();
       const actual = await sha256(raw);
       if (expected !== actual)
-        throw new ModelIntegrityError(manifestUrl, expected ? 'sha256 does not match manifest.json.sha256 (the manifest was modified)' : `${MANIFEST_HASH_FILE} is missing`);
+        throw new ModelIntegrityError(
+          manifestUrl,
+          expected ? 'sha256 does not match manifest.json.sha256 (the manifest was modified)' : `${MANIFEST_HASH_FILE} is missing`,
+        );
     }
     let json: unknown;
     try {
@@ -258,11 +261,31 @@ export class RemoteModel implements ModelSource {
       const report = (phase: ModelLoadProgress['phase'], n: number) => {
         fileBytes += n;
         loadedBytes += n;
-        this.options.onProgress?.({ stage: 'download', file: f.path, phase, fileBytes, fileTotal: f.bytes, loadedBytes, totalBytes, filesDone, filesTotal: files.length });
+        this.options.onProgress?.({
+          stage: 'download',
+          file: f.path,
+          phase,
+          fileBytes,
+          fileTotal: f.bytes,
+          loadedBytes,
+          totalBytes,
+          filesDone,
+          filesTotal: files.length,
+        });
       };
       const bytes = await this.fileBytes(f, report);
       filesDone++;
-      this.options.onProgress?.({ stage: 'download', file: f.path, phase: 'verified', fileBytes: f.bytes, fileTotal: f.bytes, loadedBytes, totalBytes, filesDone, filesTotal: files.length });
+      this.options.onProgress?.({
+        stage: 'download',
+        file: f.path,
+        phase: 'verified',
+        fileBytes: f.bytes,
+        fileTotal: f.bytes,
+        loadedBytes,
+        totalBytes,
+        filesDone,
+        filesTotal: files.length,
+      });
       out.push(keep ? bytes : new Uint8Array());
     }
     return out;
@@ -277,7 +300,10 @@ export class RemoteModel implements ModelSource {
         this.memory.set(f.path, p);
         p.catch(() => this.memory.delete(f.path));
       } else {
-        void p.then((b) => report('cached', b.length), () => {});
+        void p.then(
+          (b) => report('cached', b.length),
+          () => {},
+        );
       }
       return p;
     }
@@ -318,7 +344,11 @@ export class RemoteModel implements ModelSource {
       return await body;
     } catch (e) {
       if (this.options.signal?.aborted || e instanceof Mplug2Error) throw e;
-      throw new Mplug2Error('MODEL_DOWNLOAD', `${url}: the download broke off (${(e as Error).message}); what was downloaded so far is cached, loading again resumes`, { cause: e });
+      throw new Mplug2Error(
+        'MODEL_DOWNLOAD',
+        `${url}: the download broke off (${(e as Error).message}); what was downloaded so far is cached, loading again resumes`,
+        { cause: e },
+      );
     }
   }
 
@@ -353,7 +383,10 @@ export class RemoteModel implements ModelSource {
       if (!res.ok) throw new Mplug2Error('MODEL_DOWNLOAD', `${url}: HTTP ${res.status} ${res.statusText}`);
       if (!whole && res.status === 200) {
         // The server ignores Range: take the whole body once and cache it chunk by chunk.
-        const all = await this.receive(url, readBody(res, f.bytes, (k) => report('download', k)));
+        const all = await this.receive(
+          url,
+          readBody(res, f.bytes, (k) => report('download', k)),
+        );
         if (all.length !== f.bytes) return all;
         for (let j = i; j < n; j++) {
           const part = all.subarray(j * size, Math.min(f.bytes, (j + 1) * size));
@@ -362,7 +395,10 @@ export class RemoteModel implements ModelSource {
         out.set(all.subarray(start), start);
         return out;
       }
-      const part = await this.receive(url, readBody(res, end - start, (k) => report('download', k)));
+      const part = await this.receive(
+        url,
+        readBody(res, end - start, (k) => report('download', k)),
+      );
       if (part.length !== end - start) return out.subarray(0, start + part.length);
       out.set(part, start);
       await this.cache?.put(key, new Response(part as Uint8Array<ArrayBuffer>)).catch(() => {});

@@ -53,7 +53,10 @@ describe('tensors over 2 GiB', () => {
     }
     const cdSize = cd.length;
     cd.u32(0x06064b50).u64(44).u16(45).u16(45).u32(0).u32(0).u64(entries.length).u64(entries.length).u64(cdSize).u64(cdOffset);
-    cd.u32(0x07064b50).u32(0).u64(cdOffset + cdSize).u32(1);
+    cd.u32(0x07064b50)
+      .u32(0)
+      .u64(cdOffset + cdSize)
+      .u32(1);
     cd.u32(0x06054b50).u16(0).u16(0).u16(0xffff).u16(0xffff).u32(0xffffffff).u32(0xffffffff).u16(0);
     await fh.write(cd.done(), 0, cd.length, cdOffset);
     await fh.close();

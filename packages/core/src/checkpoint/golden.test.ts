@@ -23,7 +23,10 @@ interface Inspect {
   safetensors: (CheckpointTensorInfo & { sha256: string })[];
 }
 
-const sha256 = (a: ArrayBufferView) => createHash('sha256').update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength)).digest('hex');
+const sha256 = (a: ArrayBufferView) =>
+  createHash('sha256')
+    .update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength))
+    .digest('hex');
 
 for (const model of ['videoqa_tiny', 'videocaption_tiny']) {
   describe(`golden ${model}`, () => {
@@ -101,7 +104,10 @@ for (const model of ['videoqa_tiny', 'videocaption_tiny']) {
       const ck = await openCheckpointSource(counting, model);
       const opened = [...reads];
       try {
-        const ranges = ck.list().map((t) => ck.rawLocation(t.name)!).filter((r) => r.byteLength > 0);
+        const ranges = ck
+          .list()
+          .map((t) => ck.rawLocation(t.name)!)
+          .filter((r) => r.byteLength > 0);
         const touching = opened.filter(([a, b]) => ranges.some((r) => a < r.offset + r.byteLength && b > r.offset));
         expect(touching, 'reads that touch tensor data').toEqual([]);
         expect(opened.length).toBeGreaterThan(300); // the local headers were read (one per storage)

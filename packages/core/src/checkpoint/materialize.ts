@@ -79,14 +79,11 @@ export function checkView(
   let last = storageOffset;
   for (let i = 0; i < shape.length; i++) {
     const span = shape[i] - 1;
-    if (stride[i] !== 0 && span > Math.floor((MAX - last) / stride[i]))
-      fail(`shape [${shape}] with stride [${stride}] addresses elements beyond 2^53`);
+    if (stride[i] !== 0 && span > Math.floor((MAX - last) / stride[i])) fail(`shape [${shape}] with stride [${stride}] addresses elements beyond 2^53`);
     last += span * stride[i];
   }
   if (last >= storageNumel)
-    fail(
-      `shape [${shape}], stride [${stride}], offset ${storageOffset} reach element ${last} but the storage has ${storageNumel} elements`,
-    );
+    fail(`shape [${shape}], stride [${stride}], offset ${storageOffset} reach element ${last} but the storage has ${storageNumel} elements`);
   return numel;
 }
 
@@ -109,14 +106,11 @@ export async function materialize(
   };
   const es = DTYPE_BYTES[t.dtype];
   const byteLength = t.numel * es;
-  if (byteLength > limits.maxTensorBytes)
-    fail(`${byteLength} bytes is above the ${limits.maxTensorBytes}-byte limit for one tensor`);
+  if (byteLength > limits.maxTensorBytes) fail(`${byteLength} bytes is above the ${limits.maxTensorBytes}-byte limit for one tensor`);
   // More elements than the storage holds means overlapping strides (a broadcast / expand view):
   // its size is not backed by the file, so it gets a much smaller budget.
   if (t.numel > t.storageNumel && byteLength > Math.min(limits.maxTensorBytes, MAX_BROADCAST_BYTES))
-    fail(
-      `${byteLength} bytes is above the ${MAX_BROADCAST_BYTES}-byte limit for a broadcast view of a ${t.storageNumel * es}-byte storage`,
-    );
+    fail(`${byteLength} bytes is above the ${MAX_BROADCAST_BYTES}-byte limit for a broadcast view of a ${t.storageNumel * es}-byte storage`);
   let buffer: ArrayBuffer;
   try {
     buffer = new ArrayBuffer(byteLength);
@@ -136,14 +130,7 @@ export async function materialize(
   return { array: viewAs(t.dtype, buffer), bytes: out };
 }
 
-async function gather(
-  src: ByteSource,
-  t: TensorLayout,
-  out: Uint8Array,
-  ctx: ReadContext,
-  what: string,
-  limits: ReadLimits,
-): Promise<void> {
+async function gather(src: ByteSource, t: TensorLayout, out: Uint8Array, ctx: ReadContext, what: string, limits: ReadLimits): Promise<void> {
   const es = DTYPE_BYTES[t.dtype];
   const shape = t.shape;
   const stride = t.stride;

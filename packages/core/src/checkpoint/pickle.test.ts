@@ -3,26 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { CheckpointFormatError, UnsafePickleError } from '../errors.js';
-import {
-  PyBytes,
-  PyDict,
-  PyGlobal,
-  PyList,
-  PySet,
-  PyTuple,
-  StorageRef,
-  TensorRef,
-  unpickle,
-  type PyValue,
-  type UnpickleOptions,
-} from './pickle.js';
+import { PyBytes, PyDict, PyGlobal, PyList, PySet, PyTuple, StorageRef, TensorRef, unpickle, type PyValue, type UnpickleOptions } from './pickle.js';
 import { PickleWriter, torchPickle } from '@mplug2/testing';
 import { PICKLE_OP as OP } from './pickle.js';
 
 const opts: UnpickleOptions = { file: 'test.pth', entry: 'archive/data.pkl' };
 const hex = (s: string) => Uint8Array.from(s.match(/../g)!.map((h) => parseInt(h, 16)));
-const load = (b: Uint8Array | number[], o: Partial<UnpickleOptions> = {}) =>
-  unpickle(b instanceof Uint8Array ? b : Uint8Array.from(b), { ...opts, ...o });
+const load = (b: Uint8Array | number[], o: Partial<UnpickleOptions> = {}) => unpickle(b instanceof Uint8Array ? b : Uint8Array.from(b), { ...opts, ...o });
 
 /** Plain-JS rendering for comparisons. */
 function js(v: PyValue): unknown {
@@ -97,7 +84,10 @@ describe('unpickle: torch state dicts', () => {
     const [w, wt, h] = ['w', 'wt', 'h'].map((k) => sd.map.get(k) as TensorRef);
     expect(w).toBeInstanceOf(TensorRef);
     expect([w.shape, w.stride, w.storageOffset]).toEqual([[2, 3], [3, 1], 0]);
-    expect([wt.shape, wt.stride]).toEqual([[3, 2], [1, 3]]);
+    expect([wt.shape, wt.stride]).toEqual([
+      [3, 2],
+      [1, 3],
+    ]);
     expect(wt.storage).toBe(w.storage); // one StorageRef per key
     expect(w.storage).toEqual(new StorageRef('torch.FloatStorage', 'float32', '0', 'cpu', 6));
     expect([h.storage.dtype, h.storageOffset]).toEqual(['float16', 1]);
@@ -146,7 +136,15 @@ describe('unpickle: hostile pickles are refused and nothing runs', () => {
     refused(new PickleWriter().proto(2).global('os', 'system').str(`touch ${marker}`).op(OP.TUPLE1).reduce().stop().bytes(), /GLOBAL os\.system/);
   });
   test('GLOBAL posix.system / subprocess.Popen / torch.load / numpy reconstruct', () => {
-    for (const [m, n] of [['posix', 'system'], ['subprocess', 'Popen'], ['torch', 'load'], ['numpy.core.multiarray', '_reconstruct'], ['torch._utils', '_rebuild_device_tensor_from_numpy'], ['builtins', 'getattr'], ['collections', 'defaultdict']])
+    for (const [m, n] of [
+      ['posix', 'system'],
+      ['subprocess', 'Popen'],
+      ['torch', 'load'],
+      ['numpy.core.multiarray', '_reconstruct'],
+      ['torch._utils', '_rebuild_device_tensor_from_numpy'],
+      ['builtins', 'getattr'],
+      ['collections', 'defaultdict'],
+    ])
       refused(new PickleWriter().proto(2).global(m, n).emptyTuple().reduce().stop().bytes(), new RegExp(`${m.replace(/\./g, '\\.')}\\.${n}`));
   });
   test('STACK_GLOBAL builtins.eval', () => {

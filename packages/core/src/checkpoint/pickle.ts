@@ -65,20 +65,7 @@ export class TensorRef {
   ) {}
 }
 
-export type PyValue =
-  | null
-  | boolean
-  | number
-  | bigint
-  | string
-  | PyBytes
-  | PyTuple
-  | PyList
-  | PyDict
-  | PySet
-  | PyGlobal
-  | StorageRef
-  | TensorRef;
+export type PyValue = null | boolean | number | bigint | string | PyBytes | PyTuple | PyList | PyDict | PySet | PyGlobal | StorageRef | TensorRef;
 
 /** Storage classes a state dict may name, and their element types. */
 export const STORAGE_DTYPES: Readonly<Record<string, CheckpointDType | null>> = {
@@ -98,8 +85,22 @@ export const STORAGE_DTYPES: Readonly<Record<string, CheckpointDType | null>> = 
 };
 
 const TORCH_DTYPE_NAMES = new Set([
-  'float32', 'float', 'float16', 'half', 'bfloat16', 'float64', 'double',
-  'int64', 'long', 'int32', 'int', 'int16', 'short', 'int8', 'uint8', 'bool',
+  'float32',
+  'float',
+  'float16',
+  'half',
+  'bfloat16',
+  'float64',
+  'double',
+  'int64',
+  'long',
+  'int32',
+  'int',
+  'int16',
+  'short',
+  'int8',
+  'uint8',
+  'bool',
 ]);
 
 const CALLABLES = new Set([
@@ -143,17 +144,74 @@ export interface UnpickleOptions {
 
 /** Every pickle opcode (protocols 0–5) by name: the one table for the unpickler, the torch.save writer and the test/fuzz builders. */
 export const PICKLE_OP = {
-  MARK: 0x28, STOP: 0x2e, POP: 0x30, POP_MARK: 0x31, DUP: 0x32, FLOAT: 0x46, INT: 0x49, BININT: 0x4a,
-  BININT1: 0x4b, LONG: 0x4c, BININT2: 0x4d, NONE: 0x4e, PERSID: 0x50, BINPERSID: 0x51, REDUCE: 0x52,
-  STRING: 0x53, BINSTRING: 0x54, SHORT_BINSTRING: 0x55, UNICODE: 0x56, BINUNICODE: 0x58, APPEND: 0x61,
-  BUILD: 0x62, GLOBAL: 0x63, DICT: 0x64, EMPTY_DICT: 0x7d, APPENDS: 0x65, GET: 0x67, BINGET: 0x68,
-  INST: 0x69, LONG_BINGET: 0x6a, LIST: 0x6c, EMPTY_LIST: 0x5d, OBJ: 0x6f, PUT: 0x70, BINPUT: 0x71,
-  LONG_BINPUT: 0x72, SETITEM: 0x73, TUPLE: 0x74, EMPTY_TUPLE: 0x29, SETITEMS: 0x75, BINFLOAT: 0x47,
-  PROTO: 0x80, NEWOBJ: 0x81, EXT1: 0x82, EXT2: 0x83, EXT4: 0x84, TUPLE1: 0x85, TUPLE2: 0x86, TUPLE3: 0x87,
-  NEWTRUE: 0x88, NEWFALSE: 0x89, LONG1: 0x8a, LONG4: 0x8b, BINBYTES: 0x42, SHORT_BINBYTES: 0x43,
-  SHORT_BINUNICODE: 0x8c, BINUNICODE8: 0x8d, BINBYTES8: 0x8e, EMPTY_SET: 0x8f, ADDITEMS: 0x90,
-  FROZENSET: 0x91, NEWOBJ_EX: 0x92, STACK_GLOBAL: 0x93, MEMOIZE: 0x94, FRAME: 0x95, BYTEARRAY8: 0x96,
-  NEXT_BUFFER: 0x97, READONLY_BUFFER: 0x98,
+  MARK: 0x28,
+  STOP: 0x2e,
+  POP: 0x30,
+  POP_MARK: 0x31,
+  DUP: 0x32,
+  FLOAT: 0x46,
+  INT: 0x49,
+  BININT: 0x4a,
+  BININT1: 0x4b,
+  LONG: 0x4c,
+  BININT2: 0x4d,
+  NONE: 0x4e,
+  PERSID: 0x50,
+  BINPERSID: 0x51,
+  REDUCE: 0x52,
+  STRING: 0x53,
+  BINSTRING: 0x54,
+  SHORT_BINSTRING: 0x55,
+  UNICODE: 0x56,
+  BINUNICODE: 0x58,
+  APPEND: 0x61,
+  BUILD: 0x62,
+  GLOBAL: 0x63,
+  DICT: 0x64,
+  EMPTY_DICT: 0x7d,
+  APPENDS: 0x65,
+  GET: 0x67,
+  BINGET: 0x68,
+  INST: 0x69,
+  LONG_BINGET: 0x6a,
+  LIST: 0x6c,
+  EMPTY_LIST: 0x5d,
+  OBJ: 0x6f,
+  PUT: 0x70,
+  BINPUT: 0x71,
+  LONG_BINPUT: 0x72,
+  SETITEM: 0x73,
+  TUPLE: 0x74,
+  EMPTY_TUPLE: 0x29,
+  SETITEMS: 0x75,
+  BINFLOAT: 0x47,
+  PROTO: 0x80,
+  NEWOBJ: 0x81,
+  EXT1: 0x82,
+  EXT2: 0x83,
+  EXT4: 0x84,
+  TUPLE1: 0x85,
+  TUPLE2: 0x86,
+  TUPLE3: 0x87,
+  NEWTRUE: 0x88,
+  NEWFALSE: 0x89,
+  LONG1: 0x8a,
+  LONG4: 0x8b,
+  BINBYTES: 0x42,
+  SHORT_BINBYTES: 0x43,
+  SHORT_BINUNICODE: 0x8c,
+  BINUNICODE8: 0x8d,
+  BINBYTES8: 0x8e,
+  EMPTY_SET: 0x8f,
+  ADDITEMS: 0x90,
+  FROZENSET: 0x91,
+  NEWOBJ_EX: 0x92,
+  STACK_GLOBAL: 0x93,
+  MEMOIZE: 0x94,
+  FRAME: 0x95,
+  BYTEARRAY8: 0x96,
+  NEXT_BUFFER: 0x97,
+  READONLY_BUFFER: 0x98,
 } as const;
 
 const OPNAMES: Record<number, string> = Object.fromEntries(Object.entries(PICKLE_OP).map(([name, code]) => [code, name]));
@@ -338,8 +396,7 @@ export function unpickle(data: Uint8Array, options: UnpickleOptions): PyValue {
   };
 
   const asInt = (v: PyValue, what: string): number => {
-    if (typeof v !== 'number' || !Number.isSafeInteger(v))
-      bad(`${what} must be an integer, got ${typeof v === 'bigint' ? `${v} (beyond 2^53)` : describe(v)}`);
+    if (typeof v !== 'number' || !Number.isSafeInteger(v)) bad(`${what} must be an integer, got ${typeof v === 'bigint' ? `${v} (beyond 2^53)` : describe(v)}`);
     return v as number;
   };
   const asIntTuple = (v: PyValue, what: string): number[] => {
@@ -374,8 +431,7 @@ export function unpickle(data: Uint8Array, options: UnpickleOptions): PyValue {
     if (!(argsValue instanceof PyTuple)) return bad(`REDUCE arguments must be a tuple, got ${describe(argsValue)}`);
     const args = argsValue.items;
     const argc = (min: number, max = min) => {
-      if (args.length < min || args.length > max)
-        bad(`${fn.qualifiedName} takes ${min === max ? min : `${min}-${max}`} arguments, got ${args.length}`);
+      if (args.length < min || args.length > max) bad(`${fn.qualifiedName} takes ${min === max ? min : `${min}-${max}`} arguments, got ${args.length}`);
     };
     switch (fn.qualifiedName) {
       case 'collections.OrderedDict': {

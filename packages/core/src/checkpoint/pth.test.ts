@@ -19,7 +19,6 @@ const open = (bytes: Uint8Array, options = {}) => openCheckpointBytes(bytes, 'cr
 const archive = (tensors: FakeTensor[], storages: Record<string, Uint8Array>, opts: Parameters<typeof torchPickle>[1] = {}) =>
   torchZip(torchPickle(tensors, opts), storages).bytes;
 
-
 /** Independent reference for a strided view: recursive row-major walk. */
 function view<T>(storage: ArrayLike<T>, offset: number, shape: number[], stride: number[]): T[] {
   const out: T[] = [];
@@ -100,8 +99,14 @@ describe('wrappers and ignored keys', () => {
 
   test('state dict must be a dict with tensors', async () => {
     await expectFormatError(open(torchZip(new PickleWriter().proto(2).op(OP.EMPTY_LIST).stop().bytes(), {}).bytes), /top-level object is a list/);
-    await expectFormatError(open(torchZip(new PickleWriter().proto(2).emptyDict().str('model').int(3).setitem().stop().bytes(), {}).bytes), /no tensors found \(top-level keys: 'model'\)/);
-    await expectFormatError(open(torchZip(new PickleWriter().proto(2).emptyDict().str('epoch').int(3).setitem().stop().bytes(), {}).bytes), /no tensors found \(top-level keys: 'epoch'\)/);
+    await expectFormatError(
+      open(torchZip(new PickleWriter().proto(2).emptyDict().str('model').int(3).setitem().stop().bytes(), {}).bytes),
+      /no tensors found \(top-level keys: 'model'\)/,
+    );
+    await expectFormatError(
+      open(torchZip(new PickleWriter().proto(2).emptyDict().str('epoch').int(3).setitem().stop().bytes(), {}).bytes),
+      /no tensors found \(top-level keys: 'epoch'\)/,
+    );
     await expectFormatError(open(archive([], {})), /'model' holds no tensors/);
   });
 });
@@ -146,7 +151,10 @@ describe('dtypes', () => {
   });
 
   test('unsupported storage type names the tensor', async () => {
-    await expectFormatError(open(archive([{ name: 's', storageKey: '0', storageType: 'ShortStorage', storageNumel: 2, shape: [2] }], { '0': new Uint8Array(4) })), /tensor 's': storage type torch\.ShortStorage is not supported/);
+    await expectFormatError(
+      open(archive([{ name: 's', storageKey: '0', storageType: 'ShortStorage', storageNumel: 2, shape: [2] }], { '0': new Uint8Array(4) })),
+      /tensor 's': storage type torch\.ShortStorage is not supported/,
+    );
   });
 });
 
@@ -201,8 +209,7 @@ describe('views: offsets, strides, shared storages', () => {
 
 describe('lying metadata gives CheckpointFormatError, never an allocation or a RangeError', () => {
   const S = le(f32(12));
-  const one = (t: Partial<FakeTensor>, storages: Record<string, Uint8Array> = { '0': S }) =>
-    open(archive([{ ...F('x', '0', 12, [3, 4]), ...t }], storages));
+  const one = (t: Partial<FakeTensor>, storages: Record<string, Uint8Array> = { '0': S }) => open(archive([{ ...F('x', '0', 12, [3, 4]), ...t }], storages));
 
   test('data.pkl missing names the entry', async () => {
     const e = await rejectionOf(open(torchZip(new Uint8Array(0), { '0': S }, { omitPkl: true }).bytes));
@@ -351,7 +358,18 @@ describe('truncation', () => {
 
   test('file shrinking under an open checkpoint (short reads) → CheckpointFormatError', async () => {
     const s = await structure();
-    const stops = [s.eocd + 5, s.cd + 500, s.local5 + 3, s.pklData + 100, s.bigData + 10, s.bigData + s.bigSize - 1, golden.length - 30, s.cd - 1, s.pklData, 40];
+    const stops = [
+      s.eocd + 5,
+      s.cd + 500,
+      s.local5 + 3,
+      s.pklData + 100,
+      s.bigData + 10,
+      s.bigData + s.bigSize - 1,
+      golden.length - 30,
+      s.cd - 1,
+      s.pklData,
+      40,
+    ];
     for (const stop of stops) {
       const short: ByteSource = { ...bytesSource(golden.subarray(0, stop)), size: golden.length };
       let err: unknown;

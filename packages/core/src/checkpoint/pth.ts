@@ -24,39 +24,28 @@ interface PthTensor extends TensorLayout {
   readonly storageKey: string;
 }
 
-export async function openPth(
-  source: ByteSource,
-  file: string,
-  options: OpenCheckpointOptions = {},
-): Promise<Checkpoint> {
+export async function openPth(source: ByteSource, file: string, options: OpenCheckpointOptions = {}): Promise<Checkpoint> {
   const opts = { ...DEFAULT_OPTIONS, ...options };
   const zip = await ZipArchive.open(source, file);
 
   // --- data.pkl: "<archive>/data.pkl" (or a bare "data.pkl"), exactly one.
   const pkls = [...zip.entries.values()].filter((e) => /^(?:[^/]+\/)?data\.pkl$/.test(e.name));
   if (pkls.length === 0)
-    throw new CheckpointFormatError(
-      file,
-      'data.pkl',
-      'missing: the ZIP archive has no <archive>/data.pkl entry, so it is not a torch.save checkpoint',
-    );
-  if (pkls.length > 1)
-    throw new CheckpointFormatError(file, pkls[1].name, `ambiguous: several data.pkl entries (${pkls.map((e) => e.name).join(', ')})`);
+    throw new CheckpointFormatError(file, 'data.pkl', 'missing: the ZIP archive has no <archive>/data.pkl entry, so it is not a torch.save checkpoint');
+  if (pkls.length > 1) throw new CheckpointFormatError(file, pkls[1].name, `ambiguous: several data.pkl entries (${pkls.map((e) => e.name).join(', ')})`);
   const pklEntry = pkls[0];
   const prefix = pklEntry.name.slice(0, -'data.pkl'.length);
 
   const byteorder = zip.entries.get(`${prefix}byteorder`);
   if (byteorder) {
     const text = new TextDecoder().decode(await zip.readEntry(byteorder, 64)).trim();
-    if (text !== 'little')
-      throw new CheckpointFormatError(file, byteorder.name, `storages are '${text}'-endian; only little-endian checkpoints are supported`);
+    if (text !== 'little') throw new CheckpointFormatError(file, byteorder.name, `storages are '${text}'-endian; only little-endian checkpoints are supported`);
   }
 
   const root = unpickle(await zip.readEntry(pklEntry, opts.maxPickleBytes), { file, entry: pklEntry.name });
 
   // --- wrapper: {'model': sd} / {'module': sd} / {'state_dict': sd} / bare sd
-  if (!(root instanceof PyDict))
-    throw new CheckpointFormatError(file, pklEntry.name, `top-level object is a ${describeRoot(root)}, not a dict or state dict`);
+  if (!(root instanceof PyDict)) throw new CheckpointFormatError(file, pklEntry.name, `top-level object is a ${describeRoot(root)}, not a dict or state dict`);
   let wrapper: string | null = null;
   let stateDict: PyDict = root;
   // The first wrapper key holding a dict wins; a non-dict under such a key (a tensor named 'model' in a
@@ -74,8 +63,7 @@ export async function openPth(
   const storageEntries = new Map<string, { entry: ZipEntry; base: number }>();
   for (const [key, value] of stateDict.map) {
     if (!(value instanceof TensorRef)) continue; // e.g. _extra_state, non-tensor buffers
-    if (typeof key !== 'string')
-      throw new CheckpointFormatError(file, pklEntry.name, `state-dict key ${String(key)} is not a string`);
+    if (typeof key !== 'string') throw new CheckpointFormatError(file, pklEntry.name, `state-dict key ${String(key)} is not a string`);
     const name = key;
     const st = value.storage;
     const entryName = `${prefix}data/${st.key}`;
@@ -89,8 +77,7 @@ export async function openPth(
     if (!se) {
       const entry = zip.entries.get(entryName);
       if (!entry) fail(`storage entry '${entryName}' is missing from the archive`);
-      if (entry!.method !== METHOD_STORED)
-        fail(`storage entry is compressed (method ${entry!.method}); torch.save stores storages uncompressed`);
+      if (entry!.method !== METHOD_STORED) fail(`storage entry is compressed (method ${entry!.method}); torch.save stores storages uncompressed`);
       if (entry!.flags & 0x1) fail('storage entry is encrypted');
       se = { entry: entry!, base: await zip.dataOffset(entry!) };
       storageEntries.set(st.key, se);
@@ -114,11 +101,7 @@ export async function openPth(
     });
   }
   if (tensors.size === 0)
-    throw new CheckpointFormatError(
-      file,
-      pklEntry.name,
-      wrapper ? `'${wrapper}' holds no tensors` : `no tensors found (top-level keys: ${topKeys(root)})`,
-    );
+    throw new CheckpointFormatError(file, pklEntry.name, wrapper ? `'${wrapper}' holds no tensors` : `no tensors found (top-level keys: ${topKeys(root)})`);
   return new PthCheckpoint(source, file, wrapper, tensors, opts);
 }
 

@@ -48,11 +48,7 @@ export function openCheckpointBytes(bytes: Uint8Array, name = '<memory>', option
  * Opens a checkpoint from any random-access source. The source is closed by `Checkpoint.close()`,
  * or right away when opening fails.
  */
-export async function openCheckpointSource(
-  source: ByteSource,
-  file: string,
-  options: OpenCheckpointOptions = {},
-): Promise<Checkpoint> {
+export async function openCheckpointSource(source: ByteSource, file: string, options: OpenCheckpointOptions = {}): Promise<Checkpoint> {
   try {
     if (source.size === 0) throw new CheckpointFormatError(file, undefined, 'not a PyTorch checkpoint or safetensors file: the file is empty');
     const head = await readExact(source, 0, Math.min(16, source.size), { file }, 'file signature');

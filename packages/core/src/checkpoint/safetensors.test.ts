@@ -46,8 +46,7 @@ describe('safetensors', () => {
     offsets[k] = [at, at + parts[k].length];
     at += parts[k].length;
   }
-  for (const k of ['f', 'h', 'b', 'l', 'i', 'd', 'u', 't'] as const)
-    header[names[k]] = { dtype: dtypes[k], shape: shapes[k], data_offsets: offsets[k] };
+  for (const k of ['f', 'h', 'b', 'l', 'i', 'd', 'u', 't'] as const) header[names[k]] = { dtype: dtypes[k], shape: shapes[k], data_offsets: offsets[k] };
   const data = new Uint8Array(at);
   for (const k of order) data.set(parts[k], offsets[k][0]);
   const file = st(header, data);
@@ -57,7 +56,11 @@ describe('safetensors', () => {
     expect(ck.format).toBe('safetensors');
     expect(ck.wrapper).toBeNull();
     expect(ck.list()).toEqual(
-      order.map((k) => ({ name: names[k], dtype: { F32: 'float32', F16: 'float16', BF16: 'bfloat16', I64: 'int64', I32: 'int32', F64: 'float64', U8: 'uint8', BOOL: 'bool' }[dtypes[k]], shape: shapes[k] })),
+      order.map((k) => ({
+        name: names[k],
+        dtype: { F32: 'float32', F16: 'float16', BF16: 'bfloat16', I64: 'int64', I32: 'int32', F64: 'float64', U8: 'uint8', BOOL: 'bool' }[dtypes[k]],
+        shape: shapes[k],
+      })),
     );
     expect(Array.from((await ck.read('f')) as Float32Array)).toEqual([1.5, -2, 3.25]);
     expect(Array.from((await ck.read('10')) as Uint16Array)).toEqual([0x3c00, 0xbc00]);
@@ -105,7 +108,16 @@ describe('safetensors', () => {
     await expectFormatError(one({ dtype: 'F32', shape: [1e12], data_offsets: [0, 16] }), /storage has 4 elements/);
     await expectFormatError(one({ dtype: 'F64', shape: [1], data_offsets: [0, 12] }), /not a whole number/);
     await expectFormatError(
-      open(st({ a: { dtype: 'U8', shape: [8], data_offsets: [0, 8] }, e: { dtype: 'U8', shape: [0], data_offsets: [4, 4] }, b: { dtype: 'U8', shape: [4], data_offsets: [6, 10] } }, new Uint8Array(16))),
+      open(
+        st(
+          {
+            a: { dtype: 'U8', shape: [8], data_offsets: [0, 8] },
+            e: { dtype: 'U8', shape: [0], data_offsets: [4, 4] },
+            b: { dtype: 'U8', shape: [4], data_offsets: [6, 10] },
+          },
+          new Uint8Array(16),
+        ),
+      ),
       /tensor 'b': data \[6, 10\) overlaps 'a'/,
     );
   });

@@ -39,7 +39,8 @@ export function jsonNestingDepth(bytes: Uint8Array, limit: number): number {
   for (let i = 0; i < bytes.length; i++) {
     const c = bytes[i];
     if (inString) {
-      if (c === 0x5c) i++; // backslash: skip the escaped character
+      if (c === 0x5c)
+        i++; // backslash: skip the escaped character
       else if (c === 0x22) inString = false;
     } else if (c === 0x22) inString = true;
     else if (c === 0x5b || c === 0x7b) {
@@ -62,11 +63,7 @@ export function safetensorsHeaderLength(first8: Uint8Array): number | null {
   return hi * 0x100000000 + lo;
 }
 
-export async function openSafetensors(
-  source: ByteSource,
-  file: string,
-  options: OpenCheckpointOptions = {},
-): Promise<Checkpoint> {
+export async function openSafetensors(source: ByteSource, file: string, options: OpenCheckpointOptions = {}): Promise<Checkpoint> {
   const opts = { ...DEFAULT_OPTIONS, ...options };
   const headerEntry = 'safetensors header';
   const fail = (detail: string, entry: string = headerEntry, cause?: unknown): never => {
@@ -75,13 +72,11 @@ export async function openSafetensors(
   const ctx = { file, entry: headerEntry };
   if (source.size < 8) fail(`truncated: ${source.size} bytes, less than the 8-byte header length`);
   const n = safetensorsHeaderLength(await readExact(source, 0, 8, ctx, 'header length'));
-  if (n === null || n > MAX_SAFETENSORS_HEADER)
-    fail(`header length ${n ?? '≥ 2^53'} is above the ${MAX_SAFETENSORS_HEADER}-byte limit`);
+  if (n === null || n > MAX_SAFETENSORS_HEADER) fail(`header length ${n ?? '≥ 2^53'} is above the ${MAX_SAFETENSORS_HEADER}-byte limit`);
   if (8 + n! > source.size) fail(`truncated: header of ${n} bytes runs past the end of the ${source.size}-byte file`);
   let header: unknown;
   const headerBytes = await readExact(source, 8, n!, ctx, 'header');
-  if (jsonNestingDepth(headerBytes, MAX_SAFETENSORS_NESTING) > MAX_SAFETENSORS_NESTING)
-    fail(`header JSON nests deeper than ${MAX_SAFETENSORS_NESTING} levels`);
+  if (jsonNestingDepth(headerBytes, MAX_SAFETENSORS_NESTING) > MAX_SAFETENSORS_NESTING) fail(`header JSON nests deeper than ${MAX_SAFETENSORS_NESTING} levels`);
   try {
     header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(headerBytes));
   } catch (e) {
@@ -101,14 +96,8 @@ export async function openSafetensors(
     if (typeof st !== 'string' || !Object.hasOwn(SAFETENSORS_DTYPES, st)) bad(`unsupported dtype ${JSON.stringify(st)}`);
     const dtype = SAFETENSORS_DTYPES[st as string];
     const es = DTYPE_BYTES[dtype];
-    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0))
-      bad(`invalid shape ${JSON.stringify(shape)}`);
-    if (
-      !Array.isArray(offsets) ||
-      offsets.length !== 2 ||
-      !offsets.every((o) => Number.isSafeInteger(o) && o >= 0) ||
-      offsets[0] > offsets[1]
-    )
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) bad(`invalid shape ${JSON.stringify(shape)}`);
+    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && o >= 0) || offsets[0] > offsets[1])
       bad(`invalid data_offsets ${JSON.stringify(offsets)}`);
     const [begin, end] = offsets as [number, number];
     if (end > dataSize) bad(`data_offsets [${begin}, ${end}] run past the ${dataSize} bytes of data (truncated?)`);

@@ -44,45 +44,24 @@ export function checkRange(src: ByteSource, position: number, length: number, ct
   if (!Number.isSafeInteger(position) || !Number.isSafeInteger(length) || position < 0 || length < 0)
     throw new CheckpointFormatError(ctx.file, ctx.entry, `${what}: invalid byte range (position ${position}, length ${length})`);
   if (position + length > src.size)
-    throw new CheckpointFormatError(
-      ctx.file,
-      ctx.entry,
-      `truncated: ${what} needs bytes ${position}..${position + length} but the file has ${src.size} bytes`,
-    );
+    throw new CheckpointFormatError(ctx.file, ctx.entry, `truncated: ${what} needs bytes ${position}..${position + length} but the file has ${src.size} bytes`);
 }
 
 /** Fills `dst` from `position`, in chunks of at most `chunkBytes`. */
-export async function readInto(
-  src: ByteSource,
-  dst: Uint8Array,
-  position: number,
-  ctx: ReadContext,
-  what: string,
-  chunkBytes = MAX_READ_CHUNK,
-): Promise<void> {
+export async function readInto(src: ByteSource, dst: Uint8Array, position: number, ctx: ReadContext, what: string, chunkBytes = MAX_READ_CHUNK): Promise<void> {
   checkRange(src, position, dst.length, ctx, what);
   const chunk = Math.max(1, Math.min(chunkBytes, MAX_READ_CHUNK));
   for (let done = 0; done < dst.length; ) {
     const n = Math.min(chunk, dst.length - done);
     const got = await src.read(dst.subarray(done, done + n), position + done);
     if (got !== n)
-      throw new CheckpointFormatError(
-        ctx.file,
-        ctx.entry,
-        `truncated: unexpected end of file at byte ${position + done + got} while reading ${what}`,
-      );
+      throw new CheckpointFormatError(ctx.file, ctx.entry, `truncated: unexpected end of file at byte ${position + done + got} while reading ${what}`);
     done += n;
   }
 }
 
 /** Reads exactly `length` bytes at `position` (range checked before allocating). */
-export async function readExact(
-  src: ByteSource,
-  position: number,
-  length: number,
-  ctx: ReadContext,
-  what: string,
-): Promise<Uint8Array> {
+export async function readExact(src: ByteSource, position: number, length: number, ctx: ReadContext, what: string): Promise<Uint8Array> {
   checkRange(src, position, length, ctx, what);
   const out = new Uint8Array(length);
   await readInto(src, out, position, ctx, what);

@@ -87,7 +87,10 @@ describe('ZipArchive', () => {
     const twice = buildZip([ENTRIES[1], { ...ENTRIES[2], localHeaderOffset: 0 }]);
     await expectFormatError(open(twice.bytes), /overlaps/);
     // a central record whose data length runs into the next entry
-    const built = buildZip([{ name: 'x', data: new Uint8Array(10) }, { name: 'y', data: new Uint8Array(10) }]);
+    const built = buildZip([
+      { name: 'x', data: new Uint8Array(10) },
+      { name: 'y', data: new Uint8Array(10) },
+    ]);
     const b = built.bytes.slice();
     put32(b, built.centralDirectoryOffset + 20, 30); // compressed size 30 > room before 'y'
     await expectFormatError(open(b), /overlaps 'y'/);
@@ -124,7 +127,10 @@ describe('ZipArchive', () => {
     const bomb = deflateRawSync(new Uint8Array(64 * 1024 * 1024)); // 64 MiB of zeros in ~64 KiB
     expect(bomb.length).toBeLessThan(100_000);
     await expectFormatError(read({ name, data: new Uint8Array(10), method: 8, payload: bomb, size: 1000 }), /inflates to more than the 1000 bytes/);
-    await expectFormatError(read({ name, data: new Uint8Array(10), method: 8, payload: bomb, size: 64 * 1024 * 1024 }, 1 << 20), /above the 1048576-byte limit/);
+    await expectFormatError(
+      read({ name, data: new Uint8Array(10), method: 8, payload: bomb, size: 64 * 1024 * 1024 }, 1 << 20),
+      /above the 1048576-byte limit/,
+    );
     await expectFormatError(read({ name, data: new Uint8Array(10), method: 8, payload: new Uint8Array(10), size: 20_000 }), /impossible for DEFLATE/);
     await expectFormatError(read({ name, data: new Uint8Array(10), method: 8, payload: Uint8Array.of(0xff, 0xff, 0xff) }), /corrupt DEFLATE|inflates/);
     const short = deflateRawSync(enc.encode('abc'));

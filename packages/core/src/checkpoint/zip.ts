@@ -134,8 +134,7 @@ export class ZipArchive {
           : await readExact(source, eocdPos - ZIP64_LOCATOR_SIZE, ZIP64_LOCATOR_SIZE, ctx, 'zip64 locator');
       if (u32(locator, 0) !== SIG_ZIP64_LOCATOR) locator = null;
     }
-    const saturated =
-      diskEntries === 0xffff || totalEntries === 0xffff || cdSize === 0xffffffff || cdOffset === 0xffffffff;
+    const saturated = diskEntries === 0xffff || totalEntries === 0xffff || cdSize === 0xffffffff || cdOffset === 0xffffffff;
     if (locator) {
       const zctx: ReadContext = { file, entry: 'zip64 end of central directory' };
       const recPos = u64(locator, 8);
@@ -150,8 +149,7 @@ export class ZipArchive {
       const te = u64(rec, 32);
       const cs = u64(rec, 40);
       const co = u64(rec, 48);
-      if (de === null || te === null || cs === null || co === null)
-        fail('zip64 sizes/counts do not fit in 2^53', zctx.entry);
+      if (de === null || te === null || cs === null || co === null) fail('zip64 sizes/counts do not fit in 2^53', zctx.entry);
       diskEntries = de!;
       totalEntries = te!;
       cdSize = cs!;
@@ -162,10 +160,8 @@ export class ZipArchive {
       if (disk !== 0 || cdDisk !== 0) fail('multi-disk ZIP archives are not supported');
     }
     if (diskEntries !== totalEntries) fail('multi-disk ZIP archives are not supported');
-    if (cdOffset + cdSize > cdEnd)
-      fail(`central directory (offset ${cdOffset}, ${cdSize} bytes) runs past its end record at ${cdEnd}`);
-    if (totalEntries > Math.floor(cdSize / CENTRAL_MIN))
-      fail(`central directory of ${cdSize} bytes cannot hold the ${totalEntries} entries it declares`);
+    if (cdOffset + cdSize > cdEnd) fail(`central directory (offset ${cdOffset}, ${cdSize} bytes) runs past its end record at ${cdEnd}`);
+    if (totalEntries > Math.floor(cdSize / CENTRAL_MIN)) fail(`central directory of ${cdSize} bytes cannot hold the ${totalEntries} entries it declares`);
     if (cdSize > maxCd) fail(`central directory of ${cdSize} bytes exceeds the ${maxCd}-byte limit`);
 
     // --- Central directory entries.
@@ -275,9 +271,7 @@ export class ZipArchive {
       fail(`local header names '${decodeName(h.subarray(LOCAL_MIN, LOCAL_MIN + Math.min(nameLen, localNameLen)), true)}'`);
     const dataPos = lho + LOCAL_MIN + localNameLen + extraLen;
     if (dataPos + entry.compressedSize > entry.limit)
-      fail(
-        `entry data (${entry.compressedSize} bytes at ${dataPos}) runs past the next entry or the central directory at ${entry.limit}`,
-      );
+      fail(`entry data (${entry.compressedSize} bytes at ${dataPos}) runs past the next entry or the central directory at ${entry.limit}`);
     this.dataOffsets.set(entry, dataPos);
     return dataPos;
   }
@@ -296,31 +290,26 @@ export class ZipArchive {
     const pos = await this.dataOffset(entry);
     let out: Uint8Array;
     if (entry.method === METHOD_STORED) {
-      if (entry.compressedSize !== entry.size)
-        fail(`stored entry has compressed size ${entry.compressedSize} but size ${entry.size}`);
+      if (entry.compressedSize !== entry.size) fail(`stored entry has compressed size ${entry.compressedSize} but size ${entry.size}`);
       out = await readExact(this.source, pos, entry.size, ctx, 'entry data');
     } else if (entry.method === METHOD_DEFLATE) {
       const zlib = await loadZlib();
       if (!zlib) fail('DEFLATE-compressed record needs node:zlib, which this runtime lacks');
-      if (entry.compressedSize > maxBytes)
-        fail(`compressed size ${entry.compressedSize} is above the ${maxBytes}-byte limit for this record`);
+      if (entry.compressedSize > maxBytes) fail(`compressed size ${entry.compressedSize} is above the ${maxBytes}-byte limit for this record`);
       // DEFLATE cannot expand more than ~1032:1, so a larger declared size is a lie (or a bomb).
       if (entry.size > entry.compressedSize * 1032 + 1024)
         fail(`declares ${entry.size} bytes from only ${entry.compressedSize} compressed bytes (impossible for DEFLATE)`);
       // An honest bomb is possible up to ~1032:1: a 500 KB record inflating to 512 MiB of pickle
       // opcodes cost ~10 s and 1 GB (fuzz). Real records (pickles) compress ~5:1.
       if (entry.size > MAX_DEFLATE_FREE_BYTES && entry.size > entry.compressedSize * MAX_DEFLATE_RATIO)
-        fail(
-          `declares ${entry.size} bytes from ${entry.compressedSize} compressed bytes, a ratio above ${MAX_DEFLATE_RATIO}:1 (a zip bomb?)`,
-        );
+        fail(`declares ${entry.size} bytes from ${entry.compressedSize} compressed bytes, a ratio above ${MAX_DEFLATE_RATIO}:1 (a zip bomb?)`);
       const packed = await readExact(this.source, pos, entry.compressedSize, ctx, 'compressed entry data');
       try {
         // maxOutputLength bounds the inflate: a zip bomb stops at the declared size (+1 to detect it).
         out = zlib!.inflateRawSync(packed, { maxOutputLength: Math.max(1, entry.size + 1) });
       } catch (e) {
         const code = (e as { code?: string }).code;
-        if (code === 'ERR_BUFFER_TOO_LARGE' || e instanceof RangeError)
-          fail(`inflates to more than the ${entry.size} bytes it declares`, e);
+        if (code === 'ERR_BUFFER_TOO_LARGE' || e instanceof RangeError) fail(`inflates to more than the ${entry.size} bytes it declares`, e);
         fail(`corrupt DEFLATE data (${(e as Error).message})`, e);
       }
       if (out!.length !== entry.size) fail(`inflates to ${out!.length} bytes but declares ${entry.size}`);
@@ -328,8 +317,7 @@ export class ZipArchive {
       fail(`compression method ${entry.method} is not supported (only STORED and DEFLATE)`);
     }
     const crc = await crc32Fast(out!);
-    if (crc !== entry.crc32)
-      fail(`CRC-32 mismatch (stored ${entry.crc32.toString(16)}, computed ${crc.toString(16)}): the file is corrupt`);
+    if (crc !== entry.crc32) fail(`CRC-32 mismatch (stored ${entry.crc32.toString(16)}, computed ${crc.toString(16)}): the file is corrupt`);
     return out!;
   }
 }

@@ -8,7 +8,6 @@ import { gelu, itcProjection, layerNorm, linear, maskBias } from './nn.js';
 import { MemoryWeightSink, WeightPlan } from './weights.js';
 import { TINY_WEIGHTS, tinyWeightSource } from './tiny-weights.testutil.js';
 
-
 /** Reference in plain JS: LN(GELU(x·Wᵀ + b)). */
 function reference(x: number[]): number[] {
   const w = TINY_WEIGHTS['fc.weight'].data;

@@ -190,7 +190,8 @@ export class GraphBuilder {
 
   /** A small inline constant (shapes, scalars, axes); float constants take the graph's float type. */
   const(prefix: string, dtype: 'float32' | 'int64', shape: readonly number[], values: readonly number[]): Value {
-    if (dtype === 'int64') return this.initializer(this.fresh(prefix), dtype, shape, { kind: 'inline', bytes: toBytes(BigInt64Array.from(values.map(BigInt))) });
+    if (dtype === 'int64')
+      return this.initializer(this.fresh(prefix), dtype, shape, { kind: 'inline', bytes: toBytes(BigInt64Array.from(values.map(BigInt))) });
     const floats = Float32Array.from(values);
     const bytes = this.compute === 'fp16' ? toBytes(toFloat16Bits(floats)) : toBytes(floats);
     return this.initializer(this.fresh(prefix), this.floatType, shape, { kind: 'inline', bytes });
@@ -227,7 +228,15 @@ export class GraphBuilder {
     // Float ops keep their first input's type, so an fp32 island stays known as float32 until cast back.
     const float32 = op === 'Cast' ? attrs.to === ONNX_FLOAT : !!inputs[0] && this.float32Values.has(inputs[0].name);
     if (float32 && this.compute === 'fp16') this.float32Values.add(outs[0]);
-    this.nodes.push(this.node(op, inputs.map((v) => v?.name ?? ''), outs, attrs, domain));
+    this.nodes.push(
+      this.node(
+        op,
+        inputs.map((v) => v?.name ?? ''),
+        outs,
+        attrs,
+        domain,
+      ),
+    );
     return outs.map((name) => ({ name }));
   }
 
@@ -273,5 +282,4 @@ export class GraphBuilder {
     });
     return toBinary(ModelProtoSchema, model);
   }
-
 }

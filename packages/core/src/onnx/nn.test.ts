@@ -22,9 +22,16 @@ describe('unmaskedAttention query chunks', () => {
   it.each(['cpu', 'wasm'] as Backend[])('chunked fused attention equals one call on %s', async (backend) => {
     const whole = await ModuleSession.create(attentionGraph(0), { backend });
     const chunked = await ModuleSession.create(attentionGraph(3 * ATTENTION_QUERY_CHUNK), { backend });
-    for (const [S, T] of [[7, 5], [40, 33]]) {
+    for (const [S, T] of [
+      [7, 5],
+      [40, 33],
+    ]) {
       const r = (n: number, seed: number) => Float32Array.from({ length: n * 32 }, (_, i) => Math.sin(i * 0.37 + seed));
-      const feeds = { q: tensor('float32', ['b', 's', 'c'], [1, S, 32], r(S, 1)), k: tensor('float32', ['b', 't', 'c'], [1, T, 32], r(T, 2)), v: tensor('float32', ['b', 't', 'c'], [1, T, 32], r(T, 3)) };
+      const feeds = {
+        q: tensor('float32', ['b', 's', 'c'], [1, S, 32], r(S, 1)),
+        k: tensor('float32', ['b', 't', 'c'], [1, T, 32], r(T, 2)),
+        v: tensor('float32', ['b', 't', 'c'], [1, T, 32], r(T, 3)),
+      };
       const a = (await whole.run(feeds)).y;
       const b = (await chunked.run(feeds)).y;
       expect(b.shape).toEqual([1, S, 32]);

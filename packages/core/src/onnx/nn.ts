@@ -169,13 +169,7 @@ export function mergeHeads(g: GraphBuilder, x: Value, width: number): Value {
  * `q·kᵀ` (BERT); `queryScale` to q before the product (PyTorch MultiheadAttention). `bias` is an
  * additive mask broadcastable to `[b, heads, n, m]`.
  */
-export function attention(
-  g: GraphBuilder,
-  q: Value,
-  k: Value,
-  v: Value,
-  opts: { queryScale?: number; scoreScale?: number; bias?: Value | null },
-): Value {
+export function attention(g: GraphBuilder, q: Value, k: Value, v: Value, opts: { queryScale?: number; scoreScale?: number; bias?: Value | null }): Value {
   const qs = opts.queryScale !== undefined ? g.op('Mul', [q, g.scalar(opts.queryScale, 'q_scale')]) : q;
   let s = g.op('MatMul', [qs, g.op('Transpose', [k], { perm: [0, 1, 3, 2] })]);
   if (opts.scoreScale !== undefined) s = g.op('Div', [s, g.scalar(1 / opts.scoreScale, 'score_div')]);
@@ -212,7 +206,13 @@ export function unmaskedAttention(ctx: BuildContext, q: Value, k: Value, v: Valu
   }
   const dh = width / heads;
   const scale = 1 / Math.sqrt(dh);
-  const out = attention(g, splitHeads(g, q, heads, dh), splitHeads(g, k, heads, dh), splitHeads(g, v, heads, dh), scaleQuery ? { queryScale: scale } : { scoreScale: scale });
+  const out = attention(
+    g,
+    splitHeads(g, q, heads, dh),
+    splitHeads(g, k, heads, dh),
+    splitHeads(g, v, heads, dh),
+    scaleQuery ? { queryScale: scale } : { scoreScale: scale },
+  );
   return mergeHeads(g, out, width);
 }
 

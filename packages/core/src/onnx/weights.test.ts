@@ -6,7 +6,6 @@ import { layerNorm, linear } from './nn.js';
 import { DataFileLayout, MemoryWeightSink, WeightPlan, chunkFileName } from './weights.js';
 import { tinyWeightSource } from './tiny-weights.testutil.js';
 
-
 function buildGraph(plan: WeightPlan): GraphBuilder {
   const g = new GraphBuilder('chunked');
   const ctx = { g, plan, file: 'w.bin' };
@@ -62,7 +61,12 @@ describe('WeightPlan with a data-file size limit', () => {
     // fc.weight (24 B) fills w.bin; fc.bias, ln.weight and ln.bias (8 B each) fill w.1.bin.
     expect(split.dataFilesOf(splitGraph)).toEqual(['w.bin', 'w.1.bin']);
     expect([...splitSink.files.keys()].map((f) => splitSink.bytes(f).byteLength)).toEqual([24, 24]);
-    expect(split.bytesPerFile()).toEqual(new Map([['w.bin', 24], ['w.1.bin', 24]]));
+    expect(split.bytesPerFile()).toEqual(
+      new Map([
+        ['w.bin', 24],
+        ['w.1.bin', 24],
+      ]),
+    );
     expect(new Float32Array(splitSink.bytes('w.bin').buffer)).toEqual(Float32Array.from([0.5, 1.5, -1, 0.25, 2, -0.75])); // (in, out) for MatMul
     expect(whole.dataFilesOf(wholeGraph)).toEqual(['w.bin']);
 

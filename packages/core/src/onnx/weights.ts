@@ -162,8 +162,7 @@ export function quantizeColumns(data: Float32Array, rows: number, cols: number):
     }
   for (let j = 0; j < cols; j++) scale[j] = scale[j] > 0 ? scale[j] / 127 : 1;
   const q = new Int8Array(rows * cols);
-  for (let i = 0; i < rows; i++)
-    for (let j = 0; j < cols; j++) q[i * cols + j] = Math.max(-127, Math.min(127, Math.round(data[i * cols + j] / scale[j])));
+  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) q[i * cols + j] = Math.max(-127, Math.min(127, Math.round(data[i * cols + j] / scale[j])));
   return { q, scale };
 }
 
@@ -174,7 +173,12 @@ export function quantizeColumns(data: Float32Array, rows: number, cols: number):
  * bytes of packed 4-bit values (symmetric blocks omit them: the op's default zero point is 8).
  * Padding rows of a last partial block hold the zero point (they multiply nothing).
  */
-export function quantizeBlocks4(data: Float32Array, rows: number, cols: number, scheme: Q4Scheme = Q4_SCHEME): { q: Uint8Array; scale: Float32Array; zeroPoint?: Uint8Array } {
+export function quantizeBlocks4(
+  data: Float32Array,
+  rows: number,
+  cols: number,
+  scheme: Q4Scheme = Q4_SCHEME,
+): { q: Uint8Array; scale: Float32Array; zeroPoint?: Uint8Array } {
   const { blockSize, symmetric } = scheme;
   if (blockSize < 16 || blockSize & (blockSize - 1)) throw new ConfigError('weights', `q4 block size must be a power of two ≥ 16, got ${blockSize}`);
   const blocks = Math.ceil(rows / blockSize);
@@ -218,7 +222,14 @@ export function quantizeBlocks4(data: Float32Array, rows: number, cols: number, 
 }
 
 /** The `[K, N]` float matrix `quantizeBlocks4` output encodes (what MatMulNBits multiplies by at accuracy level 0). */
-export function dequantizeBlocks4(q: Uint8Array, scale: Float32Array, zeroPoint: Uint8Array | undefined, rows: number, cols: number, scheme: Q4Scheme = Q4_SCHEME): Float32Array {
+export function dequantizeBlocks4(
+  q: Uint8Array,
+  scale: Float32Array,
+  zeroPoint: Uint8Array | undefined,
+  rows: number,
+  cols: number,
+  scheme: Q4Scheme = Q4_SCHEME,
+): Float32Array {
   const { blockSize } = scheme;
   const blocks = Math.ceil(rows / blockSize);
   const out = new Float32Array(rows * cols);
@@ -290,7 +301,15 @@ export class WeightPlan {
     const q = this.entry(file, name, expected, transform, storage === 'q4' ? 'q4' : 'q8');
     const [k, n] = q.matrix ?? q.shape;
     if (!q.parts) {
-      const part = (suffix: string, shape: number[], dtype: GraphDType): Pending => ({ key: `${q.key}|${suffix}`, file, source: name, transform, shape, dtype, encoding: 'f32' });
+      const part = (suffix: string, shape: number[], dtype: GraphDType): Pending => ({
+        key: `${q.key}|${suffix}`,
+        file,
+        source: name,
+        transform,
+        shape,
+        dtype,
+        encoding: 'f32',
+      });
       const blocks = Math.ceil(k / Q4_SCHEME.blockSize);
       q.parts =
         storage === 'q4'
@@ -347,8 +366,7 @@ export class WeightPlan {
 
   /** Throws `MissingTensorError` listing every missing or mis-shaped tensor requested so far. */
   validate(): void {
-    if (this.missing.size || this.wrong.size)
-      throw new MissingTensorError(this.source.file, [...this.missing], [...this.wrong.values()]);
+    if (this.missing.size || this.wrong.size) throw new MissingTensorError(this.source.file, [...this.missing], [...this.wrong.values()]);
   }
 
   /** Validates (tensors and their size against `sink.maxFileBytes`), then reads, transforms and writes every pending tensor. */
@@ -356,7 +374,8 @@ export class WeightPlan {
     this.validate();
     for (const p of this.pending.values())
       for (const e of [p, ...(p.parts ?? [])])
-        if (byteSize(e) > sink.maxFileBytes) throw new TensorTooLargeError(e.source + (e === p ? '' : ` (${e.key.slice(e.key.lastIndexOf('|') + 1)})`), byteSize(e), sink.maxFileBytes);
+        if (byteSize(e) > sink.maxFileBytes)
+          throw new TensorTooLargeError(e.source + (e === p ? '' : ` (${e.key.slice(e.key.lastIndexOf('|') + 1)})`), byteSize(e), sink.maxFileBytes);
     const todo = [...this.pending.values()].filter((p) => !p.location);
     let done = 0;
     for (const p of todo) {

@@ -12,7 +12,6 @@ import type { SessionOptions } from './session.js';
 export type Backend = 'cpu' | 'wasm' | 'webgpu' | 'cuda';
 export const BACKENDS: readonly Backend[] = ['cpu', 'wasm', 'webgpu', 'cuda'];
 
-
 /** Backends this platform can name at all (before probing). */
 export function platformBackends(): Backend[] {
   return isNode ? ['cpu', 'wasm', 'webgpu', 'cuda'] : ['wasm', 'webgpu'];
@@ -65,7 +64,9 @@ export function webGpuFloat16Support(): Promise<string | null> {
     if (base) return base;
     if (!isNode) {
       const info = await webGpuAdapterInfo();
-      return info?.features.includes('shader-f16') ? null : `the WebGPU adapter (${info?.vendor || 'unknown vendor'} ${info?.architecture ?? ''}) lacks the shader-f16 feature`;
+      return info?.features.includes('shader-f16')
+        ? null
+        : `the WebGPU adapter (${info?.vendor || 'unknown vendor'} ${info?.architecture ?? ''}) lacks the shader-f16 feature`;
     }
     const g = new GraphBuilder('mplug2_f16_probe', 'fp16');
     const x = g.input('x', 'float32', ['n']);
@@ -147,9 +148,12 @@ export async function resolveBackend(backend: SessionOptions['backend']): Promis
 }
 
 export async function unavailable(backend: Backend, error: string): Promise<BackendUnavailableError> {
-  const others = (await Promise.all(platformBackends().filter((b) => b !== backend).map(async (b) => ((await probeBackend(b)) === null ? b : null)))).filter(
-    (b): b is Backend => b !== null,
-  );
+  const others = (
+    await Promise.all(
+      platformBackends()
+        .filter((b) => b !== backend)
+        .map(async (b) => ((await probeBackend(b)) === null ? b : null)),
+    )
+  ).filter((b): b is Backend => b !== null);
   return new BackendUnavailableError(backend, [{ backend, error }], others);
 }
-

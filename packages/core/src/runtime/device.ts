@@ -108,7 +108,13 @@ class GpuTensor<D extends DType> implements DeviceTensor<D> {
 }
 
 /** Wraps an onnxruntime GPU-buffer tensor (internal: sessions create these). */
-export function wrapDeviceTensor<D extends DType>(dtype: D, dims: readonly string[], ortTensor: OrtDeviceTensor, label: string, owner: DeviceTensorOwner | null = null): DeviceTensor<D> {
+export function wrapDeviceTensor<D extends DType>(
+  dtype: D,
+  dims: readonly string[],
+  ortTensor: OrtDeviceTensor,
+  label: string,
+  owner: DeviceTensorOwner | null = null,
+): DeviceTensor<D> {
   return new GpuTensor(dtype, dims, ortTensor.dims.map(Number), ortTensor, label, owner);
 }
 

@@ -29,7 +29,10 @@ export class DeviceRowGather {
       g.output(g.op('Gather', [g.input(name, dtype, dims), rows], { axis: 0 }), `gathered_${name}`, dtype, ['rows_out', ...dims.slice(1)]);
     }
     const session = await ModuleSession.create(g.toBytes(), { backend: 'webgpu', deviceOutputs: 'all', label });
-    return new DeviceRowGather(session, inputs.map((i) => i.name));
+    return new DeviceRowGather(
+      session,
+      inputs.map((i) => i.name),
+    );
   }
 
   async select(tensors: Readonly<Record<string, Tensor>>, rows: readonly number[]): Promise<Record<string, Tensor>> {

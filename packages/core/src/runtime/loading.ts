@@ -26,7 +26,9 @@ let nodeCores: Promise<number> | undefined;
 
 /** Cores this Node process may use (the default intra-op thread count). */
 export function defaultNodeThreads(): Promise<number> {
-  nodeCores ??= (import(/* @vite-ignore */ /* webpackIgnore: true */ NODE_OS) as Promise<typeof import('node:os')>).then((os) => Math.max(1, os.availableParallelism?.() ?? os.cpus().length));
+  nodeCores ??= (import(/* @vite-ignore */ /* webpackIgnore: true */ NODE_OS) as Promise<typeof import('node:os')>).then((os) =>
+    Math.max(1, os.availableParallelism?.() ?? os.cpus().length),
+  );
   return nodeCores;
 }
 const ortModules = new Map<OrtRuntime, Promise<OrtModule>>();
@@ -73,7 +75,12 @@ export function loadOrt(runtime: OrtRuntime): Promise<OrtModule> {
 // creation on onnxruntime-web is therefore serialized (it is not a hot path; runs are not affected).
 let webCreateQueue: Promise<unknown> = Promise.resolve();
 
-export function createSession(ort: OrtModule, runtime: OrtRuntime, model: string | Uint8Array, options: OrtCommon.InferenceSession.SessionOptions): Promise<OrtCommon.InferenceSession> {
+export function createSession(
+  ort: OrtModule,
+  runtime: OrtRuntime,
+  model: string | Uint8Array,
+  options: OrtCommon.InferenceSession.SessionOptions,
+): Promise<OrtCommon.InferenceSession> {
   if (runtime !== 'onnxruntime-web') return ort.InferenceSession.create(model as never, options);
   const p = webCreateQueue.then(() => ort.InferenceSession.create(model as never, options));
   webCreateQueue = p.catch(() => undefined);
@@ -97,4 +104,3 @@ export function identityModel(dtype: DType, rank: number): Uint8Array {
 export function baseSessionOptions(backend: Backend): OrtCommon.InferenceSession.SessionOptions {
   return { executionProviders: [backend], graphOptimizationLevel: 'all', logSeverityLevel: 3 };
 }
-

@@ -5,7 +5,17 @@ import { Mplug2Error } from '../errors.js';
 import type { ComputePrecision } from '../onnx/graph.js';
 import { tensor, type DType, type Tensor } from '../tensor.js';
 import { checkComputeSupport, platformBackends, resolveBackend, unavailable, webGpuAdapterInfo, type Backend } from './backends.js';
-import { baseSessionOptions, createSession, defaultNodeThreads, identityModel, isNode, loadOrt, runtimeOf, type OrtModule, type OrtRuntime } from './loading.js';
+import {
+  baseSessionOptions,
+  createSession,
+  defaultNodeThreads,
+  identityModel,
+  isNode,
+  loadOrt,
+  runtimeOf,
+  type OrtModule,
+  type OrtRuntime,
+} from './loading.js';
 import { isDeviceTensor, newDeviceTensorOwner, releaseDeviceTensorOwner, wrapDeviceTensor, type DeviceTensor } from './device.js';
 
 export interface SessionOptions {
@@ -137,13 +147,16 @@ export class ModuleSession {
     } catch (e) {
       throw await unavailable(backend, `${runtime} could not be loaded: ${(e as Error).message}`);
     }
-    if (!isNode && backend === 'webgpu' && !(await webGpuAdapterInfo())) throw await unavailable(backend, 'no WebGPU adapter (navigator.gpu missing or requestAdapter() returned null)');
+    if (!isNode && backend === 'webgpu' && !(await webGpuAdapterInfo()))
+      throw await unavailable(backend, 'no WebGPU adapter (navigator.gpu missing or requestAdapter() returned null)');
     await checkComputeSupport(backend, options.compute, label);
     if (runtime === 'onnxruntime-web' && options.threads) (ort.env.wasm as { numThreads?: number }).numThreads = options.threads;
     const device = backend === 'webgpu' ? options.deviceOutputs : undefined;
     const sessionOptions: OrtCommon.InferenceSession.SessionOptions = {
       ...baseSessionOptions(backend),
-      ...(runtime === 'onnxruntime-node' && (options.threads || backend === 'cpu') ? { intraOpNumThreads: options.threads || (await defaultNodeThreads()) } : {}),
+      ...(runtime === 'onnxruntime-node' && (options.threads || backend === 'cpu')
+        ? { intraOpNumThreads: options.threads || (await defaultNodeThreads()) }
+        : {}),
       ...(runtime === 'onnxruntime-node' ? { enableCpuMemArena: options.memoryArena ?? true } : {}),
       ...(options.cpuFallback === false ? { extra: { session: { disable_cpu_ep_fallback: '1' } } } : {}),
       ...(options.externalData ? { externalData: options.externalData.map((e) => ({ path: e.path, data: e.data })) as never } : {}),
@@ -197,11 +210,7 @@ export class ModuleSession {
    * device tensors (from sessions on the same device); outputs listed in `deviceOutputs` at creation
    * come back as device tensors, owned by the caller (dispose them when done).
    */
-  async run(
-    feeds: Record<string, Tensor>,
-    outputDims: Record<string, readonly string[]> = {},
-    fetches?: readonly string[],
-  ): Promise<Record<string, Tensor>> {
+  async run(feeds: Record<string, Tensor>, outputDims: Record<string, readonly string[]> = {}, fetches?: readonly string[]): Promise<Record<string, Tensor>> {
     const job = this.queue.then(() => this.runNow(feeds, outputDims, fetches));
     this.queue = job.catch(() => undefined);
     return job;
@@ -216,7 +225,8 @@ export class ModuleSession {
     const ortFeeds: Record<string, OrtCommon.Tensor> = {};
     for (const [name, t] of Object.entries(feeds)) {
       if (isDeviceTensor(t)) {
-        if (this.backend !== 'webgpu') throw new Mplug2Error('TENSOR_ON_DEVICE', `${this.label}.${name}: ${t.label} is in GPU memory but this session runs on ${this.backend}`);
+        if (this.backend !== 'webgpu')
+          throw new Mplug2Error('TENSOR_ON_DEVICE', `${this.label}.${name}: ${t.label} is in GPU memory but this session runs on ${this.backend}`);
         ortFeeds[name] = t.handle as OrtCommon.Tensor;
       } else {
         ortFeeds[name] = new this.ort.Tensor(ORT_DTYPE[t.dtype], t.data as never, [...t.shape]);

@@ -130,11 +130,7 @@ function sortHypotheses(hyps: Hypothesis[]): Hypothesis[] {
  *   (`selectMemory`: a GPU gather for a GPU memory; the slices and the last cache are released here,
  *   `memory` stays the caller's).
  */
-export async function beamSearch(
-  decoder: GenerationDecoder,
-  memory: DecoderMemory,
-  options: BeamSearchOptions,
-): Promise<BeamSearchResult[]> {
+export async function beamSearch(decoder: GenerationDecoder, memory: DecoderMemory, options: BeamSearchOptions): Promise<BeamSearchResult[]> {
   const o = resolveOptions(decoder, options);
   const K = o.beamSize;
   const V = decoder.vocabSize;
@@ -215,8 +211,7 @@ export async function beamSearch(
           fin.push(token === o.eos || step + 1 === o.maxLength);
         }
         const topDone = fin[0];
-        for (let j = 0; j < K; j++)
-          if (fin[j] || topDone) hyps[sample].push({ ids: newSeqs[slot * K + j], score: topScore[j] });
+        for (let j = 0; j < K; j++) if (fin[j] || topDone) hyps[sample].push({ ids: newSeqs[slot * K + j], score: topScore[j] });
         if (topDone) {
           const best = sortHypotheses(hyps[sample]).slice(0, o.numReturn);
           results[sample] = best;
@@ -275,10 +270,6 @@ export type GreedySearchOptions = Omit<BeamSearchOptions, 'beamSize' | 'numRetur
  * The score is the summed log-prob divided by the length penalty of the last step, as for beams.
  * (The reference file's own greedy function is dead code and is not reproduced.)
  */
-export async function greedySearch(
-  decoder: GenerationDecoder,
-  memory: DecoderMemory,
-  options: GreedySearchOptions,
-): Promise<BeamSearchResult[]> {
+export async function greedySearch(decoder: GenerationDecoder, memory: DecoderMemory, options: GreedySearchOptions): Promise<BeamSearchResult[]> {
   return beamSearch(decoder, memory, { ...options, beamSize: 1, numReturn: 1 });
 }

@@ -110,14 +110,25 @@ export async function sequenceLosses(
   for (let s0 = 0; s0 < B; s0 += sampleBlock) {
     const s1 = Math.min(B, s0 + sampleBlock);
     const nb = s1 - s0;
-    const mem = nb === B ? memory : await selectMemory(decoder, memory, Array.from({ length: nb }, (_, i) => s0 + i));
+    const mem =
+      nb === B
+        ? memory
+        : await selectMemory(
+            decoder,
+            memory,
+            Array.from({ length: nb }, (_, i) => s0 + i),
+          );
     try {
       // Each sample's candidates by the columns they need; slice j takes the j-th of every sample.
       const order = Array.from({ length: nb }, (_, i) =>
         Array.from({ length: group }, (_, c) => (s0 + i) * group + c).sort((a, b) => need[a] - need[b] || a - b),
       );
       const widths = Array.from({ length: group }, (_, j) => Math.max(...order.map((o) => need[o[j]])));
-      for (const [j0, j1] of planChunks(widths.map((w) => Math.max(0, w - skip)), nb, rowLimit)) {
+      for (const [j0, j1] of planChunks(
+        widths.map((w) => Math.max(0, w - skip)),
+        nb,
+        rowLimit,
+      )) {
         const w = widths[j1 - 1];
         if (w === 0) continue; // no row of these slices has a target
         const chunk: number[] = [];
@@ -133,7 +144,12 @@ export async function sequenceLosses(
             for (let t = skip; t < w; t++) flatIds.push(at(ids, r, t, pad));
             for (let t = 0; t < w; t++) flatMask.push(at(mask, r, t, 0));
           }
-          const cache = prefixCache ? decoder.reorder(prefixCache, chunk.map((r) => Math.floor(r / group))) : undefined;
+          const cache = prefixCache
+            ? decoder.reorder(
+                prefixCache,
+                chunk.map((r) => Math.floor(r / group)),
+              )
+            : undefined;
           const out = await decoder.forward(
             mem,
             idsTensor(['rows', 'tokens'], chunk.length, cols, flatIds),

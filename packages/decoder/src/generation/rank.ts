@@ -62,7 +62,8 @@ export async function rankAnswers(
   const pad = options.padTokenId ?? PAD_TOKEN_ID;
   answerIds.forEach((r, i) => {
     if (r.length < 2) throw new PortMismatchError('rank.answer_ids', `answer ${i} has ${r.length} token(s); at least [CLS] and one token are needed`, 'tokens');
-    if (!Number.isInteger(r[1]) || r[1] < 0 || r[1] >= V) throw new PortMismatchError('rank.answer_ids', `answer ${i} starts with token ${r[1]}, outside the vocabulary of ${V}`, 'tokens');
+    if (!Number.isInteger(r[1]) || r[1] < 0 || r[1] >= V)
+      throw new PortMismatchError('rank.answer_ids', `answer ${i} starts with token ${r[1]}, outside the vocabulary of ${V}`, 'tokens');
   });
 
   const B = memory.batch;

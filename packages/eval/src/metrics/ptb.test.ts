@@ -15,7 +15,22 @@ describe('PTB tokenizer rules', () => {
     expect(ptbTokenize("He Doesn't")).toBe("he does n't");
   });
   it("splits the clitics 's 're 've 'll 'd 'm", () => {
-    expect(ptbTokens("it's they're we've you'll he'd I'm man's")).toEqual(['it', "'s", 'they', "'re", 'we', "'ve", 'you', "'ll", 'he', "'d", 'I', "'m", 'man', "'s"]);
+    expect(ptbTokens("it's they're we've you'll he'd I'm man's")).toEqual([
+      'it',
+      "'s",
+      'they',
+      "'re",
+      'we',
+      "'ve",
+      'you',
+      "'ll",
+      'he',
+      "'d",
+      'I',
+      "'m",
+      'man',
+      "'s",
+    ]);
   });
   it('splits cannot, gonna, gotta, wanna, gimme, lemme in two', () => {
     expect(ptbTokens('cannot gonna gotta wanna gimme lemme')).toEqual(['can', 'not', 'gon', 'na', 'got', 'ta', 'wan', 'na', 'gim', 'me', 'lem', 'me']);
@@ -31,7 +46,7 @@ describe('PTB tokenizer rules', () => {
     expect(ptbTokens('he said "hello there" to \'them\'')).toEqual(['he', 'said', '``', 'hello', 'there', "''", 'to', '`', 'them', "'"]);
     expect(ptbTokenize('he said "hello"')).toBe('he said hello');
   });
-  it("makes a possessive apostrophe after s a token of its own", () => {
+  it('makes a possessive apostrophe after s a token of its own', () => {
     expect(ptbTokens("the dogs' bowl")).toEqual(['the', 'dogs', "'", 'bowl']);
   });
   it('keeps hyphenated words whole; -- and dashes are one -- token; a lone - is a token', () => {

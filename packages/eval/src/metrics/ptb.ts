@@ -62,25 +62,25 @@ function chunkTokens(chunk: string, lineEnd: boolean): string[] {
   let s = chunk;
   // Leading quotes and brackets.
   for (;;) {
-    if (s.startsWith('``')) (lead.push('``'), (s = s.slice(2)));
-    else if (s.startsWith('"')) (lead.push('``'), (s = s.slice(1)));
-    else if (s.startsWith('`')) (lead.push('`'), (s = s.slice(1)));
-    else if (s.startsWith("'") && s.length > 1 && !/^'(s|re|ve|ll|d|m|\d)/i.test(s)) (lead.push('`'), (s = s.slice(1)));
-    else if (s.length > 0 && s[0] in BRACKETS && '([{'.includes(s[0])) (lead.push(BRACKETS[s[0]]), (s = s.slice(1)));
+    if (s.startsWith('``')) lead.push('``'), (s = s.slice(2));
+    else if (s.startsWith('"')) lead.push('``'), (s = s.slice(1));
+    else if (s.startsWith('`')) lead.push('`'), (s = s.slice(1));
+    else if (s.startsWith("'") && s.length > 1 && !/^'(s|re|ve|ll|d|m|\d)/i.test(s)) lead.push('`'), (s = s.slice(1));
+    else if (s.length > 0 && s[0] in BRACKETS && '([{'.includes(s[0])) lead.push(BRACKETS[s[0]]), (s = s.slice(1));
     else break;
   }
   // Trailing punctuation, quotes, brackets, periods.
   for (;;) {
-    if (s.endsWith("''") && s.length > 2) (tail.unshift("''"), (s = s.slice(0, -2)));
-    else if (s.endsWith('"') && s.length > 0) (tail.unshift("''"), (s = s.slice(0, -1)));
-    else if (s.endsWith('...') && s.length > 3) (tail.unshift('...'), (s = s.slice(0, -3)));
+    if (s.endsWith("''") && s.length > 2) tail.unshift("''"), (s = s.slice(0, -2));
+    else if (s.endsWith('"') && s.length > 0) tail.unshift("''"), (s = s.slice(0, -1));
+    else if (s.endsWith('...') && s.length > 3) tail.unshift('...'), (s = s.slice(0, -3));
     else if (/[,;:?!]$/.test(s) && s.length > 1) {
       const m = /[?!]+$|[,;:]$/.exec(s)!;
       if (m[0].length === s.length) break;
       tail.unshift(m[0]);
       s = s.slice(0, -m[0].length);
-    } else if (s.length > 1 && ')]}'.includes(s[s.length - 1])) (tail.unshift(BRACKETS[s[s.length - 1]]), (s = s.slice(0, -1)));
-    else if (s.endsWith("'") && s.length > 1) (tail.unshift("'"), (s = s.slice(0, -1)));
+    } else if (s.length > 1 && ')]}'.includes(s[s.length - 1])) tail.unshift(BRACKETS[s[s.length - 1]]), (s = s.slice(0, -1));
+    else if (s.endsWith("'") && s.length > 1) tail.unshift("'"), (s = s.slice(0, -1));
     else if (s.endsWith('.') && s.length > 1 && !s.endsWith('..')) {
       if (isAbbreviation(s)) {
         // An abbreviation keeps its period; at the end of the line a sentence period follows it.

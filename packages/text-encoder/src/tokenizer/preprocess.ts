@@ -75,12 +75,7 @@ export function preQuestion(text: string, maxWords: number = QUESTION_MAX_WORDS)
 export function preCaption(text: string, maxWords: number = CAPTION_MAX_WORDS): string {
   checkText(text, 'caption');
   checkMaxWords(maxWords);
-  let c = text
-    .toLowerCase()
-    .replace(DELETED, '')
-    .replaceAll('-', ' ')
-    .replaceAll('/', ' ')
-    .replaceAll('<person>', 'person');
+  let c = text.toLowerCase().replace(DELETED, '').replaceAll('-', ' ').replaceAll('/', ' ').replaceAll('<person>', 'person');
   c = collapseWhitespaceRuns(c);
   c = pyRStripChars(c, '\n');
   c = pyStripChars(c, ' ');

@@ -33,10 +33,7 @@ interface GoldenCase {
   truncated: boolean;
 }
 
-const CASES: GoldenCase[] = readFileSync(
-  new URL('../../../../fixtures/goldens/tokenizer/cases.jsonl', import.meta.url),
-  'utf8',
-)
+const CASES: GoldenCase[] = readFileSync(new URL('../../../../fixtures/goldens/tokenizer/cases.jsonl', import.meta.url), 'utf8')
   .split('\n')
   .filter((l) => l.trim() !== '')
   .map((l) => JSON.parse(l) as GoldenCase);
@@ -66,12 +63,10 @@ describe('golden cases (original mPLUG-2 code)', () => {
   });
 
   it.each(CASES.map((c, i) => [label(i, c), c] as const))('%s', (name, c) => {
-    const normalized =
-      c.kind === 'question' ? preQuestion(c.text, 50) : c.kind === 'caption' ? preCaption(c.text, 80) : c.text;
+    const normalized = c.kind === 'question' ? preQuestion(c.text, 50) : c.kind === 'caption' ? preCaption(c.text, 80) : c.text;
     expect(normalized, `${name}: normalized`).toBe(c.normalized);
 
-    const expectedInput =
-      c.kind === 'question' ? normalized : c.kind === 'answer' ? `${c.text}[SEP]` : `a video of${normalized}[SEP]`;
+    const expectedInput = c.kind === 'question' ? normalized : c.kind === 'answer' ? `${c.text}[SEP]` : `a video of${normalized}[SEP]`;
     expect(expectedInput, `${name}: tokenizer_input`).toBe(c.tokenizer_input);
 
     const enc = tok.encode(c.tokenizer_input, { maxLength: c.max_length });
@@ -81,12 +76,7 @@ describe('golden cases (original mPLUG-2 code)', () => {
     expect(tok.encode(c.tokenizer_input).inputIds.length > enc.inputIds.length, `${name}: truncated`).toBe(c.truncated);
 
     // The task helpers, from the raw text.
-    const task =
-      c.kind === 'question'
-        ? tok.encodeQuestions([c.text])
-        : c.kind === 'answer'
-          ? tok.encodeAnswers([c.text])
-          : tok.encodeCaptions([c.text]);
+    const task = c.kind === 'question' ? tok.encodeQuestions([c.text]) : c.kind === 'answer' ? tok.encodeAnswers([c.text]) : tok.encodeCaptions([c.text]);
     expect(task.texts, `${name}: task helper input`).toEqual([c.tokenizer_input]);
     expect(task.inputIds, `${name}: task helper input_ids`).toEqual([c.input_ids]);
     expect(task.attentionMask, `${name}: task helper attention_mask`).toEqual([c.attention_mask]);
@@ -95,12 +85,7 @@ describe('golden cases (original mPLUG-2 code)', () => {
   it.each(['question', 'answer', 'caption'] as const)('%s batch = goldens right-padded with [PAD] to the longest', (kind) => {
     const cases = CASES.filter((c) => c.kind === kind);
     const texts = cases.map((c) => c.text);
-    const batch =
-      kind === 'question'
-        ? tok.encodeQuestions(texts)
-        : kind === 'answer'
-          ? tok.encodeAnswers(texts)
-          : tok.encodeCaptions(texts);
+    const batch = kind === 'question' ? tok.encodeQuestions(texts) : kind === 'answer' ? tok.encodeAnswers(texts) : tok.encodeCaptions(texts);
     const len = Math.max(...cases.map((c) => c.input_ids.length));
     expect(batch.inputIds.length).toBe(cases.length);
     cases.forEach((c, i) => {
@@ -201,8 +186,14 @@ describe('encodeBatch', () => {
 
   it('applies maxLength to every item', () => {
     const b = tok.encodeBatch(['a man is cooking', 'a'], { maxLength: 3 });
-    expect(b.inputIds).toEqual([[101, ...ids('a', 'man')], [101, ...ids('a'), 0]]);
-    expect(b.attentionMask).toEqual([[1, 1, 1], [1, 1, 0]]);
+    expect(b.inputIds).toEqual([
+      [101, ...ids('a', 'man')],
+      [101, ...ids('a'), 0],
+    ]);
+    expect(b.attentionMask).toEqual([
+      [1, 1, 1],
+      [1, 1, 0],
+    ]);
   });
 
   it('handles an empty batch', () => {

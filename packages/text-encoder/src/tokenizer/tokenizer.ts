@@ -81,13 +81,7 @@ export const EOS = '[SEP]';
 export const CAPTION_MAX_LENGTH = 20;
 
 /** transformers' `unique_no_split_tokens` (sorted), split out in this order. */
-const NO_SPLIT_TOKENS: readonly string[] = [
-  SPECIAL_TOKENS.cls,
-  SPECIAL_TOKENS.mask,
-  SPECIAL_TOKENS.pad,
-  SPECIAL_TOKENS.sep,
-  SPECIAL_TOKENS.unk,
-];
+const NO_SPLIT_TOKENS: readonly string[] = [SPECIAL_TOKENS.cls, SPECIAL_TOKENS.mask, SPECIAL_TOKENS.pad, SPECIAL_TOKENS.sep, SPECIAL_TOKENS.unk];
 const NO_SPLIT = new Set(NO_SPLIT_TOKENS);
 /** Splits text into [text, special, text, special, ..., text]. */
 const SPECIAL_SPLITTER = /(\[(?:CLS|MASK|PAD|SEP|UNK)\])/;
@@ -433,10 +427,7 @@ export class Mplug2Tokenizer {
   decode(ids: ArrayLike<number | bigint>): string {
     let text = pyStrip(this.convertIdsToTokens(ids).join(' ').replaceAll(' ##', ''));
     text = cleanUpTokenization(text);
-    text = text
-      .replaceAll(SPECIAL_TOKENS.sep, '')
-      .replaceAll(SPECIAL_TOKENS.cls, '')
-      .replaceAll(SPECIAL_TOKENS.pad, '');
+    text = text.replaceAll(SPECIAL_TOKENS.sep, '').replaceAll(SPECIAL_TOKENS.cls, '').replaceAll(SPECIAL_TOKENS.pad, '');
     return pyStrip(text);
   }
 

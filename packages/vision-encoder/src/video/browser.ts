@@ -78,7 +78,11 @@ const documentOf = () => (globalThis as { document?: Doc }).document;
 function documentOrThrow(what: string): Doc {
   const doc = documentOf();
   if (!doc)
-    throw new VideoDecodeError(what, 'the <video> element decoder needs a document', 'use an MP4/MOV (H.264, VP9, AV1) so WebCodecs decodes it in the worker, or decode on the page and post the pixel values');
+    throw new VideoDecodeError(
+      what,
+      'the <video> element decoder needs a document',
+      'use an MP4/MOV (H.264, VP9, AV1) so WebCodecs decodes it in the worker, or decode on the page and post the pixel values',
+    );
   return doc;
 }
 
@@ -99,7 +103,7 @@ interface VideoBytes {
 }
 
 async function readVideoBytes(src: VideoSource): Promise<VideoBytes> {
-  const name = typeof src === 'string' ? src : (src as File).name ?? 'video';
+  const name = typeof src === 'string' ? src : ((src as File).name ?? 'video');
   const blob = await asBlob(src);
   const read: ByteReader = async (s, e) => new Uint8Array(await blob.slice(s, e).arrayBuffer());
   // A table that does not parse (not MP4, or a truncated moov box) leaves the element decoder to judge the file.
@@ -110,7 +114,14 @@ async function readVideoBytes(src: VideoSource): Promise<VideoBytes> {
 function waitFor(el: HTMLVideoElement, event: string, what: string, timeoutMs: number): Promise<void> {
   return new Promise((resolve, reject) => {
     const t = setTimeout(() => done(new VideoDecodeError(what, `timed out waiting for '${event}' after ${timeoutMs} ms`)), timeoutMs);
-    const onErr = () => done(new VideoDecodeError(what, `the browser cannot decode it (${el.error?.message || `media error ${el.error?.code ?? '?'}`})`, 'check the codec: browsers decode H.264, VP8/VP9 and AV1'));
+    const onErr = () =>
+      done(
+        new VideoDecodeError(
+          what,
+          `the browser cannot decode it (${el.error?.message || `media error ${el.error?.code ?? '?'}`})`,
+          'check the codec: browsers decode H.264, VP8/VP9 and AV1',
+        ),
+      );
     const onOk = () => done();
     function done(e?: Error) {
       clearTimeout(t);
@@ -126,7 +137,8 @@ function waitFor(el: HTMLVideoElement, event: string, what: string, timeoutMs: n
 
 /** Frame rate measured from presented frames (`requestVideoFrameCallback`), for containers without a sample table. */
 async function measureFps(el: HTMLVideoElement): Promise<number> {
-  const rvfc = (el as HTMLVideoElement & { requestVideoFrameCallback?: (cb: (now: number, meta: { mediaTime: number }) => void) => number }).requestVideoFrameCallback;
+  const rvfc = (el as HTMLVideoElement & { requestVideoFrameCallback?: (cb: (now: number, meta: { mediaTime: number }) => void) => number })
+    .requestVideoFrameCallback;
   if (!rvfc) return 0;
   const times: number[] = [];
   el.muted = true;
@@ -141,7 +153,11 @@ async function measureFps(el: HTMLVideoElement): Promise<number> {
     setTimeout(resolve, 3000);
   });
   el.pause();
-  const d = times.slice(1).map((t, i) => t - times[i]).filter((x) => x > 0).sort((a, b) => a - b);
+  const d = times
+    .slice(1)
+    .map((t, i) => t - times[i])
+    .filter((x) => x > 0)
+    .sort((a, b) => a - b);
   return d.length ? 1 / d[Math.floor(d.length / 2)] : 0;
 }
 
@@ -162,7 +178,10 @@ export class BrowserVideo {
     return BrowserVideo.openBytes(await readVideoBytes(src), options);
   }
 
-  private static async openBytes({ name, blob, table }: VideoBytes, options: Pick<BrowserLoadVideoOptions, 'frameCount' | 'fps' | 'timeoutMs'>): Promise<BrowserVideo> {
+  private static async openBytes(
+    { name, blob, table }: VideoBytes,
+    options: Pick<BrowserLoadVideoOptions, 'frameCount' | 'fps' | 'timeoutMs'>,
+  ): Promise<BrowserVideo> {
     const doc = documentOrThrow(name);
     const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     const objectUrl = URL.createObjectURL(blob);
@@ -219,7 +238,9 @@ export class BrowserVideo {
     }
     const { videoWidth: w, videoHeight: h } = this.el;
     const canvas =
-      typeof OffscreenCanvas !== 'undefined' ? new OffscreenCanvas(w, h) : Object.assign(documentOrThrow(this.name).createElement('canvas'), { width: w, height: h });
+      typeof OffscreenCanvas !== 'undefined'
+        ? new OffscreenCanvas(w, h)
+        : Object.assign(documentOrThrow(this.name).createElement('canvas'), { width: w, height: h });
     const ctx = (canvas as HTMLCanvasElement).getContext('2d', { willReadFrequently: true }) as CanvasRenderingContext2D | null;
     if (!ctx) throw new VideoDecodeError(this.name, 'no 2D canvas context');
     ctx.drawImage(this.el, 0, 0, w, h);
@@ -252,7 +273,13 @@ export async function loadVideo(src: VideoSource, options: BrowserLoadVideoOptio
       : ({ supported: false, reason: 'WebCodecs decoding reads MP4/MOV files and this is not one (or its moov box is missing)' } as const);
     if (support.supported) return loadWithWebCodecs(bytes as VideoBytes & { table: Mp4FrameTable }, support.config, options);
     if (choice === 'webcodecs' || !documentOf())
-      throw new VideoDecodeError(bytes.name, support.reason, choice === 'webcodecs' ? "decoder: 'element' decodes with a <video> element on a page" : 'decode on the page (a <video> element) and post the pixel values to the worker');
+      throw new VideoDecodeError(
+        bytes.name,
+        support.reason,
+        choice === 'webcodecs'
+          ? "decoder: 'element' decodes with a <video> element on a page"
+          : 'decode on the page (a <video> element) and post the pixel values to the worker',
+      );
   }
   // The module-internal entry that takes the bytes already read (bracket access reaches the private static).
   const video = await BrowserVideo['openBytes'](bytes, options);
@@ -270,12 +297,19 @@ export async function loadVideo(src: VideoSource, options: BrowserLoadVideoOptio
   }
 }
 
-async function loadWithWebCodecs(bytes: VideoBytes & { table: Mp4FrameTable }, config: VideoDecoderConfig, options: BrowserLoadVideoOptions): Promise<BrowserLoadedVideo> {
+async function loadWithWebCodecs(
+  bytes: VideoBytes & { table: Mp4FrameTable },
+  config: VideoDecoderConfig,
+  options: BrowserLoadVideoOptions,
+): Promise<BrowserLoadedVideo> {
   const { table } = bytes;
   const frameCount = options.frameCount ?? table.frameCount;
   if (frameCount > table.frameCount) throw new InvalidOptionError('frameCount', `${frameCount} exceeds the ${table.frameCount} frames of ${bytes.name}`);
   const frameIndices = sampleFrameIndices(options.numFrames, frameCount);
-  const decoded = await decodeFramesWebCodecs(bytes.read, bytes.blob.size, table, config, frameIndices, { file: bytes.name, timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS });
+  const decoded = await decodeFramesWebCodecs(bytes.read, bytes.blob.size, table, config, frameIndices, {
+    file: bytes.name,
+    timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+  });
   const distinct = [...new Set(frameIndices)];
   const first = decoded.get(distinct[0])!;
   const info: BrowserVideoInfo = {
@@ -312,7 +346,10 @@ export async function loadImage(src: VideoSource, options: BrowserLoadVideoOptio
   const frame = rgbaToRgb({ data: ctx.getImageData(0, 0, w, h).data, width: w, height: h });
   const frameIndices = sampleFrameIndices(options.numFrames, 1);
   return {
-    pixelValues: preprocessSampledFrames(frameIndices.map(() => frame), { size: options.size }),
+    pixelValues: preprocessSampledFrames(
+      frameIndices.map(() => frame),
+      { size: options.size },
+    ),
     frameIndices,
     info: { frameCount: 1, frameCountSource: 'container', fps: 0, width: w, height: h, durationS: 0, codec: '', format: blob.type, decoder: 'image' },
     ...(options.keepFrames ? { frames: [frame] } : {}),

@@ -5,23 +5,12 @@ import { join } from 'node:path';
 import { InvalidOptionError, VideoDecodeError } from '@mplug2/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VideoFrameCountError, checkFfmpeg, decodeFrames, probeVideo } from './ffmpeg.js';
-import {
-  GOLDEN_VIDEO,
-  firstBitMismatch,
-  float32s,
-  goldenConfig,
-  goldenTensors,
-  int64s,
-  sha256,
-  uint8s,
-} from './golden.testutil.js';
+import { GOLDEN_VIDEO, firstBitMismatch, float32s, goldenConfig, goldenTensors, int64s, sha256, uint8s } from './golden.testutil.js';
 import { loadImage, loadVideo } from './load.js';
 import { sampleFrameIndices } from './sampling.js';
 import { preprocessFrames } from './transform.js';
 
-const hasFfmpeg =
-  spawnSync('ffmpeg', ['-version'], { stdio: 'ignore' }).status === 0 &&
-  spawnSync('ffprobe', ['-version'], { stdio: 'ignore' }).status === 0;
+const hasFfmpeg = spawnSync('ffmpeg', ['-version'], { stdio: 'ignore' }).status === 0 && spawnSync('ffprobe', ['-version'], { stdio: 'ignore' }).status === 0;
 
 const cfg = goldenConfig();
 const m = goldenTensors();
@@ -116,9 +105,45 @@ describe.skipIf(!hasFfmpeg)('ffmpeg: generated files, errors, early stop', () =>
     // 2 min at 64x48: 3600 frames, 33 MB of raw RGB.
     ff('-f', 'lavfi', '-i', 'testsrc=duration=120:size=64x48:rate=30', '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', p('long.mp4'));
     // Variable frame rate: 60 frames, the last 30 spread 3x apart.
-    ff('-f', 'lavfi', '-i', 'testsrc=duration=2:size=64x48:rate=30', '-vf', "setpts='if(lt(N,30),N,30+(N-30)*3)/30/TB'", '-fps_mode', 'passthrough', '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', p('vfr.mp4'));
+    ff(
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc=duration=2:size=64x48:rate=30',
+      '-vf',
+      "setpts='if(lt(N,30),N,30+(N-30)*3)/30/TB'",
+      '-fps_mode',
+      'passthrough',
+      '-c:v',
+      'libx264',
+      '-preset',
+      'ultrafast',
+      '-pix_fmt',
+      'yuv420p',
+      p('vfr.mp4'),
+    );
     ff('-f', 'lavfi', '-i', 'sine=duration=1', '-c:a', 'aac', p('audio.m4a'));
-    ff('-f', 'lavfi', '-i', 'sine=duration=1', '-f', 'lavfi', '-i', 'testsrc=size=32x32:duration=0.04', '-map', '0', '-map', '1', '-c:a', 'aac', '-c:v', 'png', '-disposition:v', 'attached_pic', p('cover.m4a'));
+    ff(
+      '-f',
+      'lavfi',
+      '-i',
+      'sine=duration=1',
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc=size=32x32:duration=0.04',
+      '-map',
+      '0',
+      '-map',
+      '1',
+      '-c:a',
+      'aac',
+      '-c:v',
+      'png',
+      '-disposition:v',
+      'attached_pic',
+      p('cover.m4a'),
+    );
     ff('-f', 'lavfi', '-i', 'testsrc=size=80x60', '-frames:v', '1', p('image.png'));
     ff('-f', 'lavfi', '-i', 'testsrc=duration=1:size=64x48:rate=30', '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', p('moov-at-end.mp4'));
     ff('-i', p('moov-at-end.mp4'), '-c', 'copy', '-metadata:s:v:0', 'rotate=90', p('rotated.mp4'));
@@ -270,11 +295,7 @@ describe.skipIf(!hasFfmpeg)('ffmpeg: generated files, errors, early stop', () =>
 
   it('timeouts kill the tool and throw VideoDecodeError', async () => {
     const t0 = Date.now();
-    await decodeError(
-      probeVideo(GOLDEN_VIDEO, { ffprobePath: p('slow-ffprobe'), timeoutMs: 200 }),
-      GOLDEN_VIDEO,
-      /did not finish within the 200 ms timeout/,
-    );
+    await decodeError(probeVideo(GOLDEN_VIDEO, { ffprobePath: p('slow-ffprobe'), timeoutMs: 200 }), GOLDEN_VIDEO, /did not finish within the 200 ms timeout/);
     expect(Date.now() - t0).toBeLessThan(5000);
   });
 

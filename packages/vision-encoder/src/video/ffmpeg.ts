@@ -131,8 +131,7 @@ function ffprobeBin(o: FfmpegBinaries | undefined): string {
 
 function checkTimeout(value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !(value > 0))
-    throw new InvalidOptionError('timeoutMs', `must be a positive number of milliseconds, got ${String(value)}`);
+  if (typeof value !== 'number' || !(value > 0)) throw new InvalidOptionError('timeoutMs', `must be a positive number of milliseconds, got ${String(value)}`);
   return value;
 }
 
@@ -155,25 +154,21 @@ function left(b: Budget): number {
 
 /** Resolves the path and checks it is a non-empty regular file; returns the absolute path. */
 async function checkFile(file: string): Promise<string> {
-  if (typeof file !== 'string' || file.length === 0)
-    throw new InvalidOptionError('file', 'must be a non-empty path');
+  if (typeof file !== 'string' || file.length === 0) throw new InvalidOptionError('file', 'must be a non-empty path');
   const abs = resolvePath(file);
   let st;
   try {
     st = await stat(abs);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR')
-      throw new VideoDecodeError(file, 'file does not exist', `check the path (resolved to ${abs})`, { cause: e });
+    if (code === 'ENOENT' || code === 'ENOTDIR') throw new VideoDecodeError(file, 'file does not exist', `check the path (resolved to ${abs})`, { cause: e });
     throw new VideoDecodeError(file, `cannot read the file (${code ?? String(e)})`, 'check the path and its permissions', {
       cause: e,
     });
   }
   if (st.isDirectory()) throw new VideoDecodeError(file, 'is a directory, not a video file', 'pass the path of a video file');
-  if (!st.isFile())
-    throw new VideoDecodeError(file, 'is not a regular file', 'copy the stream to a regular file first');
-  if (st.size === 0)
-    throw new VideoDecodeError(file, 'file is empty (0 bytes)', 'the download or recording did not complete; get the file again');
+  if (!st.isFile()) throw new VideoDecodeError(file, 'is not a regular file', 'copy the stream to a regular file first');
+  if (st.size === 0) throw new VideoDecodeError(file, 'file is empty (0 bytes)', 'the download or recording did not complete; get the file again');
   return abs;
 }
 
@@ -260,10 +255,8 @@ function run(tool: 'ffmpeg' | 'ffprobe', bin: string, args: string[], file: stri
     o.signal?.addEventListener('abort', onAbort, { once: true });
 
     child.on('error', (e: NodeJS.ErrnoException) => {
-      if (e.code === 'ENOENT')
-        finish(new VideoDecodeError(file, `${tool} not found (tried '${bin}')`, INSTALL_REMEDY, { cause: e }));
-      else if (e.code === 'EACCES')
-        finish(new VideoDecodeError(file, `${tool} at '${bin}' is not executable`, INSTALL_REMEDY, { cause: e }));
+      if (e.code === 'ENOENT') finish(new VideoDecodeError(file, `${tool} not found (tried '${bin}')`, INSTALL_REMEDY, { cause: e }));
+      else if (e.code === 'EACCES') finish(new VideoDecodeError(file, `${tool} at '${bin}' is not executable`, INSTALL_REMEDY, { cause: e }));
       else finish(new VideoDecodeError(file, `could not run ${tool} ('${bin}'): ${e.message}`, INSTALL_REMEDY, { cause: e }));
     });
     child.stderr!.setEncoding('utf8');
@@ -292,7 +285,10 @@ function run(tool: 'ffmpeg' | 'ffprobe', bin: string, args: string[], file: stri
  */
 export async function checkFfmpeg(options: FfmpegBinaries & { timeoutMs?: number } = {}): Promise<void> {
   const budget = makeBudget(options.timeoutMs, DEFAULT_PROBE_TIMEOUT_MS);
-  for (const [tool, bin] of [['ffmpeg', ffmpegBin(options)], ['ffprobe', ffprobeBin(options)]] as const) {
+  for (const [tool, bin] of [
+    ['ffmpeg', ffmpegBin(options)],
+    ['ffprobe', ffprobeBin(options)],
+  ] as const) {
     const r = await run(tool, bin, ['-version'], bin, { budget });
     if (r.code !== 0) throw new VideoDecodeError(bin, `${tool} -version exited with code ${r.code}: ${lastLines(r.stderr, 200)}`, INSTALL_REMEDY);
   }
@@ -338,10 +334,8 @@ async function ffprobeJson(
   });
   if (r.code !== 0) {
     const why = lastLines(r.stderr) || `exit code ${r.code}`;
-    const notVideo =
-      'check that the file is a complete video (mp4, mov, webm, mkv, avi, gif...) or image, not another kind of file with a video extension';
-    const truncated =
-      'the mp4/mov index (moov atom) is missing: the file is truncated or the recording was not finalised; re-download or re-export it';
+    const notVideo = 'check that the file is a complete video (mp4, mov, webm, mkv, avi, gif...) or image, not another kind of file with a video extension';
+    const truncated = 'the mp4/mov index (moov atom) is missing: the file is truncated or the recording was not finalised; re-download or re-export it';
     throw new VideoDecodeError(
       file,
       `is not a video or image ffprobe can read: ${why}`,
@@ -418,8 +412,7 @@ export async function probeWithin(file: string, options: ProbeOptions, budget: B
     );
     frameCount = Number.parseInt(counted.streams?.[0]?.nb_read_packets ?? '', 10);
   }
-  if (!(frameCount > 0))
-    throw new VideoDecodeError(file, 'the video stream has no frames', 'the file is empty or truncated; re-download or re-export it');
+  if (!(frameCount > 0)) throw new VideoDecodeError(file, 'the video stream has no frames', 'the file is empty or truncated; re-download or re-export it');
   const fps = parseRate(video.avg_frame_rate) || parseRate(video.r_frame_rate);
   let durationS = parseNum(video.duration);
   if (!(durationS > 0)) durationS = parseNum(probe.format?.duration);
@@ -444,10 +437,8 @@ const fpsModeSupport = new Map<string, boolean>();
 function checkIndices(indices: readonly number[], frameCount: number): void {
   if (!indices || typeof indices.length !== 'number') throw new InvalidOptionError('indices', 'must be an array of frame indices');
   for (const i of indices) {
-    if (!Number.isSafeInteger(i) || i < 0)
-      throw new InvalidOptionError('indices', `frame indices must be integers >= 0, got ${String(i)}`);
-    if (i >= frameCount)
-      throw new InvalidOptionError('indices', `frame index ${i} is out of range: the video has ${frameCount} frame(s)`);
+    if (!Number.isSafeInteger(i) || i < 0) throw new InvalidOptionError('indices', `frame indices must be integers >= 0, got ${String(i)}`);
+    if (i >= frameCount) throw new InvalidOptionError('indices', `frame index ${i} is out of range: the video has ${frameCount} frame(s)`);
   }
 }
 
@@ -465,26 +456,16 @@ function checkIndices(indices: readonly number[], frameCount: number): void {
  *
  * @throws VideoDecodeError, VideoFrameCountError, InvalidOptionError; `signal.reason` on abort.
  */
-export async function decodeFrames(
-  file: string,
-  indices: readonly number[],
-  options: DecodeOptions = {},
-): Promise<DecodeResult> {
+export async function decodeFrames(file: string, indices: readonly number[], options: DecodeOptions = {}): Promise<DecodeResult> {
   return decodeWithin(file, indices, options, makeBudget(options.timeoutMs, DEFAULT_DECODE_TIMEOUT_MS));
 }
 
 /** @internal decodeFrames within a budget shared with the caller. */
-export async function decodeWithin(
-  file: string,
-  indices: readonly number[],
-  options: DecodeOptions,
-  budget: Budget,
-): Promise<DecodeResult> {
+export async function decodeWithin(file: string, indices: readonly number[], options: DecodeOptions, budget: Budget): Promise<DecodeResult> {
   const resize = options.resize;
   if (resize !== undefined) {
     for (const k of ['width', 'height'] as const)
-      if (!Number.isSafeInteger(resize[k]) || resize[k] < 1)
-        throw new InvalidOptionError(`resize.${k}`, `must be an integer >= 1, got ${String(resize[k])}`);
+      if (!Number.isSafeInteger(resize[k]) || resize[k] < 1) throw new InvalidOptionError(`resize.${k}`, `must be an integer >= 1, got ${String(resize[k])}`);
   }
   const info = options.info ?? (await probeWithin(file, options, budget));
   const abs = await checkFile(file);
@@ -523,9 +504,7 @@ export async function decodeWithin(
         offset += take;
         if (offset === frameBytes) {
           if (target) {
-            const data = resize
-              ? resizeNearest({ data: target, width, height }, resize.height, resize.width).data
-              : target;
+            const data = resize ? resizeNearest({ data: target, width, height }, resize.height, resize.width).data : target;
             kept.set(frame, { data, width: resize ? resize.width : width, height: resize ? resize.height : height });
           }
           stats.framesRead = ++frame;

@@ -87,7 +87,9 @@ export function goldenDecodedFrames(): Map<number, Uint8Array> {
 }
 
 export function sha256(data: ArrayBufferView): string {
-  return createHash('sha256').update(new Uint8Array(data.buffer, data.byteOffset, data.byteLength)).digest('hex');
+  return createHash('sha256')
+    .update(new Uint8Array(data.buffer, data.byteOffset, data.byteLength))
+    .digest('hex');
 }
 
 /** Bit pattern comparison of float32 arrays (NaN-safe, -0 vs 0 distinguished): index of first mismatch or -1. */

@@ -49,19 +49,12 @@ export interface LoadedVideo {
 function checkLoadOptions(o: LoadVideoOptions): void {
   if (!o || typeof o !== 'object') throw new InvalidOptionError('options', 'needs {numFrames, size}');
   for (const k of ['numFrames', 'size'] as const)
-    if (!Number.isSafeInteger(o[k]) || o[k] < 1)
-      throw new InvalidOptionError(k, `must be an integer >= 1, got ${String(o[k])}`);
+    if (!Number.isSafeInteger(o[k]) || o[k] < 1) throw new InvalidOptionError(k, `must be an integer >= 1, got ${String(o[k])}`);
   if (o.onShortDecode !== undefined && o.onShortDecode !== 'error' && o.onShortDecode !== 'resample')
     throw new InvalidOptionError('onShortDecode', `must be 'error' or 'resample', got ${String(o.onShortDecode)}`);
 }
 
-async function decodeAndTransform(
-  file: string,
-  frameIndices: number[],
-  info: VideoInfo,
-  o: LoadVideoOptions,
-  budget: Budget,
-): Promise<LoadedVideo> {
+async function decodeAndTransform(file: string, frameIndices: number[], info: VideoInfo, o: LoadVideoOptions, budget: Budget): Promise<LoadedVideo> {
   const { frames } = await decodeWithin(file, frameIndices, { ...o, info, resize: { width: o.size, height: o.size } }, budget);
   return { pixelValues: preprocessSampledFrames(frames, { size: o.size }), frameIndices, info };
 }

@@ -17,7 +17,9 @@ async function table(file: string): Promise<Mp4FrameTable> {
 
 /** ffprobe's packets of the video stream, decode order: byte position, size, pts, keyframe flag. */
 function ffprobePackets(file: string) {
-  const csv = execFileSync('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pts,pos,size,flags', '-of', 'csv=p=0', file], { encoding: 'utf8' });
+  const csv = execFileSync('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pts,pos,size,flags', '-of', 'csv=p=0', file], {
+    encoding: 'utf8',
+  });
   return csv
     .trim()
     .split('\n')
@@ -58,13 +60,50 @@ describe.skipIf(!hasFfmpeg)('MP4 sample table (the WebCodecs demuxer) vs ffprobe
 
   it('interleaved audio, several chunks and keyframes every 10 frames; VP9 (vpcC)', async () => {
     const h264 = join(dir, 'av.mp4');
-    execFileSync('ffmpeg', ['-y', '-v', 'error', '-f', 'lavfi', '-i', 'testsrc=duration=2:size=64x48:rate=25', '-f', 'lavfi', '-i', 'sine=duration=2', '-c:v', 'libx264', '-g', '10', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-shortest', h264]);
+    execFileSync('ffmpeg', [
+      '-y',
+      '-v',
+      'error',
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc=duration=2:size=64x48:rate=25',
+      '-f',
+      'lavfi',
+      '-i',
+      'sine=duration=2',
+      '-c:v',
+      'libx264',
+      '-g',
+      '10',
+      '-pix_fmt',
+      'yuv420p',
+      '-c:a',
+      'aac',
+      '-shortest',
+      h264,
+    ]);
     const t = await table(h264);
     expectSamplesMatchFfprobe(t, h264);
     expect([...t.samples.sync].filter(Boolean).length).toBeGreaterThanOrEqual(5);
 
     const vp9 = join(dir, 'vp9.mp4');
-    execFileSync('ffmpeg', ['-y', '-v', 'error', '-f', 'lavfi', '-i', 'testsrc=duration=1:size=64x48:rate=10', '-c:v', 'libvpx-vp9', '-g', '4', '-pix_fmt', 'yuv420p', vp9]);
+    execFileSync('ffmpeg', [
+      '-y',
+      '-v',
+      'error',
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc=duration=1:size=64x48:rate=10',
+      '-c:v',
+      'libvpx-vp9',
+      '-g',
+      '4',
+      '-pix_fmt',
+      'yuv420p',
+      vp9,
+    ]);
     const v = await table(vp9);
     expectSamplesMatchFfprobe(v, vp9);
     expect(v.codec).toBe('vp09');

@@ -223,7 +223,20 @@ export async function readMp4FrameTable(read: ByteReader, size: number): Promise
     const samples: Mp4Samples = { offset: sampleOffsets(moov, stbl, sizes), size: sizes, pts, sync };
     const sampleOfFrame = Uint32Array.from(order);
     const span = count ? times[count - 1] + durations[count - 1] : 0;
-    return { frameCount: count, times, durations, timescale, width, height, codec, fps: span > 0 ? count / span : 0, durationS: span, samples, sampleOfFrame, codecConfig };
+    return {
+      frameCount: count,
+      times,
+      durations,
+      timescale,
+      width,
+      height,
+      codec,
+      fps: span > 0 ? count / span : 0,
+      durationS: span,
+      samples,
+      sampleOfFrame,
+      codecConfig,
+    };
   }
   return null;
 }

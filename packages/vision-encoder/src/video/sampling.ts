@@ -5,8 +5,7 @@
 import { InvalidOptionError } from '@mplug2/core';
 
 function checkCount(option: string, value: number, what: string): void {
-  if (!Number.isSafeInteger(value) || value < 1)
-    throw new InvalidOptionError(option, `${what} must be an integer >= 1, got ${String(value)}`);
+  if (!Number.isSafeInteger(value) || value < 1) throw new InvalidOptionError(option, `${what} must be an integer >= 1, got ${String(value)}`);
 }
 
 /**

@@ -1,15 +1,6 @@
 import { InvalidOptionError, PortMismatchError } from '@mplug2/core';
 import { describe, expect, it } from 'vitest';
-import {
-  firstBitMismatch,
-  float32s,
-  goldenConfig,
-  goldenDecodedFrames,
-  goldenTensors,
-  int64s,
-  sha256,
-  uint8s,
-} from './golden.testutil.js';
+import { firstBitMismatch, float32s, goldenConfig, goldenDecodedFrames, goldenTensors, int64s, sha256, uint8s } from './golden.testutil.js';
 import {
   nearestSourceIndex,
   normalizeFrames,
@@ -136,12 +127,7 @@ describe('single images, batching, validation', () => {
     const plane = 56 * 56;
     for (let c = 0; c < 3; c++)
       for (let f = 0; f < 3; f++)
-        expect(
-          firstBitMismatch(
-            t.data.subarray((c * 3 + f) * plane, (c * 3 + f + 1) * plane),
-            single.data.subarray(c * plane, (c + 1) * plane),
-          ),
-        ).toBe(-1);
+        expect(firstBitMismatch(t.data.subarray((c * 3 + f) * plane, (c * 3 + f + 1) * plane), single.data.subarray(c * plane, (c + 1) * plane))).toBe(-1);
   });
 
   it('stackVideos gives (batch, channels, frames, height, width)', () => {
@@ -166,9 +152,7 @@ describe('single images, batching, validation', () => {
     expect(() => preprocessSampledFrames([], { size: 8 })).toThrow(InvalidOptionError);
     expect(() => preprocessSampledFrames([img], { size: 0 })).toThrow(InvalidOptionError);
     expect(() => preprocessFrames([img], { numFrames: 0, size: 8 })).toThrow(/numFrames/);
-    expect(() => preprocessSampledFrames([{ data: new Uint8Array(5), width: 2, height: 2 }], { size: 8 })).toThrow(
-      /frames\[0\]/,
-    );
+    expect(() => preprocessSampledFrames([{ data: new Uint8Array(5), width: 2, height: 2 }], { size: 8 })).toThrow(/frames\[0\]/);
     expect(() => normalizeFrames([new Uint8Array(3)], 2)).toThrow(InvalidOptionError);
     expect(() => resizeNearest(img, 4, 4, new Uint8Array(3))).toThrow(InvalidOptionError);
     expect(() => nearestSourceIndex(0, 4)).toThrow(InvalidOptionError);

@@ -25,21 +25,15 @@ export const VIDEO_DIMS = ['channels', 'frames', 'height', 'width'] as const;
 export const VIDEO_BATCH_DIMS = ['batch', 'channels', 'frames', 'height', 'width'] as const;
 
 function checkSize(option: string, value: number): void {
-  if (!Number.isSafeInteger(value) || value < 1)
-    throw new InvalidOptionError(option, `must be an integer >= 1, got ${String(value)}`);
+  if (!Number.isSafeInteger(value) || value < 1) throw new InvalidOptionError(option, `must be an integer >= 1, got ${String(value)}`);
 }
 
 function checkFrame(frame: RgbFrame, what: string): void {
-  if (!frame || !(frame.data instanceof Uint8Array))
-    throw new InvalidOptionError(what, 'must be {data: Uint8Array, width, height} (packed RGB)');
+  if (!frame || !(frame.data instanceof Uint8Array)) throw new InvalidOptionError(what, 'must be {data: Uint8Array, width, height} (packed RGB)');
   checkSize(`${what}.width`, frame.width);
   checkSize(`${what}.height`, frame.height);
   const need = frame.width * frame.height * 3;
-  if (frame.data.length !== need)
-    throw new InvalidOptionError(
-      what,
-      `${frame.width}x${frame.height} RGB needs ${need} bytes, data has ${frame.data.length}`,
-    );
+  if (frame.data.length !== need) throw new InvalidOptionError(what, `${frame.width}x${frame.height} RGB needs ${need} bytes, data has ${frame.data.length}`);
 }
 
 /**
@@ -92,8 +86,7 @@ export function resizeNearest(frame: RgbFrame, outH: number, outW: number, out?:
   checkSize('outH', outH);
   checkSize('outW', outW);
   const dst = out ?? new Uint8Array(outH * outW * 3);
-  if (dst.length !== outH * outW * 3)
-    throw new InvalidOptionError('out', `needs ${outH * outW * 3} bytes, has ${dst.length}`);
+  if (dst.length !== outH * outW * 3) throw new InvalidOptionError('out', `needs ${outH * outW * 3} bytes, has ${dst.length}`);
   const hIdx = cachedIndex(frame.height, outH);
   const wIdx = cachedIndex(frame.width, outW);
   const src = frame.data;
@@ -170,8 +163,7 @@ export interface PreprocessOptions {
 export function preprocessSampledFrames(frames: readonly RgbFrame[], options: PreprocessOptions): Tensor<'float32'> {
   const size = options?.size;
   checkSize('size', size);
-  if (!frames || !(frames.length >= 1))
-    throw new InvalidOptionError('frames', 'needs at least one frame');
+  if (!frames || !(frames.length >= 1)) throw new InvalidOptionError('frames', 'needs at least one frame');
   frames.forEach((f, i) => checkFrame(f, `frames[${i}]`));
   const T = frames.length;
   const plane = size * size;
@@ -209,12 +201,8 @@ export interface SampleAndPreprocessOptions extends PreprocessOptions {
  * A single image is a 1-frame video: pass `[image]` and it is repeated `numFrames` times, exactly
  * as the reference pads short videos.
  */
-export function preprocessFrames(
-  frames: readonly RgbFrame[],
-  options: SampleAndPreprocessOptions,
-): Tensor<'float32'> {
-  if (!frames || !(frames.length >= 1))
-    throw new InvalidOptionError('frames', 'needs at least one frame (a single image is a 1-frame video)');
+export function preprocessFrames(frames: readonly RgbFrame[], options: SampleAndPreprocessOptions): Tensor<'float32'> {
+  if (!frames || !(frames.length >= 1)) throw new InvalidOptionError('frames', 'needs at least one frame (a single image is a 1-frame video)');
   const indices = sampleFrameIndices(options?.numFrames, frames.length);
   return preprocessSampledFrames(
     indices.map((i) => frames[i]),
@@ -229,10 +217,7 @@ export function stackVideos(videos: readonly Tensor<'float32'>[]): Tensor<'float
   videos.forEach((v, i) => {
     if (v.dtype !== 'float32') throw new PortMismatchError('pixel_values', `video ${i} is ${v.dtype}, expected float32`);
     if (v.shape.length !== 4 || v.shape.some((s, j) => s !== shape[j]))
-      throw new PortMismatchError(
-        'pixel_values',
-        `video ${i} has shape [${v.shape}], expected [${shape}] (channels, frames, height, width) like video 0`,
-      );
+      throw new PortMismatchError('pixel_values', `video ${i} has shape [${v.shape}], expected [${shape}] (channels, frames, height, width) like video 0`);
   });
   const n = videos[0].data.length;
   const out = new Float32Array(videos.length * n);
@@ -241,16 +226,11 @@ export function stackVideos(videos: readonly Tensor<'float32'>[]): Tensor<'float
 }
 
 /** Drops the alpha channel of RGBA pixels (canvas `ImageData`, WebCodecs `RGBA`/`RGBX` copies). */
-export function rgbaToRgb(frame: {
-  readonly data: Uint8Array | Uint8ClampedArray;
-  readonly width: number;
-  readonly height: number;
-}): RgbFrame {
+export function rgbaToRgb(frame: { readonly data: Uint8Array | Uint8ClampedArray; readonly width: number; readonly height: number }): RgbFrame {
   checkSize('frame.width', frame.width);
   checkSize('frame.height', frame.height);
   const n = frame.width * frame.height;
-  if (frame.data.length !== n * 4)
-    throw new InvalidOptionError('frame', `${frame.width}x${frame.height} RGBA needs ${n * 4} bytes, has ${frame.data.length}`);
+  if (frame.data.length !== n * 4) throw new InvalidOptionError('frame', `${frame.width}x${frame.height} RGBA needs ${n * 4} bytes, has ${frame.data.length}`);
   const out = new Uint8Array(n * 3);
   const src = frame.data;
   for (let p = 0, s = 0, d = 0; p < n; p++, s += 4, d += 3) {

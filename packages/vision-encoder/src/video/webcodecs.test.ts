@@ -27,7 +27,13 @@ describe.skipIf(!hasFfmpeg)('WebCodecs path, the parts that run without a browse
     let count = 0;
     for (const [index, golden] of goldenDecodedFrames()) {
       const f = yuv.subarray(index * frameSize, (index + 1) * frameSize);
-      const rgb = yuv420ToRgb(f.subarray(0, w * h), f.subarray(w * h, (w * h * 5) / 4), f.subarray((w * h * 5) / 4), { width: w, height: h, yStride: w, cStride: w / 2, cStep: 1 });
+      const rgb = yuv420ToRgb(f.subarray(0, w * h), f.subarray(w * h, (w * h * 5) / 4), f.subarray((w * h * 5) / 4), {
+        width: w,
+        height: h,
+        yStride: w,
+        cStride: w / 2,
+        cStep: 1,
+      });
       for (let i = 0; i < golden.length; i++) {
         const d = Math.abs(rgb.data[i] - golden[i]);
         max = Math.max(max, d);
@@ -49,7 +55,19 @@ describe.skipIf(!hasFfmpeg)('WebCodecs path, the parts that run without a browse
     expect(golden?.description).toBeInstanceOf(Uint8Array);
     expect([golden?.codedWidth, golden?.codedHeight]).toEqual([320, 240]);
     const encode = (name: string, codec: string[]) => {
-      execFileSync('ffmpeg', ['-y', '-v', 'error', '-f', 'lavfi', '-i', 'testsrc=duration=0.5:size=64x48:rate=10', ...codec, '-pix_fmt', 'yuv420p', join(dir, name)]);
+      execFileSync('ffmpeg', [
+        '-y',
+        '-v',
+        'error',
+        '-f',
+        'lavfi',
+        '-i',
+        'testsrc=duration=0.5:size=64x48:rate=10',
+        ...codec,
+        '-pix_fmt',
+        'yuv420p',
+        join(dir, name),
+      ]);
       return config(join(dir, name));
     };
     // VP9 profile 0, 8-bit; AV1 main profile, main tier, 8-bit; levels as the encoders chose.

@@ -136,7 +136,8 @@ class FrameReader {
     const buffer = new Uint8Array(frame.allocationSize());
     const [yPlane, uPlane, vPlane] = await frame.copyTo(buffer);
     const planes = { width, height, yStride: yPlane.stride, cStride: uPlane.stride };
-    if (frame.format === 'NV12') return yuv420ToRgb(buffer.subarray(yPlane.offset), buffer.subarray(uPlane.offset), buffer.subarray(uPlane.offset + 1), { ...planes, cStep: 2 });
+    if (frame.format === 'NV12')
+      return yuv420ToRgb(buffer.subarray(yPlane.offset), buffer.subarray(uPlane.offset), buffer.subarray(uPlane.offset + 1), { ...planes, cStep: 2 });
     return yuv420ToRgb(buffer.subarray(yPlane.offset), buffer.subarray(uPlane.offset), buffer.subarray(vPlane.offset), { ...planes, cStep: 1 });
   }
 
@@ -196,7 +197,12 @@ export async function decodeFramesWebCodecs(
       );
     },
     error(e) {
-      failure ??= new VideoDecodeError(file, `the WebCodecs decoder failed (${e.message})`, 'the file is corrupt or uses a profile this browser cannot decode', { cause: e });
+      failure ??= new VideoDecodeError(
+        file,
+        `the WebCodecs decoder failed (${e.message})`,
+        'the file is corrupt or uses a profile this browser cannot decode',
+        { cause: e },
+      );
     },
   });
   try {
@@ -210,13 +216,23 @@ export async function decodeFramesWebCodecs(
         start = Math.min(start, offset[s]);
         end = Math.max(end, offset[s] + size[s]);
       }
-      if (end > fileSize) throw new VideoDecodeError(file, `sample data up to byte ${end} lies beyond the end of the file (${fileSize} bytes)`, 'the file is truncated');
+      if (end > fileSize)
+        throw new VideoDecodeError(file, `sample data up to byte ${end} lies beyond the end of the file (${fileSize} bytes)`, 'the file is truncated');
       const bytes = await read(start, end);
-      if (bytes.length < end - start) throw new VideoDecodeError(file, `read ${bytes.length} of ${end - start} bytes at offset ${start}`, 'the file is truncated');
+      if (bytes.length < end - start)
+        throw new VideoDecodeError(file, `read ${bytes.length} of ${end - start} bytes at offset ${start}`, 'the file is truncated');
       for (let s = first; s <= last && !failure; s++)
-        decoder.decode(new EncodedVideoChunk({ type: sync[s] ? 'key' : 'delta', timestamp: micros(s), data: bytes.subarray(offset[s] - start, offset[s] - start + size[s]) }));
+        decoder.decode(
+          new EncodedVideoChunk({
+            type: sync[s] ? 'key' : 'delta',
+            timestamp: micros(s),
+            data: bytes.subarray(offset[s] - start, offset[s] - start + size[s]),
+          }),
+        );
       await withTimeout(decoder.flush(), timeoutMs, file, `WebCodecs decoding of samples ${first}..${last}`).catch((e: Error) => {
-        throw failure ?? (e instanceof VideoDecodeError ? e : new VideoDecodeError(file, `the WebCodecs decoder failed (${e.message})`, undefined, { cause: e }));
+        throw (
+          failure ?? (e instanceof VideoDecodeError ? e : new VideoDecodeError(file, `the WebCodecs decoder failed (${e.message})`, undefined, { cause: e }))
+        );
       });
       await Promise.all(conversions);
       if (failure) throw failure;
@@ -228,7 +244,6 @@ export async function decodeFramesWebCodecs(
   } finally {
     if (decoder.state !== 'closed') decoder.close();
   }
-  for (const i of frameIndices)
-    if (!frames.has(i)) throw new VideoDecodeError(file, `the WebCodecs decoder produced no frame ${i}`, 'the file is corrupt');
+  for (const i of frameIndices) if (!frames.has(i)) throw new VideoDecodeError(file, `the WebCodecs decoder produced no frame ${i}`, 'the file is corrupt');
   return frames;
 }
