@@ -9,9 +9,11 @@ import path from 'node:path';
 import { installApp, packPackages } from '../tests/helpers/packed.mjs';
 
 const LIBS = ['core', 'vision-encoder', 'text-encoder', 'universal', 'fusion', 'decoder', 'tasks'];
+// The CLI's own workspace dependencies beyond the libraries.
+const CLI_DEPS = ['converter', 'eval', 'queue', 'server'];
 const SCENARIOS = {
   // `npm install @mplug2/cli`: the CLI's own dependency tree (the other tarballs stand in for the registry).
-  cli: { packages: [...LIBS, 'cli'], extra: {} },
+  cli: { packages: [...LIBS, ...CLI_DEPS, 'cli'], extra: {} },
   // The README's Node install: `npm install @mplug2/tasks onnxruntime-node@1.30.0`.
   'tasks-node': { packages: LIBS, extra: { 'onnxruntime-node': '1.30.0' } },
   // The README's browser install: `npm install @mplug2/tasks`.
@@ -30,7 +32,7 @@ function bytesOf(dir) {
 
 const mb = (b) => (b / 2 ** 20).toFixed(1);
 const wanted = process.argv.slice(2).length ? process.argv.slice(2) : Object.keys(SCENARIOS);
-const tarballs = packPackages([...LIBS, 'cli']);
+const tarballs = packPackages([...LIBS, ...CLI_DEPS, 'cli']);
 const results = [];
 for (const name of wanted) {
   const s = SCENARIOS[name];

@@ -37,6 +37,7 @@ const OPTION_HELP: Record<string, string> = {
   kind: 'tokenizer rules: question, answer or caption',
   video: 'video file to use instead of the bundled sample',
   'demo:question': 'question to ask about the video',
+  restart: 'discard the progress recorded in --out and begin the run again',
   labels: 'CSV of path,label rows (paths relative to the CSV) to fit on',
   head: 'probe head JSON written by classify fit',
   classes: 'comma-separated class names (zeroshot)',
