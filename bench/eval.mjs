@@ -5,7 +5,7 @@
 // against the original's per-question pipeline on this machine (vision + universal + text + fusion +
 // generation for every question: 106.5 s, shared/research/reference-bench.md).
 //
-//   npm run bench:eval -- --size tiny|large [--videos N] [--questions 24] [--batch 4] [--model DIR] [--one-run] [--json]
+//   npm run bench:eval -- --size tiny|large [--videos N] [--questions 24] [--batch 4] [--model DIR] [--one-run | --stages-only] [--json]
 //
 // Two runs of the same dataset: the default (each video encoded once, its questions batched, the
 // video's decoder cross-attention K/V projected once per video) and `videoMemory: false` (the video's
