@@ -9,7 +9,7 @@ export interface EvalOptions extends Pick<GenerationOptions, 'beamSize' | 'minLe
   readonly answers?: readonly string[];
   /** VideoQA ranking: candidates kept after the first-token pass (default: the model's `k_test`). */
   readonly k?: number;
-  /** VideoQA: questions of one video run through text encoder, fusion and decoder together, this many at a time (default 8). */
+  /** VideoQA: questions of one video run through text encoder, fusion and decoder together, this many at a time (default 4; at the large size each question of a batch holds ~0.4 GB of decoder keys/values). */
   readonly batchSize?: number;
   /**
    * VideoQA: project the video's tokens into the decoder's cross-attention keys/values once per
@@ -20,7 +20,7 @@ export interface EvalOptions extends Pick<GenerationOptions, 'beamSize' | 'minLe
 }
 
 /** Default number of questions of one video evaluated together. */
-export const DEFAULT_QUESTION_BATCH = 8;
+export const DEFAULT_QUESTION_BATCH = 4;
 
 /**
  * Evaluates one video: decodes and encodes it once, then answers all its questions in batches

@@ -38,7 +38,7 @@ function printSummary(summary: EvalSummary, json: boolean, ctx: CommandContext):
 }
 
 const USAGE = [
-  'mplug2 eval run <model-dir> --task videoqa|caption --annotations <file.jsonl> --videos <dir> --out <dir> [--answers ans2label.json] [--k 128] [--beam 5] [--batch 8] [--restart] [--meteor-jar meteor-1.5.jar] [--spice-jar spice-1.0.jar] [--backend cpu|wasm|webgpu] [--json] ' +
+  'mplug2 eval run <model-dir> --task videoqa|caption --annotations <file.jsonl> --videos <dir> --out <dir> [--answers ans2label.json] [--k 128] [--beam 5] [--batch 4] [--restart] [--meteor-jar meteor-1.5.jar] [--spice-jar spice-1.0.jar] [--backend cpu|wasm|webgpu] [--json] ' +
     QUEUE_COORDINATOR_USAGE,
   '       mplug2 eval score <results.json> [--annotations <file.jsonl>] [--meteor-jar …] [--spice-jar …] [--json]',
 ].join('\n');
