@@ -104,6 +104,13 @@ for (const w of work) {
 }
 const sequential = stats(seqLat, (performance.now() - t0) / 1000);
 await task.dispose();
+// Rows are printed as they are measured: a run cut short still shows what it measured.
+const f = (x) => x.toFixed(2).padStart(8);
+console.log(
+  `${values.size} model, ${values.route}, ${requests} requests (8 clips, one question each), server --max-batch ${maxBatch} --max-wait-ms ${maxWaitMs}, intra-op threads ${values.threads ?? 'default'}`,
+);
+console.log('                         req/s   p50 s   p95 s   vs sequential   requests/call   answers = library');
+console.log(`sequential library   ${f(sequential.requests_per_s)}${f(sequential.p50_s)}${f(sequential.p95_s)}            1.00x`);
 
 const app = createServer(model, { ...load, tasks: [values.route], maxBatch, maxWaitMs, maxQueue: 1024 });
 await app.modelLoaded;
@@ -143,22 +150,16 @@ for (const clients of levels) {
   );
   const wall = (performance.now() - t) / 1000;
   const [req1, calls1] = await batchCounts();
-  rows.push({ clients, ...stats(lat, wall), mean_requests_per_call: (req1 - req0) / (calls1 - calls0), identical: got.every((g, i) => g === expected[i]) });
+  const r = { clients, ...stats(lat, wall), mean_requests_per_call: (req1 - req0) / (calls1 - calls0), identical: got.every((g, i) => g === expected[i]) };
+  rows.push(r);
+  console.log(
+    `server, ${String(r.clients).padStart(2)} clients    ${f(r.requests_per_s)}${f(r.p50_s)}${f(r.p95_s)}   ${(r.requests_per_s / sequential.requests_per_s).toFixed(2).padStart(12)}x   ${r.mean_requests_per_call.toFixed(2).padStart(13)}   ${r.identical}`,
+  );
 }
 await app.close();
 rmSync(dir, { recursive: true, force: true });
 const loadAfter = os.loadavg();
 
-const f = (x) => x.toFixed(2).padStart(8);
-console.log(
-  `${values.size} model, ${values.route}, ${requests} requests (8 clips, one question each), server --max-batch ${maxBatch} --max-wait-ms ${maxWaitMs}, intra-op threads ${values.threads ?? 'default'}`,
-);
-console.log('                         req/s   p50 s   p95 s   vs sequential   requests/call   answers = library');
-console.log(`sequential library   ${f(sequential.requests_per_s)}${f(sequential.p50_s)}${f(sequential.p95_s)}            1.00x`);
-for (const r of rows)
-  console.log(
-    `server, ${String(r.clients).padStart(2)} clients    ${f(r.requests_per_s)}${f(r.p50_s)}${f(r.p95_s)}   ${(r.requests_per_s / sequential.requests_per_s).toFixed(2).padStart(12)}x   ${r.mean_requests_per_call.toFixed(2).padStart(13)}   ${r.identical}`,
-  );
 console.log(
   `load average (1/5/15 min) before ${loadBefore.map((x) => x.toFixed(2)).join('/')}, after ${loadAfter.map((x) => x.toFixed(2)).join('/')} on ${os.availableParallelism()} cpus`,
 );
