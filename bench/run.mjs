@@ -83,11 +83,21 @@ async function runTask(task, dtype) {
   const load_s = (performance.now() - t0) / 1000;
   const answers = task === 'rank' ? rankAnswerList(Mplug2Tokenizer.fromVocab()) : undefined;
   // One call as a user makes it: the video file decoded, every module run, the answer text back.
+  // CPU time and page faults of this process per call: where a slow first call's time goes (its own
+  // work, faulting memory in, or waiting for pages read from disk — major faults).
+  const usage = () => {
+    const u = process.resourceUsage();
+    return { user_s: u.userCPUTime / 1e6, system_s: u.systemCPUTime / 1e6, minor_faults: u.minorPageFault, major_faults: u.majorPageFault };
+  };
   const call = async () => {
+    const u0 = usage();
     const t = performance.now();
     const [r] =
       task === 'caption' ? await runner.caption(SAMPLE) : await runner.ask(SAMPLE, QUESTION, answers ? { answers, k: Math.min(128, answers.length) } : {});
-    return { e2e: (performance.now() - t) / 1000, stages: r.timings, result: task === 'caption' ? { text: r.text ?? r.caption } : { answer: r.answer } };
+    const e2e = (performance.now() - t) / 1000;
+    const u1 = usage();
+    const cpu = Object.fromEntries(Object.keys(u0).map((k) => [k, u1[k] - u0[k]]));
+    return { e2e, cpu, stages: r.timings, result: task === 'caption' ? { text: r.text ?? r.caption } : { answer: r.answer } };
   };
   const cold = await call();
   const peak_rss_gb = process.resourceUsage().maxRSS / 1024 ** 2;
@@ -105,6 +115,8 @@ async function runTask(task, dtype) {
     warm_runs_s: warm.map((r) => r.e2e),
     stages_s: mid.stages,
     cold_stages_s: cold.stages,
+    cold_cpu: cold.cpu,
+    warm_cpu: mid.cpu,
     load_s,
     peak_rss_gb,
     peak_rss_all_runs_gb: process.resourceUsage().maxRSS / 1024 ** 2,
