@@ -90,7 +90,12 @@ const EMPTY = 200;
 const emptyWorker = await QueueWorker.start(url, { queueName: 'bench-empty', modelId: 'm', processors: { nothing: async () => 0 } });
 const emptyCoordinator = await QueueCoordinator.connect(url, { queueName: 'bench-empty', pollMs: 50 });
 const empty = await timed(() =>
-  emptyCoordinator.run({ kind: 'nothing', modelId: 'm', items: Array.from({ length: EMPTY }, (_, i) => ({ id: jobId('nothing', [String(i)]), data: i })), sink: async () => undefined }),
+  emptyCoordinator.run({
+    kind: 'nothing',
+    modelId: 'm',
+    items: Array.from({ length: EMPTY }, (_, i) => ({ id: jobId('nothing', [String(i)]), data: i })),
+    sink: async () => undefined,
+  }),
 );
 await emptyCoordinator.close();
 await emptyWorker.close();

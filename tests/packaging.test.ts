@@ -81,7 +81,11 @@ describe('@mplug2/tasks installed as in a browser project: no onnxruntime-node',
 
 describe('@mplug2/cli installed as in a Node project: a lean install', () => {
   it('brings neither onnxruntime-web nor @lancedb/lancedb (nor sharp, transformers.js); the bin runs and names what a command lacks', async () => {
-    const app = installApp('mplug2-cli-install', { name: 'node-app', private: true, dependencies: packPackages([...PACKAGES, 'converter', 'eval', 'queue', 'server', 'cli']) });
+    const app = installApp('mplug2-cli-install', {
+      name: 'node-app',
+      private: true,
+      dependencies: packPackages([...PACKAGES, 'converter', 'eval', 'queue', 'server', 'cli']),
+    });
     const installed = Object.keys(JSON.parse(readFileSync(path.join(app, 'package-lock.json'), 'utf8')).packages);
     expect(installed).toContain('node_modules/@mplug2/cli');
     expect(installed).toContain('node_modules/onnxruntime-node');
