@@ -102,6 +102,22 @@ export {
 } from './checkpoint/readers.js';
 // Pickle opcodes by name (the unpickler's table; writers and test builders use it too).
 export { PICKLE_OP } from './checkpoint/pickle.js';
+export { type ZipEntryLayout, type ZipLayout, zipLayout } from './checkpoint/zip.js';
+export {
+  ZIP_LOCAL_HEADER_SIZE,
+  ZIP_VERSION_DEFAULT,
+  ZIP_VERSION_ZIP64,
+  type ZipCentralFields,
+  type ZipEndFields,
+  type ZipHeaderFields,
+  zip64EndRecord,
+  zip64ExtraField,
+  zip64Locator,
+  zipCentralHeader,
+  zipEndOfCentralDirectory,
+  zipLocalHeader,
+  zipPaddingField,
+} from './checkpoint/zip-write.js';
 // CRC-32 (the ZIP checksum), JS or node:zlib's native one.
 export { crc32, crc32Fast } from './crc32.js';
 // float16 ⇄ float32 (one converter per direction, NaN payloads kept).

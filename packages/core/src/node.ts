@@ -128,6 +128,22 @@ export {
   seed32,
   Xoshiro128,
 } from './index.js';
+export { type ZipEntryLayout, type ZipLayout, zipLayout } from './checkpoint/zip.js';
+export {
+  ZIP_LOCAL_HEADER_SIZE,
+  ZIP_VERSION_DEFAULT,
+  ZIP_VERSION_ZIP64,
+  type ZipCentralFields,
+  type ZipEndFields,
+  type ZipHeaderFields,
+  zip64EndRecord,
+  zip64ExtraField,
+  zip64Locator,
+  zipCentralHeader,
+  zipEndOfCentralDirectory,
+  zipLocalHeader,
+  zipPaddingField,
+} from './checkpoint/zip-write.js';
 export { ModelDirectory, openModel, sha256File } from './model-dir.js';
 export { DiskCache, defaultCacheDir } from './disk-cache.js';
 export { abortable, controlledLoad, type LoadControlOptions, type LoadProgressEvent, type SessionLoadProgress } from './load-control.js';

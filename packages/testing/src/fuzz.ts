@@ -7,7 +7,22 @@
  * that) and a third uniformly, so structural bytes are hit often.
  */
 
-import { crc32, PICKLE_OP as OP, prng } from '@mplug2/core';
+import {
+  crc32,
+  PICKLE_OP as OP,
+  prng,
+  ZIP_LOCAL_HEADER_SIZE,
+  type ZipEntryLayout,
+  type ZipLayout,
+  zipCentralHeader,
+  zipEndOfCentralDirectory,
+  zipLayout,
+  zipLocalHeader,
+  zipPaddingField,
+} from '@mplug2/core';
+
+/** Archive layout: core's (`zipLayout` locates the records of a plain zip; `ZipArchive` is the checked reader). */
+export { type ZipEntryLayout, type ZipLayout, zipLayout };
 
 export interface Mutation {
   /** Reproducible description, e.g. `#12 flip@4711^0x20`. */
@@ -153,58 +168,6 @@ export function le(n: number, width: 2 | 4 | 8): Uint8Array {
   return b;
 }
 
-export interface ZipEntryLayout {
-  name: Uint8Array;
-  method: number;
-  crc: number;
-  csize: number;
-  usize: number;
-  lh: number;
-  data: number;
-  cd: number;
-}
-
-export interface ZipLayout {
-  entries: ZipEntryLayout[];
-  cdOffset: number;
-  cdSize: number;
-  eocd: number;
-}
-
-/** A plain (non-zip64) archive's layout, or null when `bytes` is not one. */
-export function zipLayout(bytes: Uint8Array): ZipLayout | null {
-  let eocd = -1;
-  for (let i = bytes.length - 22; i >= Math.max(0, bytes.length - 22 - 65535); i--)
-    if (u32(bytes, i) === 0x06054b50) {
-      eocd = i;
-      break;
-    }
-  if (eocd < 0) return null;
-  const count = u16(bytes, eocd + 10);
-  const cdOffset = u32(bytes, eocd + 16);
-  const entries: ZipEntryLayout[] = [];
-  let p = cdOffset;
-  for (let i = 0; i < count; i++) {
-    if (p + 46 > bytes.length || u32(bytes, p) !== 0x02014b50) return null;
-    const nameLen = u16(bytes, p + 28);
-    const lh = u32(bytes, p + 42);
-    if (lh + 30 > bytes.length) return null;
-    const data = lh + 30 + u16(bytes, lh + 26) + u16(bytes, lh + 28);
-    entries.push({
-      name: bytes.slice(p + 46, p + 46 + nameLen),
-      method: u16(bytes, p + 10),
-      crc: u32(bytes, p + 16),
-      csize: u32(bytes, p + 20),
-      usize: u32(bytes, p + 24),
-      lh,
-      data,
-      cd: p,
-    });
-    p += 46 + nameLen + u16(bytes, p + 30) + u16(bytes, p + 32);
-  }
-  return { entries, cdOffset, cdSize: u32(bytes, eocd + 12), eocd };
-}
-
 export interface ZipOut {
   name: Uint8Array;
   payload: Uint8Array;
@@ -226,59 +189,28 @@ export function writeZip(entries: ZipOut[], options: { align?: number } = {}): U
   const offsets: number[] = [];
   let pos = 0;
   const crcs = entries.map((e) => e.crc ?? crc32(e.payload));
+  const fields = (e: ZipOut, i: number) => ({
+    method: e.method ?? 0,
+    crc32: crcs[i],
+    compressedSize: e.payload.length,
+    size: e.usize ?? e.payload.length,
+    name: e.name,
+  });
   entries.forEach((e, i) => {
     offsets.push(pos);
-    const extra = options.align ? alignmentPadding(pos + 30 + e.name.length, options.align) : new Uint8Array(0);
-    const head = concat([
-      le(0x04034b50, 4),
-      le(20, 2),
-      le(0, 2),
-      le(e.method ?? 0, 2),
-      le(0, 4),
-      le(crcs[i], 4),
-      le(e.payload.length, 4),
-      le(e.usize ?? e.payload.length, 4),
-      le(e.name.length, 2),
-      le(extra.length, 2),
-      e.name,
-      extra,
-    ]);
+    const extra = options.align ? zipPaddingField(pos + ZIP_LOCAL_HEADER_SIZE + e.name.length, options.align) : undefined;
+    const head = zipLocalHeader({ ...fields(e, i), extra });
     parts.push(head, e.payload);
     pos += head.length + e.payload.length;
   });
   const cdStart = pos;
   entries.forEach((e, i) => {
-    const lh = e.lhRaw ?? offsets[e.lhOf ?? i];
-    const c = concat([
-      le(0x02014b50, 4),
-      le(20, 2),
-      le(20, 2),
-      le(0, 2),
-      le(e.method ?? 0, 2),
-      le(0, 4),
-      le(crcs[i], 4),
-      le(e.payload.length, 4),
-      le(e.usize ?? e.payload.length, 4),
-      le(e.name.length, 2),
-      le(0, 2),
-      le(0, 2),
-      le(0, 2),
-      le(0, 2),
-      le(0, 4),
-      le(lh, 4),
-      e.name,
-    ]);
+    const c = zipCentralHeader({ ...fields(e, i), localHeaderOffset: e.lhRaw ?? offsets[e.lhOf ?? i] });
     parts.push(c);
     pos += c.length;
   });
-  parts.push(concat([le(0x06054b50, 4), le(0, 2), le(0, 2), le(entries.length, 2), le(entries.length, 2), le(pos - cdStart, 4), le(cdStart, 4), le(0, 2)]));
+  parts.push(zipEndOfCentralDirectory({ count: entries.length, cdSize: pos - cdStart, cdOffset: cdStart }));
   return concat(parts);
-}
-
-/** The "FB" extra field of a local header whose extra field starts at `at`: the data after it starts at a multiple of `align`. */
-function alignmentPadding(at: number, align: number): Uint8Array {
-  const pad = (align - ((at + 4) % align)) % align;
-  return concat([latin1('FB'), le(pad, 2), new Uint8Array(pad)]);
 }
 
 /** Raw DEFLATE stream (fixed Huffman) that inflates to `n` (rounded up to 258) zero bytes: a zip bomb. */

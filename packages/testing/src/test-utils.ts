@@ -1,10 +1,24 @@
 /**
- * Test helpers (not exported from the package): a ZIP writer and a pickle opcode writer, to
- * craft torch.save-like archives and hostile pickles byte by byte, and rejection checks.
+ * Test helpers (not exported from the package): a ZIP builder (on core's ZIP record writer) and a
+ * pickle opcode writer, to craft torch.save-like archives and hostile pickles byte by byte, and rejection checks.
  */
 import { deflateRawSync } from 'node:zlib';
 import { expect } from 'vitest';
-import { CheckpointFormatError, crc32, PICKLE_OP as OP } from '@mplug2/core';
+import {
+  CheckpointFormatError,
+  crc32,
+  PICKLE_OP as OP,
+  ZIP_LOCAL_HEADER_SIZE,
+  ZIP_VERSION_ZIP64,
+  type ZipCentralFields,
+  zip64EndRecord,
+  zip64ExtraField,
+  zip64Locator,
+  zipCentralHeader,
+  zipEndOfCentralDirectory,
+  zipLocalHeader,
+  zipPaddingField,
+} from '@mplug2/core';
 
 // ---------------------------------------------------------------------------------------------
 // ZIP
@@ -79,10 +93,12 @@ export class Bytes {
 
 const enc = new TextEncoder();
 
+/** Builds the archive with core's ZIP record writer; the options above override fields to craft malformed archives. */
 export function buildZip(entries: ZipInput[], options: ZipBuildOptions = {}): BuiltZip {
   const out = new Bytes();
   const layout: BuiltZip['layout'] = [];
-  const central: { e: ZipInput; name: Uint8Array; lho: number; crc: number; csize: number; size: number; method: number }[] = [];
+  const central: ZipCentralFields[] = [];
+  const z64 = options.zip64 === true;
   for (const e of entries) {
     const name = enc.encode(e.name);
     const method = e.method ?? 0;
@@ -90,59 +106,39 @@ export function buildZip(entries: ZipInput[], options: ZipBuildOptions = {}): Bu
     const size = e.size ?? e.data.length;
     const crc = e.crc ?? crc32(e.data);
     const lho = out.length;
-    let extra = new Uint8Array(0);
-    if (e.align) {
-      const base = lho + 30 + name.length;
-      let pad = (e.align - ((base + 4) % e.align)) % e.align;
-      extra = new Uint8Array(4 + pad);
-      extra.set([0x46, 0x42, pad & 0xff, pad >>> 8]); // "FB" padding field, as torch writes
-    }
-    out.u32(0x04034b50).u16(20).u16(0).u16(method).u16(0).u16(0).u32(crc).u32(payload.length).u32(size);
-    out.u16(name.length).u16(extra.length).bytes(name).bytes(extra);
+    // "FB" padding field, as torch writes
+    const extra = e.align ? zipPaddingField(lho + ZIP_LOCAL_HEADER_SIZE + name.length, e.align) : undefined;
+    const fields = { method, crc32: crc, compressedSize: payload.length, size, name };
+    out.bytes(zipLocalHeader({ ...fields, extra }));
     const dataOffset = out.length;
     out.bytes(payload);
     layout.push({ name: e.name, localHeaderOffset: lho, dataOffset, size: payload.length });
-    central.push({ e, name, lho: e.localHeaderOffset ?? lho, crc, csize: payload.length, size, method });
+    const localHeaderOffset = e.localHeaderOffset ?? lho;
+    central.push(
+      z64
+        ? {
+            ...fields,
+            versionMadeBy: ZIP_VERSION_ZIP64,
+            version: ZIP_VERSION_ZIP64,
+            compressedSize: 0xffffffff,
+            size: 0xffffffff,
+            localHeaderOffset: 0xffffffff,
+            extra: zip64ExtraField([size, payload.length, localHeaderOffset]),
+          }
+        : { ...fields, versionMadeBy: ZIP_VERSION_ZIP64, localHeaderOffset },
+    );
   }
   const cdOffset = out.length;
-  for (const c of central) {
-    const z64 = options.zip64;
-    const extra = new Bytes();
-    if (z64) extra.u16(0x0001).u16(24).u64(c.size).u64(c.csize).u64(c.lho);
-    const ex = extra.done();
-    out
-      .u32(0x02014b50)
-      .u16(45)
-      .u16(z64 ? 45 : 20)
-      .u16(0)
-      .u16(c.method)
-      .u16(0)
-      .u16(0)
-      .u32(c.crc);
-    out.u32(z64 ? 0xffffffff : c.csize).u32(z64 ? 0xffffffff : c.size);
-    out
-      .u16(c.name.length)
-      .u16(ex.length)
-      .u16(0)
-      .u16(0)
-      .u16(0)
-      .u32(0)
-      .u32(z64 ? 0xffffffff : c.lho);
-    out.bytes(c.name).bytes(ex);
-  }
+  for (const c of central) out.bytes(zipCentralHeader(c));
   const cdSize = out.length - cdOffset;
   const count = options.count ?? central.length;
-  if (options.zip64) {
+  if (z64) {
     const recOffset = out.length;
-    out.u32(0x06064b50).u64(44).u16(45).u16(45).u32(0).u32(0).u64(count).u64(count).u64(cdSize).u64(cdOffset);
-    out.u32(0x07064b50).u32(0).u64(recOffset).u32(1);
+    out.bytes(zip64EndRecord({ count, cdSize, cdOffset })).bytes(zip64Locator(recOffset));
   }
   const eocdOffset = out.length;
   const comment = enc.encode(options.comment ?? '');
-  out.u32(0x06054b50).u16(0).u16(0);
-  if (options.zip64) out.u16(0xffff).u16(0xffff).u32(0xffffffff).u32(0xffffffff);
-  else out.u16(count).u16(count).u32(cdSize).u32(cdOffset);
-  out.u16(comment.length).bytes(comment);
+  out.bytes(zipEndOfCentralDirectory(z64 ? { count: 0xffff, cdSize: 0xffffffff, cdOffset: 0xffffffff, comment } : { count, cdSize, cdOffset, comment }));
   return { bytes: out.done(), layout, centralDirectoryOffset: cdOffset, eocdOffset };
 }
 

@@ -20,7 +20,19 @@
 import { open, rm, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import * as zlib from 'node:zlib';
-import { crc32Fast } from '@mplug2/core';
+import {
+  crc32Fast,
+  ZIP_LOCAL_HEADER_SIZE,
+  ZIP_VERSION_DEFAULT,
+  ZIP_VERSION_ZIP64,
+  zip64EndRecord,
+  zip64ExtraField,
+  zip64Locator,
+  zipCentralHeader,
+  zipEndOfCentralDirectory,
+  zipLocalHeader,
+  zipPaddingField,
+} from '@mplug2/core';
 import { buildTorchPickle, numelOf, TORCH_STORAGE, type PickledTensor, type TorchDType } from './torch-pickle.js';
 
 export { buildTorchPickle, contiguousStrides, numelOf, TORCH_STORAGE, type PickledTensor, type TorchDType } from './torch-pickle.js';
@@ -93,65 +105,12 @@ export interface WriteTorchResult {
 // ---------------------------------------------------------------------------------------------
 // ZIP records
 
-const SIG_LOCAL = 0x04034b50;
-const SIG_CENTRAL = 0x02014b50;
-const SIG_EOCD = 0x06054b50;
-const SIG_ZIP64_EOCD = 0x06064b50;
-const SIG_ZIP64_LOCATOR = 0x07064b50;
 const U32_MAX = 0xffffffff;
 const U16_MAX = 0xffff;
 const ALIGNMENT = 64;
-const LOCAL_HEADER = 30;
-const CENTRAL_HEADER = 46;
-const VERSION_DEFAULT = 20;
-const VERSION_ZIP64 = 45;
 /** DOS date 1980-01-01, time 00:00 — fixed, so equal inputs give equal files. */
 const DOS_DATE = (0 << 9) | (1 << 5) | 1;
 const DOS_TIME = 0;
-/** 'FB': torch's padding extra field id. */
-const EXTRA_PADDING = 0x4246;
-const EXTRA_ZIP64 = 0x0001;
-
-/** Little-endian record builder for headers. */
-class Rec {
-  private readonly view: DataView;
-  readonly bytes: Uint8Array;
-  private p = 0;
-  constructor(size: number) {
-    this.bytes = new Uint8Array(size);
-    this.view = new DataView(this.bytes.buffer);
-  }
-  u16(v: number): this {
-    this.view.setUint16(this.p, v, true);
-    this.p += 2;
-    return this;
-  }
-  u32(v: number): this {
-    this.view.setUint32(this.p, v >>> 0, true);
-    this.p += 4;
-    return this;
-  }
-  u64(v: number): this {
-    if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`zip: ${v} is not a valid 64-bit size/offset`);
-    this.view.setUint32(this.p, v % 0x100000000, true);
-    this.view.setUint32(this.p + 4, Math.floor(v / 0x100000000), true);
-    this.p += 8;
-    return this;
-  }
-  raw(b: Uint8Array): this {
-    this.bytes.set(b, this.p);
-    this.p += b.length;
-    return this;
-  }
-  fill(byte: number, n: number): this {
-    this.bytes.fill(byte, this.p, this.p + n);
-    this.p += n;
-    return this;
-  }
-  get length(): number {
-    return this.p;
-  }
-}
 
 const ascii = new TextEncoder();
 
@@ -162,61 +121,43 @@ const ascii = new TextEncoder();
  */
 export function localHeader(name: string, offset: number, size: number, crc: number, zip64: boolean): Uint8Array {
   const nameBytes = ascii.encode(name);
-  const zip64Len = zip64 ? 4 + 16 : 0;
-  const start = offset + LOCAL_HEADER + nameBytes.length + zip64Len + 4;
-  const pad = (ALIGNMENT - (start % ALIGNMENT)) % ALIGNMENT;
-  const extraLen = zip64Len + 4 + pad;
-  const r = new Rec(LOCAL_HEADER + nameBytes.length + extraLen);
-  r.u32(SIG_LOCAL)
-    .u16(zip64 ? VERSION_ZIP64 : VERSION_DEFAULT)
-    .u16(0) // flags: no data descriptor; ASCII names
-    .u16(0) // STORED
-    .u16(DOS_TIME)
-    .u16(DOS_DATE)
-    .u32(crc)
-    .u32(zip64 ? U32_MAX : size)
-    .u32(zip64 ? U32_MAX : size)
-    .u16(nameBytes.length)
-    .u16(extraLen)
-    .raw(nameBytes);
-  if (zip64) r.u16(EXTRA_ZIP64).u16(16).u64(size).u64(size);
-  r.u16(EXTRA_PADDING).u16(pad).fill(0x5a /* 'Z' */, pad);
-  return r.bytes;
+  const zip64Extra = zip64 ? zip64ExtraField([size, size]) : new Uint8Array(0);
+  const padding = zipPaddingField(offset + ZIP_LOCAL_HEADER_SIZE + nameBytes.length + zip64Extra.length, ALIGNMENT, 0x5a /* 'Z' */);
+  const extra = new Uint8Array(zip64Extra.length + padding.length);
+  extra.set(zip64Extra);
+  extra.set(padding, zip64Extra.length);
+  return zipLocalHeader({
+    version: zip64 ? ZIP_VERSION_ZIP64 : ZIP_VERSION_DEFAULT,
+    flags: 0, // no data descriptor; ASCII names
+    method: 0, // STORED
+    time: DOS_TIME,
+    date: DOS_DATE,
+    crc32: crc,
+    compressedSize: zip64 ? U32_MAX : size,
+    size: zip64 ? U32_MAX : size,
+    name: nameBytes,
+    extra,
+  });
 }
 
 /** Central directory header; zip64 extra holds (size, size, offset) for the fields that overflow (or all, when forced). */
 export function centralHeader(e: WrittenEntry, force: boolean): Uint8Array {
-  const nameBytes = ascii.encode(e.name);
   const bigSize = force || e.size >= U32_MAX;
   const bigOffset = force || e.offset >= U32_MAX;
-  const zip64Fields = (bigSize ? 2 : 0) + (bigOffset ? 1 : 0);
-  const extraLen = zip64Fields ? 4 + 8 * zip64Fields : 0;
-  const version = zip64Fields ? VERSION_ZIP64 : VERSION_DEFAULT;
-  const r = new Rec(CENTRAL_HEADER + nameBytes.length + extraLen);
-  r.u32(SIG_CENTRAL)
-    .u16(version) // made by (MS-DOS, like torch)
-    .u16(version) // needed
-    .u16(0)
-    .u16(0)
-    .u16(DOS_TIME)
-    .u16(DOS_DATE)
-    .u32(e.crc32)
-    .u32(bigSize ? U32_MAX : e.size)
-    .u32(bigSize ? U32_MAX : e.size)
-    .u16(nameBytes.length)
-    .u16(extraLen)
-    .u16(0) // comment
-    .u16(0) // disk
-    .u16(0) // internal attributes
-    .u32(0) // external attributes
-    .u32(bigOffset ? U32_MAX : e.offset)
-    .raw(nameBytes);
-  if (zip64Fields) {
-    r.u16(EXTRA_ZIP64).u16(8 * zip64Fields);
-    if (bigSize) r.u64(e.size).u64(e.size);
-    if (bigOffset) r.u64(e.offset);
-  }
-  return r.bytes;
+  const zip64Values = [...(bigSize ? [e.size, e.size] : []), ...(bigOffset ? [e.offset] : [])];
+  const version = zip64Values.length ? ZIP_VERSION_ZIP64 : ZIP_VERSION_DEFAULT;
+  return zipCentralHeader({
+    versionMadeBy: version, // MS-DOS, like torch
+    version,
+    time: DOS_TIME,
+    date: DOS_DATE,
+    crc32: e.crc32,
+    compressedSize: bigSize ? U32_MAX : e.size,
+    size: bigSize ? U32_MAX : e.size,
+    name: ascii.encode(e.name),
+    extra: zip64Values.length ? zip64ExtraField(zip64Values) : undefined,
+    localHeaderOffset: bigOffset ? U32_MAX : e.offset,
+  });
 }
 
 /**
@@ -227,29 +168,11 @@ export function centralHeader(e: WrittenEntry, force: boolean): Uint8Array {
 export function endRecords(count: number, cdOffset: number, cdSize: number, force: boolean): { bytes: Uint8Array; zip64: boolean } {
   const zip64 = force || count >= U16_MAX || cdOffset >= U32_MAX || cdSize >= U32_MAX;
   const parts: Uint8Array[] = [];
-  if (zip64) {
-    const rec = new Rec(56)
-      .u32(SIG_ZIP64_EOCD)
-      .u64(44) // size of the rest of this record
-      .u16(VERSION_ZIP64)
-      .u16(VERSION_ZIP64)
-      .u32(0) // this disk
-      .u32(0) // disk with the central directory
-      .u64(count)
-      .u64(count)
-      .u64(cdSize)
-      .u64(cdOffset);
-    const locator = new Rec(20)
-      .u32(SIG_ZIP64_LOCATOR)
-      .u32(0) // disk with the zip64 end record
-      .u64(cdOffset + cdSize) // the zip64 end record follows the central directory
-      .u32(1); // total disks
-    parts.push(rec.bytes, locator.bytes);
-  }
+  // the zip64 end record follows the central directory
+  if (zip64) parts.push(zip64EndRecord({ count, cdSize, cdOffset }), zip64Locator(cdOffset + cdSize));
   const sat16 = (v: number) => (force || v >= U16_MAX ? U16_MAX : v);
   const sat32 = (v: number) => (force || v >= U32_MAX ? U32_MAX : v);
-  const eocd = new Rec(22).u32(SIG_EOCD).u16(0).u16(0).u16(sat16(count)).u16(sat16(count)).u32(sat32(cdSize)).u32(sat32(cdOffset)).u16(0); // comment length
-  parts.push(eocd.bytes);
+  parts.push(zipEndOfCentralDirectory({ count: sat16(count), cdSize: sat32(cdSize), cdOffset: sat32(cdOffset) }));
   const total = parts.reduce((n, p) => n + p.length, 0);
   const bytes = new Uint8Array(total);
   let o = 0;
@@ -427,7 +350,8 @@ export async function writeTorchCheckpoint(
     });
     if (written !== size) throw new Error(`torch writer: entry '${name}' produced ${written} bytes, expected ${size}`);
     await sink.flush();
-    const crcBytes = new Rec(4).u32(crc).bytes;
+    const crcBytes = new Uint8Array(4);
+    new DataView(crcBytes.buffer).setUint32(0, crc >>> 0, true);
     await sink.writeAt(crcBytes, offset + 14);
     const e: WrittenEntry = { name, offset, dataOffset, size, crc32: crc, zip64 };
     entries.push(e);

@@ -12,17 +12,19 @@ import { crc32Fast, loadZlib } from '../crc32.js';
 import { CheckpointFormatError } from '../errors.js';
 import { type ByteSource, type ReadContext, readExact } from './source.js';
 
-const SIG_LOCAL = 0x04034b50;
-const SIG_CENTRAL = 0x02014b50;
-const SIG_EOCD = 0x06054b50;
-const SIG_ZIP64_EOCD = 0x06064b50;
-const SIG_ZIP64_LOCATOR = 0x07064b50;
+import {
+  ZIP_CENTRAL_HEADER_SIZE as CENTRAL_MIN,
+  ZIP_EOCD_SIZE as EOCD_SIZE,
+  ZIP_LOCAL_HEADER_SIZE as LOCAL_MIN,
+  ZIP_SIG_CENTRAL as SIG_CENTRAL,
+  ZIP_SIG_EOCD as SIG_EOCD,
+  ZIP_SIG_LOCAL as SIG_LOCAL,
+  ZIP_SIG_ZIP64_EOCD as SIG_ZIP64_EOCD,
+  ZIP_SIG_ZIP64_LOCATOR as SIG_ZIP64_LOCATOR,
+  ZIP64_EOCD_SIZE as ZIP64_EOCD_MIN,
+  ZIP64_LOCATOR_SIZE,
+} from './zip-write.js';
 
-const EOCD_SIZE = 22;
-const ZIP64_LOCATOR_SIZE = 20;
-const ZIP64_EOCD_MIN = 56;
-const CENTRAL_MIN = 46;
-const LOCAL_MIN = 30;
 const MAX_COMMENT = 0xffff;
 
 /** DEFLATE records above this many bytes may expand at most MAX_DEFLATE_RATIO times their compressed size. */
@@ -76,6 +78,63 @@ function decodeName(bytes: Uint8Array, utf8Flag: boolean): string {
   for (let i = 0; i < bytes.length; i++) s += String.fromCharCode(bytes[i]);
   // CP437 and ASCII agree below 0x80, which is all torch writes; keep bytes above as latin-1.
   return s;
+}
+
+export interface ZipEntryLayout {
+  name: Uint8Array;
+  method: number;
+  crc: number;
+  csize: number;
+  usize: number;
+  /** Local header offset, data offset and central directory entry offset. */
+  lh: number;
+  data: number;
+  cd: number;
+}
+
+export interface ZipLayout {
+  entries: ZipEntryLayout[];
+  cdOffset: number;
+  cdSize: number;
+  eocd: number;
+}
+
+/**
+ * Byte positions of a plain (non-zip64) archive's records, or null when `bytes` is not one. No
+ * validation beyond what locating the records needs (for tools that rewrite fields: the fuzz);
+ * `ZipArchive.open` is the checked reader.
+ */
+export function zipLayout(bytes: Uint8Array): ZipLayout | null {
+  let eocd = -1;
+  for (let i = bytes.length - EOCD_SIZE; i >= Math.max(0, bytes.length - EOCD_SIZE - MAX_COMMENT); i--)
+    if (u32(bytes, i) === SIG_EOCD) {
+      eocd = i;
+      break;
+    }
+  if (eocd < 0) return null;
+  const count = u16(bytes, eocd + 10);
+  const cdOffset = u32(bytes, eocd + 16);
+  const entries: ZipEntryLayout[] = [];
+  let p = cdOffset;
+  for (let i = 0; i < count; i++) {
+    if (p + CENTRAL_MIN > bytes.length || u32(bytes, p) !== SIG_CENTRAL) return null;
+    const nameLen = u16(bytes, p + 28);
+    const lh = u32(bytes, p + 42);
+    if (lh + LOCAL_MIN > bytes.length) return null;
+    const data = lh + LOCAL_MIN + u16(bytes, lh + 26) + u16(bytes, lh + 28);
+    entries.push({
+      name: bytes.slice(p + CENTRAL_MIN, p + CENTRAL_MIN + nameLen),
+      method: u16(bytes, p + 10),
+      crc: u32(bytes, p + 16),
+      csize: u32(bytes, p + 20),
+      usize: u32(bytes, p + 24),
+      lh,
+      data,
+      cd: p,
+    });
+    p += CENTRAL_MIN + nameLen + u16(bytes, p + 30) + u16(bytes, p + 32);
+  }
+  return { entries, cdOffset, cdSize: u32(bytes, eocd + 12), eocd };
 }
 
 export class ZipArchive {
