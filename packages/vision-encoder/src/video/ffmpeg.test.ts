@@ -13,7 +13,7 @@ import { preprocessFrames } from './transform.js';
 const hasFfmpeg = spawnSync('ffmpeg', ['-version'], { stdio: 'ignore' }).status === 0 && spawnSync('ffprobe', ['-version'], { stdio: 'ignore' }).status === 0;
 
 const cfg = goldenConfig();
-const m = goldenTensors();
+const m = await goldenTensors();
 
 /** Expects `p` to reject with a VideoDecodeError naming `file` and matching `detail`; returns it. */
 async function decodeError(p: Promise<unknown>, file: string, detail: RegExp): Promise<VideoDecodeError> {

@@ -1,59 +1,51 @@
 /**
- * Test-only helpers: the preprocessing golden's location and a minimal safetensors reader
- * (8-byte LE header length, JSON header, raw little-endian data).
+ * Test-only helpers: the preprocessing golden's location and its tensors (read with core's safetensors reader).
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { type CheckpointArray, type CheckpointArrays, type CheckpointDType, openCheckpoint } from '@mplug2/core';
 
 export const PREPROCESS_DIR = fileURLToPath(new URL('../../../../fixtures/goldens/preprocess/', import.meta.url));
 export const GOLDEN_VIDEO = `${PREPROCESS_DIR}testsrc_320x240_30fps_3s.mp4`;
 
 export interface RawTensor {
-  dtype: string;
+  dtype: CheckpointDType;
   shape: number[];
-  bytes: Uint8Array;
+  data: CheckpointArray;
 }
 
-export function readSafetensors(file: string): Map<string, RawTensor> {
-  const buf = readFileSync(file);
-  const u8 = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
-  const headerLen = Number(new DataView(u8.buffer, u8.byteOffset, 8).getBigUint64(0, true));
-  const header = JSON.parse(new TextDecoder().decode(u8.subarray(8, 8 + headerLen))) as Record<
-    string,
-    { dtype: string; shape: number[]; data_offsets: [number, number] }
-  >;
-  const base = 8 + headerLen;
-  const out = new Map<string, RawTensor>();
-  for (const [name, t] of Object.entries(header)) {
-    if (name === '__metadata__') continue;
-    const [a, b] = t.data_offsets;
-    out.set(name, { dtype: t.dtype, shape: t.shape, bytes: u8.slice(base + a, base + b) });
+/** Every tensor of a safetensors file, read with core's checked safetensors reader. */
+export async function readSafetensors(file: string): Promise<Map<string, RawTensor>> {
+  const checkpoint = await openCheckpoint(file);
+  try {
+    const out = new Map<string, RawTensor>();
+    for (const t of checkpoint.list()) out.set(t.name, { dtype: t.dtype, shape: t.shape, data: await checkpoint.read(t.name) });
+    return out;
+  } finally {
+    await checkpoint.close();
   }
-  return out;
 }
 
-function get(m: Map<string, RawTensor>, name: string, dtype: string): RawTensor {
+function get<D extends CheckpointDType>(m: Map<string, RawTensor>, name: string, dtype: D): CheckpointArrays[D] {
   const t = m.get(name);
   if (!t) throw new Error(`golden tensor ${name} missing`);
   if (t.dtype !== dtype) throw new Error(`golden tensor ${name} is ${t.dtype}, expected ${dtype}`);
-  return t;
+  return t.data as CheckpointArrays[D];
 }
 
 export function int64s(m: Map<string, RawTensor>, name: string): number[] {
-  const t = get(m, name, 'I64');
-  return Array.from(new BigInt64Array(t.bytes.buffer, t.bytes.byteOffset, t.bytes.byteLength / 8), Number);
+  return Array.from(get(m, name, 'int64') as BigInt64Array, Number);
 }
 export function uint8s(m: Map<string, RawTensor>, name: string): Uint8Array {
-  return get(m, name, 'U8').bytes;
+  return get(m, name, 'uint8') as Uint8Array;
 }
 export function float32s(m: Map<string, RawTensor>, name: string): Float32Array {
-  const t = get(m, name, 'F32');
-  return new Float32Array(t.bytes.buffer, t.bytes.byteOffset, t.bytes.byteLength / 4);
+  return get(m, name, 'float32') as Float32Array;
 }
 
-let cached: Map<string, RawTensor> | undefined;
-export function goldenTensors(): Map<string, RawTensor> {
+let cached: Promise<Map<string, RawTensor>> | undefined;
+export function goldenTensors(): Promise<Map<string, RawTensor>> {
   cached ??= readSafetensors(`${PREPROCESS_DIR}fixtures.safetensors`);
   return cached;
 }
@@ -78,8 +70,8 @@ export function goldenConfig(): GoldenConfig {
 }
 
 /** The frames decoded by the golden's decoder, keyed by source frame index. */
-export function goldenDecodedFrames(): Map<number, Uint8Array> {
-  const m = goldenTensors();
+export async function goldenDecodedFrames(): Promise<Map<number, Uint8Array>> {
+  const m = await goldenTensors();
   const idx = int64s(m, 'decoded_frame_indices');
   const all = uint8s(m, 'decoded_frames');
   const n = 240 * 320 * 3;

@@ -12,9 +12,9 @@ import {
   type RgbFrame,
 } from './transform.js';
 
-const m = goldenTensors();
+const m = await goldenTensors();
 const cfg = goldenConfig();
-const decoded = goldenDecodedFrames();
+const decoded = await goldenDecodedFrames();
 const W = 320;
 const H = 240;
 const frameAt = (i: number): RgbFrame => {

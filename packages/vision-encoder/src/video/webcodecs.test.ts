@@ -18,14 +18,14 @@ describe.skipIf(!hasFfmpeg)('WebCodecs path, the parts that run without a browse
   const dir = mkdtempSync(join(tmpdir(), 'mplug2-webcodecs-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('yuv420ToRgb on the YUV ffmpeg decodes vs ffmpeg’s own RGB (the golden decoded frames): at most 2, mean 0.28', () => {
+  it('yuv420ToRgb on the YUV ffmpeg decodes vs ffmpeg’s own RGB (the golden decoded frames): at most 2, mean 0.28', async () => {
     const [w, h] = [320, 240];
     const yuv = execFileSync('ffmpeg', ['-v', 'error', '-i', GOLDEN_VIDEO, '-f', 'rawvideo', '-pix_fmt', 'yuv420p', '-'], { maxBuffer: 1 << 26 });
     const frameSize = (w * h * 3) / 2;
     let max = 0;
     let sum = 0;
     let count = 0;
-    for (const [index, golden] of goldenDecodedFrames()) {
+    for (const [index, golden] of await goldenDecodedFrames()) {
       const f = yuv.subarray(index * frameSize, (index + 1) * frameSize);
       const rgb = yuv420ToRgb(f.subarray(0, w * h), f.subarray(w * h, (w * h * 5) / 4), f.subarray((w * h * 5) / 4), {
         width: w,
