@@ -13,12 +13,12 @@
 // A model the backend cannot hold is refused by the SDK before it is fetched: the typed error is
 // reported (`browser.error`). Needs the packages built (`npm run build`).
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { build } from 'esbuild';
+import { loadBrowserHarness } from './browser-harness.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.join(HERE, '..');
@@ -36,23 +36,7 @@ const { values } = parseArgs({
 });
 const threads = Number(values.threads ?? os.availableParallelism());
 const QUESTION = 'what is the man doing?';
-// Inside the repository (node_modules/.cache) so the compiled harness resolves playwright-core and esbuild.
-mkdirSync(path.join(ROOT, 'node_modules/.cache'), { recursive: true });
-const tmp = mkdtempSync(path.join(ROOT, 'node_modules/.cache/mplug2-bench-browser-'));
-
-// The browser tests' harness (Chromium flags, page bundling, the Range + COOP/COEP server), compiled
-// from its TypeScript source so this script uses the same code.
-await build({
-  entryPoints: [path.join(ROOT, 'tests/browser/harness.ts')],
-  outfile: path.join(tmp, 'harness.mjs'),
-  bundle: true,
-  platform: 'node',
-  format: 'esm',
-  packages: 'external',
-  define: { __dirname: JSON.stringify(path.join(ROOT, 'tests/browser')) },
-  logLevel: 'warning',
-});
-const harness = await import(pathToFileURL(path.join(tmp, 'harness.mjs')).href);
+const { harness, dir: tmp, cleanup } = await loadBrowserHarness('browser');
 
 const load = [os.loadavg()[0]];
 /** Node on the same weights (converted once by bench/run.mjs and cached), which also names the model directory. */
@@ -112,10 +96,14 @@ const browser = await harness.launchBrowser();
 let peak = 0;
 let peakAll = 0;
 let samples = 0;
+// The tab's peak per phase (loading, then each call), split at the page's `[bench]` marks: where the memory goes.
+let phase = 'load';
+const phasePeaks = { load: 0 };
 const sampler = setInterval(() => {
   const rss = renderers(browser.profile).map(rssBytes);
   samples++;
   peak = Math.max(peak, ...rss);
+  phasePeaks[phase] = Math.max(phasePeaks[phase] ?? 0, ...rss);
   peakAll = Math.max(
     peakAll,
     rss.reduce((s, x) => s + x, 0),
@@ -124,6 +112,10 @@ const sampler = setInterval(() => {
 let result;
 try {
   const tab = await browser.newPage(`${server.url}/`);
+  tab.on('console', (m) => {
+    const mark = /^\[bench\] (loaded|call (\d+))/.exec(m.text());
+    if (mark) phase = mark[1] === 'loaded' ? 'call 0' : `call ${Number(mark[2]) + 1}`;
+  });
   await tab.waitForFunction(() => document.title.endsWith('ready'));
   tab.setDefaultTimeout(0);
   result = await tab.evaluate((req) => globalThis.mplug2Bench.videoqa(req), {
@@ -138,7 +130,7 @@ try {
   clearInterval(sampler);
   await browser.close();
   await server.close();
-  rmSync(tmp, { recursive: true, force: true });
+  cleanup();
 }
 load.push(os.loadavg()[0]);
 
@@ -161,6 +153,9 @@ const browserOut = {
         },
       }),
   peak_memory_gb: peak / 2 ** 30,
+  peak_memory_by_phase_gb: Object.fromEntries(Object.entries(phasePeaks).map(([k, v]) => [k, v / 2 ** 30])),
+  // From inside the page: onnxruntime-web's wasm heap and V8's JS heap, peaks per phase.
+  heap_peaks_by_phase_gb: result.heapPeaks,
   all_renderers_peak_gb: peakAll / 2 ** 30,
   memory_samples: samples,
 };
@@ -197,11 +192,21 @@ else {
   );
 }
 console.log(
-  `tab peak memory (renderer RSS, ${samples} samples): ${browserOut.peak_memory_gb.toFixed(2)} GB (all renderers ${browserOut.all_renderers_peak_gb.toFixed(2)} GB)`,
+  `tab peak memory (renderer RSS, ${samples} samples): ${browserOut.peak_memory_gb.toFixed(2)} GB (all renderers ${browserOut.all_renderers_peak_gb.toFixed(2)} GB); by phase: ${Object.entries(
+    browserOut.peak_memory_by_phase_gb,
+  )
+    .map(([k, v]) => `${k} ${v.toFixed(2)}`)
+    .join(', ')}`,
 );
 console.log(
   `node: load ${node.load_s.toFixed(1)}, cold ${node.cold_s.toFixed(2)}, warm median ${node.e2e_s.toFixed(2)}, peak RSS ${node.peak_rss_gb.toFixed(2)} GB; answer "${node.result.answer}"`,
 );
+if (result.heapPeaks)
+  console.log(
+    `inside the tab, peaks by phase: ${Object.entries(result.heapPeaks)
+      .map(([k, v]) => `${k}: wasm heap ${v.wasm_heap_gb.toFixed(2)}, JS heap ${v.js_heap_gb.toFixed(2)}`)
+      .join('; ')} (GB)`,
+  );
 if (summary.browser_over_node)
   console.log(`browser / node: ${summary.browser_over_node.toFixed(2)}× (target ≤ 2.5×); tab peak ${browserOut.peak_memory_gb.toFixed(2)} GB (target ≤ 3 GB)`);
 console.log(`load average: ${load.map((l) => l.toFixed(1)).join(' → ')}`);

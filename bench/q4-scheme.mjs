@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { KERNEL_SHAPES, kernelThroughput } from './kernel-graphs.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -22,6 +23,7 @@ const { values } = parseArgs({
   },
 });
 const core = await import('@mplug2/core');
+const onnx = await import('@mplug2/core/onnx');
 const GOLDENS = path.join(path.dirname(fileURLToPath(import.meta.url)), '../fixtures/goldens');
 const threads = values.threads ? Number(values.threads) : undefined;
 const M = Number(values.m);
@@ -38,18 +40,18 @@ for (const golden of ['videoqa_tiny', 'videocaption_tiny']) {
   for (const t of ck.list()) {
     if (t.shape.length !== 2 || !t.name.endsWith('.weight') || /embeddings|norm/i.test(t.name)) continue;
     const [N, K] = t.shape; // Linear (out, in) → the [K, N] the converter quantizes
-    const w = core.transpose2d.apply(await ck.readFloat32(t.name), t.shape);
+    const w = onnx.transpose2d.apply(await ck.readFloat32(t.name), t.shape);
     let ref = 0;
     for (const v of w) ref += v * v;
     for (const s of SCHEMES) {
-      const { q, scale, zeroPoint } = core.quantizeBlocks4(w, K, N, s);
-      const d = core.dequantizeBlocks4(q, scale, zeroPoint, K, N, s);
+      const { q, scale, zeroPoint } = onnx.quantizeBlocks4(w, K, N, s);
+      const d = onnx.dequantizeBlocks4(q, scale, zeroPoint, K, N, s);
       let sq = 0;
       for (let i = 0; i < w.length; i++) sq += (d[i] - w[i]) ** 2;
       errors[label(s)].sq += sq;
       errors[label(s)].ref += ref;
     }
-    const { q, scale } = core.quantizeColumns(w, K, N);
+    const { q, scale } = onnx.quantizeColumns(w, K, N);
     for (let i = 0; i < w.length; i++) int8.sq += (q[i] * scale[i % N] - w[i]) ** 2;
     int8.ref += ref;
   }
@@ -57,65 +59,22 @@ for (const golden of ['videoqa_tiny', 'videocaption_tiny']) {
 }
 const relErr = Object.fromEntries([...Object.entries(errors), ['int8 per column', int8]].map(([k, e]) => [k, Math.sqrt(e.sq / e.ref)]));
 
-// 2. Speed at the large layer shapes.
-const bytes = (v) => ({ kind: 'inline', bytes: new Uint8Array(v.buffer, v.byteOffset, v.byteLength) });
-const SHAPES = [
-  [1024, 4096],
-  [4096, 1024],
-  [1024, 1024],
-];
-async function session(kind, K, N, s, acc) {
-  const g = new core.GraphBuilder('matmul');
-  const a = g.input('a', 'float32', [M, K]);
-  const w = Float32Array.from({ length: K * N }, (_, i) => (((i * 7919) % 1000) - 500) / 1000);
-  let y;
-  if (kind === 'fp32') y = g.op('MatMul', [a, g.initializer('w', 'float32', [K, N], bytes(w))]);
-  else if (kind === 'int8') {
-    const { q, scale } = core.quantizeColumns(w, K, N);
-    y = g.op('DynamicQuantizeMatMul', [a, g.initializer('w', 'int8', [K, N], bytes(q)), g.initializer('s', 'float32', [N], bytes(scale))], {}, 'com.microsoft');
-  } else {
-    const { q, scale, zeroPoint } = core.quantizeBlocks4(w, K, N, s);
-    const blocks = Math.ceil(K / s.blockSize);
-    const ins = [a, g.initializer('w', 'uint8', [N, blocks, s.blockSize / 2], bytes(q)), g.initializer('s', 'float32', [N * blocks], bytes(scale))];
-    if (zeroPoint) ins.push(g.initializer('z', 'uint8', [zeroPoint.length], bytes(zeroPoint)));
-    y = g.op('MatMulNBits', ins, { K, N, bits: 4, block_size: s.blockSize, accuracy_level: acc }, 'com.microsoft');
-  }
-  g.output(y, 'c', 'float32', [M, N]);
-  return core.ModuleSession.create(g.toBytes(), { threads });
-}
+// 2. Speed at the large layer shapes (the graphs bench/kernels.mjs also times in the browser).
 const variants = [
   { name: 'fp32 MatMul', kind: 'fp32' },
   { name: 'int8 DynamicQuantizeMatMul', kind: 'int8' },
   ...[32, 64, 128].flatMap((blockSize) =>
-    [true, false].map((symmetric) => ({ name: `q4 ${label({ blockSize, symmetric })} acc4`, kind: 'q4', s: { blockSize, symmetric }, acc: 4 })),
+    [true, false].map((symmetric) => ({ name: `q4 ${label({ blockSize, symmetric })} acc4`, kind: 'q4', blockSize, symmetric, accuracyLevel: 4 })),
   ),
-  { name: 'q4 b32 zp acc0 (fp32 compute)', kind: 'q4', s: { blockSize: 32, symmetric: false }, acc: 0 },
+  { name: 'q4 b32 zp acc0 (fp32 compute)', kind: 'q4', blockSize: 32, symmetric: false, accuracyLevel: 0 },
 ];
-const best = Object.fromEntries(variants.map((v) => [v.name, 0]));
-for (const [K, N] of SHAPES) {
-  const sessions = await Promise.all(variants.map((v) => session(v.kind, K, N, v.s, v.acc)));
-  const x = core.tensor(
-    'float32',
-    ['r', 'c'],
-    [M, K],
-    Float32Array.from({ length: M * K }, (_, i) => ((i * 7919) % 1000) / 1000 - 0.5),
-  );
-  for (const s of sessions) await s.run({ a: x });
-  // Interleaved rounds: every variant sees the same background load.
-  for (let r = 0; r < Number(values.rounds); r++)
-    for (const [i, v] of variants.entries()) {
-      const t = performance.now();
-      await sessions[i].run({ a: x });
-      best[v.name] = Math.max(best[v.name], (2 * M * K * N) / ((performance.now() - t) / 1000) / 1e9);
-    }
-  await Promise.all(sessions.map((s) => s.dispose()));
-}
+const best = await kernelThroughput(core, onnx, variants, { M, rounds: Number(values.rounds), threads });
 load.push(os.loadavg()[0]);
 
 console.log(`q4 scheme — relative RMS weight error over the golden checkpoints' Linear weights (int8 per column for scale):`);
 for (const [k, e] of Object.entries(relErr)) console.log(`  ${k.padEnd(16)} ${(100 * e).toFixed(2)}%`);
 console.log(
-  `\nmatmul throughput, M=${M}, best layer shape of ${SHAPES.map((s) => s.join('→')).join(', ')} (GOP/s; load average ${load.map((l) => l.toFixed(1)).join(' → ')}):`,
+  `\nmatmul throughput, M=${M}, best layer shape of ${KERNEL_SHAPES.map((s) => s.join('→')).join(', ')} (GOP/s; load average ${load.map((l) => l.toFixed(1)).join(' → ')}):`,
 );
 for (const [k, g] of Object.entries(best)) console.log(`  ${k.padEnd(32)} ${g.toFixed(1)}`);
 if (values.json) console.log(JSON.stringify({ relative_rms_error: relErr, gops: best, m: M, threads: threads ?? 'default', load_average: load }));

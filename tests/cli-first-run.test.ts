@@ -39,6 +39,21 @@ describe('mplug2 --version and --help', () => {
   });
 });
 
+describe('start-up', () => {
+  it('qa / caption / --version start without the queue, server and eval stacks (imported only by the commands that use them)', async () => {
+    const log = path.join(mkdtempSync(path.join(tmpdir(), 'mplug2-imports-')), 'imports.txt');
+    await run(process.execPath, ['--import', path.resolve(__dirname, 'helpers/record-imports.mjs'), SHIM, '--version'], {
+      env: { ...process.env, MPLUG2_IMPORTS_LOG: log },
+    });
+    const urls = readFileSync(log, 'utf8').split('\n');
+    // The command table itself was loaded (the check sees the CLI's own modules)...
+    expect(urls.some((u) => /packages\/cli\/dist\/chunk-[\w-]+\.js$/.test(u))).toBe(true);
+    expect(urls.some((u) => /packages\/tasks\/dist\//.test(u))).toBe(true);
+    // ...but none of the stacks only `serve`, `worker`, `eval` and `--queue` need.
+    expect(urls.filter((u) => /\/(bullmq|ioredis|fastify|prom-client)\/|packages\/(queue|server|eval)\//.test(u))).toEqual([]);
+  });
+});
+
 describe('errors are one line', () => {
   it('inspect <directory> names the directory (not "unexpected error: EISDIR")', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'mplug2-cli-dir-'));

@@ -59,6 +59,34 @@ describe('openModel(url) in Node', () => {
   });
 });
 
+describe('without a persistent cache (cache: false)', () => {
+  it('sessions of one load share each download; the bytes are released after the load, so a later load downloads again', async () => {
+    const model = await RemoteModel.open(base, { cache: false, verify: 'none' });
+    const weights = () => server.requests.filter((r) => r.url.startsWith('/model/') && r.url.endsWith('.weights'));
+    const files = new Set(model.files(['vision_encoder', 'universal', 'text_encoder', 'fusion', 'decoder']).map((f) => `/model/${f.path}`));
+    const dataFiles = [...files].filter((f) => f.endsWith('.weights'));
+    expect(dataFiles.length).toBeGreaterThan(0);
+
+    const before = weights().length;
+    const qa = await VideoQA.load(model);
+    const first = weights()
+      .slice(before)
+      .map((r) => r.url);
+    await qa.dispose();
+    // Each data file once, although the decoder's graphs (and any module's several graphs) share theirs.
+    expect(first.sort()).toEqual([...dataFiles].sort());
+
+    await new Promise((r) => setTimeout(r, 10));
+    const again = await VideoQA.load(model);
+    const second = weights()
+      .slice(before + first.length)
+      .map((r) => r.url);
+    await again.dispose();
+    // Released after the first load (not kept in the JS heap for the model's life): fetched again.
+    expect(second.sort()).toEqual([...dataFiles].sort());
+  });
+});
+
 describe('resumable download to disk', () => {
   it('a connection dropped mid-file fails with MODEL_DOWNLOAD; a new process re-requests only the chunks it lacks', async () => {
     const cache = cacheDir();

@@ -5,10 +5,35 @@
  * come back as data (`{ error }`) with the typed error's code.
  */
 import * as ort from 'onnxruntime-web';
+import * as core from '@mplug2/core';
+import * as onnx from '@mplug2/core/onnx';
 import { RemoteModel, type Backend, type Mplug2Error } from '@mplug2/core';
+import { type KernelVariant, kernelThroughput } from '../kernel-graphs.mjs';
 import { VideoQA } from '@mplug2/tasks';
 
 ort.env.wasm.wasmPaths = new URL('/ort/', location.href).href;
+
+// Where the tab's memory goes, seen from inside the page: onnxruntime-web's wasm heap (the
+// WebAssembly.Memory its threaded build creates in JS, recorded as it is constructed; a wasm heap
+// grows and never shrinks) and V8's JS heap (`performance.memory`, Chromium only), sampled every
+// 100 ms; peaks per phase (loading, then each call).
+const wasmMemories: WebAssembly.Memory[] = [];
+WebAssembly.Memory = new Proxy(WebAssembly.Memory, {
+  construct(target, args: [WebAssembly.MemoryDescriptor]) {
+    const m = new target(...args);
+    wasmMemories.push(m);
+    return m;
+  },
+});
+const wasmHeapBytes = () => wasmMemories.reduce((s, m) => s + m.buffer.byteLength, 0);
+const jsHeapBytes = () => (performance as unknown as { memory?: { usedJSHeapSize: number } }).memory?.usedJSHeapSize ?? 0;
+let phase = 'load';
+const heapPeaks: Record<string, { wasm_heap_gb: number; js_heap_gb: number }> = {};
+setInterval(() => {
+  const p = (heapPeaks[phase] ??= { wasm_heap_gb: 0, js_heap_gb: 0 });
+  p.wasm_heap_gb = Math.max(p.wasm_heap_gb, wasmHeapBytes() / 2 ** 30);
+  p.js_heap_gb = Math.max(p.js_heap_gb, jsHeapBytes() / 2 ** 30);
+}, 100);
 
 interface Request {
   readonly modelUrl: string;
@@ -28,19 +53,31 @@ async function videoqa(req: Request) {
     const qa = await VideoQA.load(model, { backend: req.backend, threads: req.threads });
     const load_s = (performance.now() - t) / 1000;
     mark('loaded');
+    phase = 'call 0';
     const runs: { e2e_s: number; timings: Record<string, number>; answer: string }[] = [];
     for (let i = 0; i <= req.repeat; i++) {
       t = performance.now();
       const [r] = await qa.ask(req.videoUrl, req.question);
       runs.push({ e2e_s: (performance.now() - t) / 1000, timings: r.timings, answer: r.answer });
       mark(`call ${i}: ${runs[i].e2e_s.toFixed(1)} s`);
+      phase = `call ${i + 1}`;
     }
     await qa.dispose();
-    return { load_s, runs, crossOriginIsolated: globalThis.crossOriginIsolated, threads: (ort.env.wasm as { numThreads?: number }).numThreads };
+    return { load_s, runs, heapPeaks, crossOriginIsolated: globalThis.crossOriginIsolated, threads: (ort.env.wasm as { numThreads?: number }).numThreads };
   } catch (e) {
     return { error: { name: (e as Error).name, code: (e as Mplug2Error).code, message: (e as Error).message } };
   }
 }
 
-(globalThis as unknown as { mplug2Bench: unknown }).mplug2Bench = { videoqa };
+/** bench/kernels.mjs: the same one-op matmul graphs Node times, on this page's backend. */
+async function kernels(req: { variants: KernelVariant[]; M: number; rounds: number; backend: Backend; threads: number }) {
+  try {
+    const gops = await kernelThroughput(core, onnx, req.variants, req);
+    return { gops, crossOriginIsolated: globalThis.crossOriginIsolated, threads: (ort.env.wasm as { numThreads?: number }).numThreads };
+  } catch (e) {
+    return { error: { name: (e as Error).name, code: (e as Mplug2Error).code, message: (e as Error).message } };
+  }
+}
+
+(globalThis as unknown as { mplug2Bench: unknown }).mplug2Bench = { videoqa, kernels };
 document.title = 'mplug2 browser bench: ready';

@@ -1,8 +1,8 @@
 import { InvalidOptionError } from '@mplug2/core';
-import { evaluateDataset, scoreResultFile, type CaptionMetrics, type EvalSummary, type EvalTask, type QAMetrics } from '@mplug2/eval';
+// @mplug2/eval and @mplug2/queue are imported by this command's run: other commands start without them.
+import type { CaptionMetrics, EvalSummary, EvalTask, QAMetrics } from '@mplug2/eval';
 import { intOption, progressBar, requirePositional, type Command, type CommandContext } from '../cli.js';
 import { readAnswers } from './qa.js';
-import { evaluateDatasetOnQueue } from '@mplug2/queue';
 import { QUEUE_COORDINATOR_OPTIONS, QUEUE_COORDINATOR_USAGE, connectCoordinator, queueProgress } from './queue-options.js';
 import { backendOption } from './shared.js';
 
@@ -68,6 +68,7 @@ export const evalCommand: Command = {
     const jars = { meteorJar: values['meteor-jar'] as string | undefined, spiceJar: values['spice-jar'] as string | undefined };
     if (sub === 'score') {
       const file = requirePositional(this, positionals, 1, 'results.json');
+      const { scoreResultFile } = await import('@mplug2/eval');
       const summary = await scoreResultFile(file, { annotations: values.annotations as string | undefined, ...jars });
       printSummary(summary, !!values.json, ctx);
       return 0;
@@ -95,6 +96,7 @@ export const evalCommand: Command = {
       // Coordinator: workers (`mplug2 worker`) load the model and evaluate the videos.
       const coordinator = await connectCoordinator(values);
       try {
+        const { evaluateDatasetOnQueue } = await import('@mplug2/queue');
         const { summary } = await evaluateDatasetOnQueue(coordinator, { ...run, onProgress: queueProgress(ctx, 'videos') });
         printSummary(summary, !!values.json, ctx);
         return summary.failed.length ? 1 : 0;
@@ -103,6 +105,7 @@ export const evalCommand: Command = {
       }
     }
     const bar = progressBar(ctx.stderr, task === 'videoqa' ? 'questions' : 'captions');
+    const { evaluateDataset } = await import('@mplug2/eval');
     const { summary } = await evaluateDataset({
       ...run,
       load: { backend: backendOption(values) },

@@ -1,6 +1,5 @@
 import path from 'node:path';
 import { InvalidOptionError, openModel } from '@mplug2/core';
-import { indexVideosOnQueue } from '@mplug2/queue';
 import { LanceVectorStore, Retriever, collectVideos, indexVideos, type IndexResult } from '@mplug2/tasks';
 import { intOption, progressBar, requirePositional, type Command } from '../cli.js';
 import { QUEUE_COORDINATOR_OPTIONS, QUEUE_COORDINATOR_USAGE, connectCoordinator, queueConnection, queueProgress } from './queue-options.js';
@@ -28,7 +27,7 @@ export const indexCommand: Command = {
     if (files.length === 0) throw new InvalidOptionError('videos', 'no video or image files found');
     if (values.queue !== undefined) {
       // Coordinator: the model's id is all it needs; workers (`mplug2 worker`) load the model.
-      queueConnection(values);
+      await queueConnection(values);
       const modelId = (await openModel(dir, { verify: 'none' })).manifest.modelId;
       const store = await LanceVectorStore.open(db);
       const coordinator = await connectCoordinator(values).catch(async (e) => {
@@ -36,6 +35,7 @@ export const indexCommand: Command = {
         throw e;
       });
       try {
+        const { indexVideosOnQueue } = await import('@mplug2/queue');
         const r = await indexVideosOnQueue(coordinator, modelId, store, files, {
           storeStates: !!values['store-states'],
           onProgress: queueProgress(ctx, 'indexing'),

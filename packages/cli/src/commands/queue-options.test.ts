@@ -21,11 +21,14 @@ describe('queue options', () => {
     expect(t.text().endsWith('\n')).toBe(true);
   });
 
-  it('--queue is required and checked; --queue-name and --reconnect-ms are validated', () => {
-    expect(queueConnection({ queue: 'redis://h:1' })).toEqual({ url: 'redis://h:1', queueName: 'mplug2', retryForMs: 60_000 });
-    expect(queueConnection({ queue: 'rediss://h', 'queue-name': 'eval.v2', 'reconnect-ms': '0' })).toMatchObject({ queueName: 'eval.v2', retryForMs: 0 });
-    expect(() => queueConnection({})).toThrow(InvalidOptionError);
-    expect(() => queueConnection({ queue: 'redis://h', 'queue-name': 'a:b' })).toThrow(/--queue-name/);
-    expect(() => queueConnection({ queue: 'redis://h', 'reconnect-ms': '-1' })).toThrow(/--reconnect-ms/);
+  it('--queue is required and checked; --queue-name and --reconnect-ms are validated', async () => {
+    await expect(queueConnection({ queue: 'redis://h:1' })).resolves.toEqual({ url: 'redis://h:1', queueName: 'mplug2', retryForMs: 60_000 });
+    await expect(queueConnection({ queue: 'rediss://h', 'queue-name': 'eval.v2', 'reconnect-ms': '0' })).resolves.toMatchObject({
+      queueName: 'eval.v2',
+      retryForMs: 0,
+    });
+    await expect(queueConnection({})).rejects.toThrow(InvalidOptionError);
+    await expect(queueConnection({ queue: 'redis://h', 'queue-name': 'a:b' })).rejects.toThrow(/--queue-name/);
+    await expect(queueConnection({ queue: 'redis://h', 'reconnect-ms': '-1' })).rejects.toThrow(/--reconnect-ms/);
   });
 });

@@ -1,5 +1,6 @@
 import { InvalidOptionError } from '@mplug2/core';
-import { createServer, type TaskName } from '@mplug2/server';
+// @mplug2/server (Fastify) is imported by this command's run: other commands start without it.
+import type { TaskName } from '@mplug2/server';
 import { intOption, parseByteSize, requirePositional, type Command } from '../cli.js';
 import { QUEUE_COORDINATOR_OPTIONS, QUEUE_COORDINATOR_USAGE, queueConnection } from './queue-options.js';
 import { backendOption } from './shared.js';
@@ -38,13 +39,14 @@ export const serveCommand: Command = {
     const queue =
       values.queue === undefined
         ? undefined
-        : { ...queueConnection(values), attempts: intOption(values, 'attempts', 3), backoffMs: intOption(values, 'backoff-ms', 1000, 0) };
+        : { ...(await queueConnection(values)), attempts: intOption(values, 'attempts', 3), backoffMs: intOption(values, 'backoff-ms', 1000, 0) };
     const port = intOption(values, 'port', 8080, 0) as number;
     if (port > 65535) throw new InvalidOptionError('--port', `${port} is not a port number`);
     const host = (values.host as string | undefined) ?? '127.0.0.1';
     const drainMs = intOption(values, 'drain-timeout-ms', 30_000, 0) as number;
     // The token may come from the environment, so it need not show in the process list.
     const token = (values.token as string | undefined) ?? process.env.MPLUG2_SERVE_TOKEN;
+    const { createServer } = await import('@mplug2/server');
     const app = createServer(dir, {
       backend: backendOption(values),
       threads: intOption(values, 'threads'),

@@ -1,6 +1,6 @@
 import { openModel } from '@mplug2/core';
-import { EVAL_KIND, INDEX_KIND, QueueWorker, evalProcessor, indexProcessor, type JobProcessor } from '@mplug2/queue';
-import { serveProcessors } from '@mplug2/server';
+// @mplug2/queue and @mplug2/server are imported by this command's run: other commands start without them.
+import type { JobProcessor } from '@mplug2/queue';
 import { Captioner, Retriever, VideoQA } from '@mplug2/tasks';
 import { intOption, requirePositional, type Command } from '../cli.js';
 import { QUEUE_CONNECTION_OPTIONS, queueConnection } from './queue-options.js';
@@ -23,7 +23,11 @@ export const workerCommand: Command = {
   },
   async run({ positionals, values }, ctx) {
     const dir = requirePositional(this, positionals, 0, 'model-dir');
-    const { url, queueName, retryForMs } = queueConnection(values);
+    const { url, queueName, retryForMs } = await queueConnection(values);
+    const [{ EVAL_KIND, INDEX_KIND, QueueWorker, evalProcessor, indexProcessor }, { serveProcessors }] = await Promise.all([
+      import('@mplug2/queue'),
+      import('@mplug2/server'),
+    ]);
     const backend = backendOption(values);
     const modelId = (await openModel(dir)).manifest.modelId;
     // Each task loads on its first job, once, and serves every job of its kind after that.

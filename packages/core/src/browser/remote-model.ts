@@ -48,8 +48,9 @@ export interface RemoteModelOptions extends OpenModelOptions {
   /** `fetch` to use (default: the global one). */
   readonly fetch?: typeof fetch;
   /**
-   * Persistent cache: a Cache API bucket name (default `mplug2-models`), a cache object, or `false`
-   * (keep downloaded files in memory only).
+   * Persistent cache: a Cache API bucket name (default `mplug2-models`), a cache object, or `false`:
+   * no persistent copy; downloaded files are held in memory only while sessions are being created
+   * (sessions loaded together share one download), then released — a later load downloads again.
    */
   readonly cache?: string | CacheLike | false;
   /** Range chunk size in bytes (default 16 MiB). */
@@ -128,6 +129,9 @@ async function readBody(res: Response, expected: number, onBytes: (n: number) =>
 /** A converted model at a URL (the directory holding `manifest.json`). */
 export class RemoteModel implements ModelSource {
   private readonly memory = new Map<string, Promise<Uint8Array>>();
+  /** Sessions being created; when none is left, the in-memory file bytes (`cache: false`) are released. */
+  private creating = 0;
+  private releaseTimer: ReturnType<typeof setTimeout> | undefined;
 
   private constructor(
     readonly baseUrl: string,
@@ -201,7 +205,8 @@ export class RemoteModel implements ModelSource {
 
   /**
    * Downloads (or finds in the cache) and verifies every file of `modules`, reporting progress over
-   * all of them. Optional: `session` fetches what it needs by itself.
+   * all of them. Optional: `session` fetches what it needs by itself. With `cache: false` the bytes
+   * are held in memory until the sessions of the next load have been created.
    */
   async prefetch(modules?: readonly ModuleName[]): Promise<void> {
     await this.load(this.files(modules), false);
@@ -209,15 +214,25 @@ export class RemoteModel implements ModelSource {
 
   /** A session for one graph of one module: graph and weights come from the cache or the network. */
   async session(module: ModuleName, role: string, options: SessionOptions = {}): Promise<ModuleSession> {
-    const { backend, ...entry } = await resolveGraph(this.manifest, this.baseUrl, module, role, options.backend);
-    const infos = [entry.file, ...entry.data].map((p) => this.fileInfo(p));
-    const [graph, ...data] = await this.load(infos, true);
-    return ModuleSession.create(graph, {
-      ...options,
-      backend,
-      externalData: entry.data.map((path, i) => ({ path, data: data[i] })),
-      label: options.label ?? `${module}.${role}`,
-    });
+    this.creating++;
+    clearTimeout(this.releaseTimer);
+    try {
+      const { backend, ...entry } = await resolveGraph(this.manifest, this.baseUrl, module, role, options.backend);
+      const infos = [entry.file, ...entry.data].map((p) => this.fileInfo(p));
+      const [graph, ...data] = await this.load(infos, true);
+      return await ModuleSession.create(graph, {
+        ...options,
+        backend,
+        externalData: entry.data.map((path, i) => ({ path, data: data[i] })),
+        label: options.label ?? `${module}.${role}`,
+      });
+    } finally {
+      // onnxruntime has copied the weights into its own memory: without a persistent cache the bytes
+      // would otherwise stay in the JS heap for the model's life (most of a tab's memory at the large
+      // size). Released a task turn after the last creation, so the sessions of one load (created one
+      // after another, or together) still share each download.
+      if (--this.creating === 0 && this.memory.size) this.releaseTimer = setTimeout(() => this.creating === 0 && this.memory.clear(), 0);
+    }
   }
 
   /** Deletes this model's files from the persistent cache. */
