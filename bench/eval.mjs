@@ -12,12 +12,12 @@
 // K/V projected again for every question), plus one video's stages timed through the VideoQA API.
 // The 1-minute load average before and after each run is recorded (the machine may be shared).
 // With --json the last line is {questions_per_hour, original_questions_per_hour, questions, videos, dtype, ...}.
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { benchModel } from './model.mjs';
+import { writeSyntheticVideo } from '../tests/helpers/synthetic-video.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -68,24 +68,7 @@ const OBJECTS = ['car', 'shirt', 'ball', 'wall'];
 const lines = [];
 for (let v = 0; v < V; v++) {
   const id = `video${7010 + v}`;
-  execFileSync('ffmpeg', [
-    '-v',
-    'error',
-    '-y',
-    '-f',
-    'lavfi',
-    '-i',
-    `testsrc2=s=320x240:r=25,hue=h=${v * 37}`,
-    '-t',
-    '4',
-    '-pix_fmt',
-    'yuv420p',
-    '-c:v',
-    'libx264',
-    '-preset',
-    'ultrafast',
-    path.join(videos, `${id}.mp4`),
-  ]);
+  writeSyntheticVideo(path.join(videos, `${id}.mp4`), `testsrc2=s=320x240:r=25,hue=h=${v * 37}`, 4);
 }
 for (let q = 0; q < Q; q++)
   for (let v = 0; v < V; v++) {

@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
+import { writeSyntheticVideo } from '../tests/helpers/synthetic-video.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -55,22 +56,7 @@ for (const minutes of values.minutes.split(',').map(Number)) {
   if (values.regenerate || !existsSync(file)) {
     const t = performance.now();
     const tmp = `${file}.partial.mp4`;
-    execFileSync('ffmpeg', [
-      '-y',
-      '-v',
-      'error',
-      '-f',
-      'lavfi',
-      '-i',
-      `testsrc=size=160x120:rate=25:duration=${minutes * 60}`,
-      '-c:v',
-      'libx264',
-      '-preset',
-      'ultrafast',
-      '-pix_fmt',
-      'yuv420p',
-      tmp,
-    ]);
+    writeSyntheticVideo(tmp, `testsrc=size=160x120:rate=25:duration=${minutes * 60}`, null);
     renameSync(tmp, file);
     generatedS = (performance.now() - t) / 1000;
   }

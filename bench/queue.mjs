@@ -5,14 +5,16 @@
 //   random loopback port without persistence and stopped at the end.
 // Same items three ways, back to back: embedded indexVideos with batch 8 (the default) and batch 1 (one video
 // per encoder call, as a job is), then the queue: a coordinator (indexVideosOnQueue) and 1 worker in this process.
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { INDEX_KIND, QueueCoordinator, QueueWorker, indexProcessor, indexVideosOnQueue, jobId } from '@mplug2/queue';
-import { MemoryVectorStore, Retriever, convertCheckpoint, generateCheckpoint, indexVideos, tinyDemoConfig } from '@mplug2/tasks';
+import { convertCheckpoint, generateCheckpoint, tinyDemoConfig } from '@mplug2/converter';
+import { MemoryVectorStore, Retriever, indexVideos } from '@mplug2/tasks';
+import { writeSyntheticVideo } from '../tests/helpers/synthetic-video.mjs';
 
 const { values } = parseArgs({ options: { videos: { type: 'string', default: '48' }, queue: { type: 'string' }, json: { type: 'string' } } });
 const N = Number(values.videos);
@@ -25,25 +27,7 @@ await generateCheckpoint(path.join(tmp, 'c.pth'), config, { seed: 5, withRetriev
 await convertCheckpoint({ checkpoint: path.join(tmp, 'c.pth'), config, out: modelDir, task: 'pretrain' });
 const vdir = path.join(tmp, 'videos');
 mkdirSync(vdir);
-for (let i = 0; i < N; i++)
-  execFileSync('ffmpeg', [
-    '-v',
-    'error',
-    '-y',
-    '-f',
-    'lavfi',
-    '-i',
-    `testsrc2=s=64x64:r=8,hue=h=${i % 360}`,
-    '-t',
-    '1',
-    '-pix_fmt',
-    'yuv420p',
-    '-c:v',
-    'libx264',
-    '-preset',
-    'ultrafast',
-    path.join(vdir, `v${String(i).padStart(4, '0')}.mp4`),
-  ]);
+for (let i = 0; i < N; i++) writeSyntheticVideo(path.join(vdir, `v${String(i).padStart(4, '0')}.mp4`), `testsrc2=s=64x64:r=8,hue=h=${i % 360}`);
 const files = readdirSync(vdir)
   .sort()
   .map((f) => path.join(vdir, f));

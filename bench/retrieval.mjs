@@ -4,13 +4,13 @@
 //   tiny (default): 200 videos, 10 queries, re-rank top-16; large: 6 videos, 2 queries, re-rank top-4
 //   (a 6 GB random-weight checkpoint with the heads is generated and converted once, in MPLUG2_BENCH_CACHE
 //   or ~/.cache/mplug2-bench).
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { convertCheckpoint, fullSizeConfig, generateCheckpoint, tinyDemoConfig } from '@mplug2/converter';
 import { LanceVectorStore, Retriever, indexVideos, searchVideos } from '@mplug2/tasks';
+import { writeSyntheticVideo } from '../tests/helpers/synthetic-video.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -60,25 +60,7 @@ const sources = [
   (i) => `mandelbrot=s=64x64:r=8:start_scale=${(1 + (i % 50) / 10).toFixed(2)}`,
 ];
 const tGen = performance.now();
-for (let i = 0; i < N; i++)
-  execFileSync('ffmpeg', [
-    '-v',
-    'error',
-    '-y',
-    '-f',
-    'lavfi',
-    '-i',
-    sources[i % sources.length](i),
-    '-t',
-    '1',
-    '-pix_fmt',
-    'yuv420p',
-    '-c:v',
-    'libx264',
-    '-preset',
-    'ultrafast',
-    path.join(vdir, `v${String(i).padStart(4, '0')}.mp4`),
-  ]);
+for (let i = 0; i < N; i++) writeSyntheticVideo(path.join(vdir, `v${String(i).padStart(4, '0')}.mp4`), sources[i % sources.length](i));
 const genS = (performance.now() - tGen) / 1000;
 const files = readdirSync(vdir)
   .sort()

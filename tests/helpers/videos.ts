@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
+import { writeSyntheticVideo } from './synthetic-video.mjs';
 
 /** Clearly different synthetic contents (ffmpeg lavfi sources). */
 export const SYNTHETIC_KINDS: Record<string, (i: number) => string> = {
@@ -17,24 +18,7 @@ export function makeVideos(dir: string, kinds: readonly string[], perKind: numbe
   for (const kind of kinds)
     for (let i = 0; i < perKind; i++) {
       const file = path.join(dir, `${kind}_${String(i).padStart(3, '0')}.mp4`);
-      execFileSync('ffmpeg', [
-        '-v',
-        'error',
-        '-y',
-        '-f',
-        'lavfi',
-        '-i',
-        SYNTHETIC_KINDS[kind](i),
-        '-t',
-        String(seconds),
-        '-pix_fmt',
-        'yuv420p',
-        '-c:v',
-        'libx264',
-        '-preset',
-        'ultrafast',
-        file,
-      ]);
+      writeSyntheticVideo(file, SYNTHETIC_KINDS[kind](i), seconds);
       out.push({ file, label: kind });
     }
   return out;

@@ -1,0 +1,1 @@
+export declare function writeSyntheticVideo(file: string, source: string, seconds?: number | null): string;
