@@ -135,6 +135,34 @@ function waitFor(el: HTMLVideoElement, event: string, what: string, timeoutMs: n
   });
 }
 
+/**
+ * How long `frame` waits for the seeked frame's `requestVideoFrameCallback` after 'seeked' (the
+ * callback normally follows within a frame or two; this bounds a browser that does not fire it for a
+ * paused element).
+ */
+const FRAME_CALLBACK_WAIT_MS = 500;
+
+type FrameCallbackVideo = HTMLVideoElement & {
+  requestVideoFrameCallback?: (cb: () => void) => number;
+  cancelVideoFrameCallback?: (handle: number) => void;
+};
+
+/** Resolves when `el` next presents a frame (`requestVideoFrameCallback`), after `ms` at most; at once without the API. */
+function nextPresentedFrame(el: HTMLVideoElement, ms: number): Promise<void> {
+  const v = el as FrameCallbackVideo;
+  if (!v.requestVideoFrameCallback) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      v.cancelVideoFrameCallback?.(handle);
+      resolve();
+    }, ms);
+    const handle = v.requestVideoFrameCallback!(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
 /** Frame rate measured from presented frames (`requestVideoFrameCallback`), for containers without a sample table. */
 async function measureFps(el: HTMLVideoElement): Promise<number> {
   const rvfc = (el as HTMLVideoElement & { requestVideoFrameCallback?: (cb: (now: number, meta: { mediaTime: number }) => void) => number })
@@ -232,9 +260,17 @@ export class BrowserVideo {
       throw new InvalidOptionError('index', `frame ${index} is outside 0..${this.info.frameCount - 1}`);
     const t = this.timeOf(index);
     if (Math.abs(this.el.currentTime - t) > 1e-6 || this.el.readyState < 2) {
+      // 'seeked' says the element has the new position, not that the frame drawImage reads is the new one
+      // yet: under load Chromium still drew the previous frame now and then. The frame callback fires once
+      // the seeked frame is presented, so both are awaited.
+      const presented = nextPresentedFrame(this.el, FRAME_CALLBACK_WAIT_MS);
       const seeked = waitFor(this.el, 'seeked', this.name, this.timeoutMs);
       this.el.currentTime = t;
-      await seeked;
+      try {
+        await seeked;
+      } finally {
+        await presented;
+      }
     }
     const { videoWidth: w, videoHeight: h } = this.el;
     const canvas =
