@@ -9,8 +9,8 @@ import { build } from 'esbuild';
 const ROOT = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 /**
- * `{ harness, dir, cleanup }`: the compiled harness module and a scratch folder for the page bundle,
- * inside the repository (node_modules/.cache) so the compiled code resolves playwright-core and esbuild.
+ * `{ harness, cleanup }`: the compiled harness module (`openTestPage` bundles, serves and opens a page),
+ * written inside the repository (node_modules/.cache) so it resolves playwright-core and esbuild.
  */
 export async function loadBrowserHarness(name) {
   mkdirSync(path.join(ROOT, 'node_modules/.cache'), { recursive: true });
@@ -27,7 +27,7 @@ export async function loadBrowserHarness(name) {
       logLevel: 'warning',
     });
     const harness = await import(pathToFileURL(path.join(dir, 'harness.mjs')).href);
-    return { harness, dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+    return { harness, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
   } catch (e) {
     rmSync(dir, { recursive: true, force: true });
     throw e;

@@ -36,7 +36,7 @@ const { values } = parseArgs({
 });
 const threads = Number(values.threads ?? os.availableParallelism());
 const QUESTION = 'what is the man doing?';
-const { harness, dir: tmp, cleanup } = await loadBrowserHarness('browser');
+const { harness, cleanup } = await loadBrowserHarness('browser');
 
 const load = [os.loadavg()[0]];
 /** Node on the same weights (converted once by bench/run.mjs and cached), which also names the model directory. */
@@ -88,10 +88,8 @@ function renderers(profile) {
     });
 }
 
-const page = path.join(tmp, 'page');
-await harness.buildTestPage(page, 'bench/browser-page');
-const server = await harness.serveTestPage(page, { '/model/': node.model_dir + '/', '/video/': path.join(ROOT, 'packages/cli/assets') + '/' });
-const browser = await harness.launchBrowser();
+// Page bundle, server (model and video mounted) and Chromium, as the browser tests open them.
+const tp = await harness.openTestPage({ '/model/': node.model_dir + '/', '/video/': path.join(ROOT, 'packages/cli/assets') + '/' }, 'bench/browser-page');
 // The tab is the largest renderer (Chromium also keeps a spare one); all renderers together are kept too.
 let peak = 0;
 let peakAll = 0;
@@ -100,7 +98,7 @@ let samples = 0;
 let phase = 'load';
 const phasePeaks = { load: 0 };
 const sampler = setInterval(() => {
-  const rss = renderers(browser.profile).map(rssBytes);
+  const rss = renderers(tp.browser.profile).map(rssBytes);
   samples++;
   peak = Math.max(peak, ...rss);
   phasePeaks[phase] = Math.max(phasePeaks[phase] ?? 0, ...rss);
@@ -111,16 +109,14 @@ const sampler = setInterval(() => {
 }, 200);
 let result;
 try {
-  const tab = await browser.newPage(`${server.url}/`);
-  tab.on('console', (m) => {
+  tp.page.on('console', (m) => {
     const mark = /^\[bench\] (loaded|call (\d+))/.exec(m.text());
     if (mark) phase = mark[1] === 'loaded' ? 'call 0' : `call ${Number(mark[2]) + 1}`;
   });
-  await tab.waitForFunction(() => document.title.endsWith('ready'));
-  tab.setDefaultTimeout(0);
-  result = await tab.evaluate((req) => globalThis.mplug2Bench.videoqa(req), {
-    modelUrl: `${server.url}/model/`,
-    videoUrl: `${server.url}/video/sample.mp4`,
+  tp.page.setDefaultTimeout(0);
+  result = await tp.page.evaluate((req) => globalThis.mplug2Bench.videoqa(req), {
+    modelUrl: `${tp.server.url}/model/`,
+    videoUrl: `${tp.server.url}/video/sample.mp4`,
     question: QUESTION,
     backend: values.backend,
     threads,
@@ -128,8 +124,7 @@ try {
   });
 } finally {
   clearInterval(sampler);
-  await browser.close();
-  await server.close();
+  await tp.close();
   cleanup();
 }
 load.push(os.loadavg()[0]);

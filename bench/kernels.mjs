@@ -8,7 +8,6 @@
 //
 //   node bench/kernels.mjs [--m 4096] [--threads N] [--rounds 3] [--browser-backend wasm|webgpu] [--json]     (needs the packages built)
 import os from 'node:os';
-import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadBrowserHarness } from './browser-harness.mjs';
 import { kernelThroughput } from './kernel-graphs.mjs';
@@ -39,21 +38,21 @@ const onnx = await import('@mplug2/core/onnx');
 const node = await kernelThroughput(core, onnx, VARIANTS, { M, rounds, backend: 'cpu', threads });
 load.push(os.loadavg()[0]);
 
-const { harness, dir: tmp, cleanup } = await loadBrowserHarness('kernels');
+const { harness, cleanup } = await loadBrowserHarness('kernels');
 let browser;
 try {
-  const page = path.join(tmp, 'page');
-  await harness.buildTestPage(page, 'bench/browser-page');
-  const server = await harness.serveTestPage(page, {});
-  const chromium = await harness.launchBrowser();
+  const tp = await harness.openTestPage({}, 'bench/browser-page');
   try {
-    const tab = await chromium.newPage(`${server.url}/`);
-    await tab.waitForFunction(() => document.title.endsWith('ready'));
-    tab.setDefaultTimeout(0);
-    browser = await tab.evaluate((req) => globalThis.mplug2Bench.kernels(req), { variants: VARIANTS, M, rounds, backend: values['browser-backend'], threads });
+    tp.page.setDefaultTimeout(0);
+    browser = await tp.page.evaluate((req) => globalThis.mplug2Bench.kernels(req), {
+      variants: VARIANTS,
+      M,
+      rounds,
+      backend: values['browser-backend'],
+      threads,
+    });
   } finally {
-    await chromium.close();
-    await server.close();
+    await tp.close();
   }
 } finally {
   cleanup();
