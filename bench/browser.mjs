@@ -110,8 +110,8 @@ const sampler = setInterval(() => {
 let result;
 try {
   tp.page.on('console', (m) => {
-    const mark = /^\[bench\] (loaded|call (\d+))/.exec(m.text());
-    if (mark) phase = mark[1] === 'loaded' ? 'call 0' : `call ${Number(mark[2]) + 1}`;
+    const mark = /^\[bench\] .*; phase (.+)$/.exec(m.text());
+    if (mark) phase = mark[1];
   });
   tp.page.setDefaultTimeout(0);
   result = await tp.page.evaluate((req) => globalThis.mplug2Bench.videoqa(req), {

@@ -46,21 +46,23 @@ interface Request {
 }
 
 async function videoqa(req: Request) {
-  const mark = (label: string) => console.log(`[bench] ${label} at ${(performance.now() / 1000).toFixed(1)} s`);
+  // Each mark starts the next memory phase; bench/browser.mjs splits its outside samples at the same line.
+  const mark = (label: string, next: string) => {
+    phase = next;
+    console.log(`[bench] ${label} at ${(performance.now() / 1000).toFixed(1)} s; phase ${next}`);
+  };
   try {
     let t = performance.now();
     const model = await RemoteModel.open(req.modelUrl, { cache: false });
     const qa = await VideoQA.load(model, { backend: req.backend, threads: req.threads });
     const load_s = (performance.now() - t) / 1000;
-    mark('loaded');
-    phase = 'call 0';
+    mark('loaded', 'call 0');
     const runs: { e2e_s: number; timings: Record<string, number>; answer: string }[] = [];
     for (let i = 0; i <= req.repeat; i++) {
       t = performance.now();
       const [r] = await qa.ask(req.videoUrl, req.question);
       runs.push({ e2e_s: (performance.now() - t) / 1000, timings: r.timings, answer: r.answer });
-      mark(`call ${i}: ${runs[i].e2e_s.toFixed(1)} s`);
-      phase = `call ${i + 1}`;
+      mark(`call ${i}: ${runs[i].e2e_s.toFixed(1)} s`, `call ${i + 1}`);
     }
     await qa.dispose();
     return { load_s, runs, heapPeaks, crossOriginIsolated: globalThis.crossOriginIsolated, threads: (ort.env.wasm as { numThreads?: number }).numThreads };
