@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from './helpers/cli';
 import { demoModel } from './helpers/demo-model';
-import { CliProcesses, completedJobs, firstActive, startWorkers, stopWorkers, until } from './helpers/processes';
+import { CliProcesses, completedJobs, exitCode, firstActive, startWorkers, stopWorkers, until } from './helpers/processes';
 import { RedisServer } from './helpers/redis';
 import { makeVideos } from './helpers/videos';
 
@@ -113,7 +113,7 @@ describe('eval on the queue: coordinator + 3 worker processes on a real redis-se
         const coordinator = procs.start([...evalArgs('videoqa', out), '--queue', redis.url, '--queue-name', q, '--backoff-ms', '200', '--json']);
         const { worker: victim, job } = await until('a job to become active', () => firstActive(ws));
         victim.child.kill('SIGKILL');
-        expect(await coordinator.exited).toBe(1); // as the embedded run: a missing and an undecodable video
+        expect(await exitCode(coordinator, 1)).toBe(1); // as the embedded run: a missing and an undecodable video
         expect(victim.events.some((e) => e.type === 'completed' && e.jobId === job)).toBe(false);
         expect(completedJobs(ws.filter((w) => w !== victim))).toContain(job);
         expectEqualsEmbedded('videoqa', out);
@@ -138,7 +138,7 @@ describe('eval on the queue: coordinator + 3 worker processes on a real redis-se
         await first.exited;
         expect(new Set(completedJobs(ws)).size).toBeLessThan(ids.length);
         const second = procs.start(args);
-        expect(await second.exited).toBe(reference.caption.code);
+        expect(await exitCode(second, reference.caption.code)).toBe(reference.caption.code);
         // Each video was captioned once across both coordinators (the second re-attached to the queued jobs).
         expect(completedJobs(ws).length).toBe(ids.length);
         expectEqualsEmbedded('caption', out);
@@ -160,7 +160,7 @@ describe('eval on the queue: coordinator + 3 worker processes on a real redis-se
         await until('some jobs to complete', () => completedJobs(ws).length >= 2);
         expect(new Set(completedJobs(ws)).size).toBeLessThan(ids.length);
         await redis.restart(500);
-        expect(await coordinator.exited).toBe(reference.caption.code);
+        expect(await exitCode(coordinator, reference.caption.code)).toBe(reference.caption.code);
         expectEqualsEmbedded('caption', out);
       } finally {
         await stopWorkers(ws);

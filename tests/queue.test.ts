@@ -6,7 +6,7 @@ import { LanceVectorStore, MemoryVectorStore, Retriever, collectVideos, indexVid
 import { runCli } from './helpers/cli';
 import { demoModel } from './helpers/demo-model';
 import { serveStatic } from './browser/server';
-import { CliProcesses, completedJobs as completed, firstActive, startWorkers, stopWorkers, until } from './helpers/processes';
+import { CliProcesses, completedJobs as completed, exitCode, firstActive, startWorkers, stopWorkers, until } from './helpers/processes';
 import { RedisServer, freePort } from './helpers/redis';
 import { makeVideos } from './helpers/videos';
 
@@ -108,7 +108,7 @@ describe('index on the queue: coordinator + 3 worker processes on a real redis-s
         // Kill the first worker that reports a job active (BullMQ moved it to active under its lock).
         const { worker: victim, job } = await until('a job to become active', () => firstActive(ws));
         victim.child.kill('SIGKILL');
-        expect(await coordinator.exited).toBe(0);
+        expect(await exitCode(coordinator, 0)).toBe(0);
         const out = JSON.parse(coordinator.stdout);
         expect(out).toMatchObject({ indexed: VIDEOS, skipped: 0, failed: [], total: VIDEOS, rows: VIDEOS });
         // The killed worker never finished it; a survivor did.
@@ -136,7 +136,7 @@ describe('index on the queue: coordinator + 3 worker processes on a real redis-s
         const beforeRestart = completed(ws).length;
         expect(beforeRestart).toBeLessThan(VIDEOS);
         const second = start(coordinatorArgs(q, db));
-        expect(await second.exited).toBe(0);
+        expect(await exitCode(second, 0)).toBe(0);
         const out = JSON.parse(second.stdout);
         // Rows the first coordinator wrote are skipped; everything else is collected (the jobs queued
         // before the kill are the same jobs: deterministic ids), none written twice.
@@ -165,13 +165,13 @@ describe('index on the queue: coordinator + 3 worker processes on a real redis-s
         await until('some jobs to complete', () => completed(ws).length >= 2);
         expect(new Set(completed(ws)).size).toBeLessThan(VIDEOS);
         await redis.restart(500);
-        expect(await coordinator.exited).toBe(0);
+        expect(await exitCode(coordinator, 0)).toBe(0);
         expect(JSON.parse(coordinator.stdout)).toMatchObject({ indexed: VIDEOS, failed: [], rows: VIDEOS });
         await expectEqualsEmbedded(db);
         // The workers survived the restart: they are still running and stop cleanly on SIGTERM.
         for (const w of ws) expect(w.child.exitCode).toBeNull();
         await stopWorkers(ws);
-        for (const w of ws) expect(await w.exited).toBe(0);
+        for (const w of ws) expect(await exitCode(w, 0)).toBe(0);
       } finally {
         await stopWorkers(ws);
       }
@@ -189,14 +189,14 @@ describe('index on the queue: coordinator + 3 worker processes on a real redis-s
       try {
         const e = await until('a job to become active', () => w.events.find((x) => x.type === 'active'));
         w.child.kill('SIGTERM');
-        expect(await w.exited).toBe(0);
+        expect(await exitCode(w, 0)).toBe(0);
         const after = w.events.slice(w.events.indexOf(e));
         expect(after.some((x) => x.type === 'completed' && x.jobId === e.jobId)).toBe(true);
         expect(after.some((x) => x.type === 'stopping')).toBe(true);
         // It took no job after the one in flight.
         expect(w.events.filter((x) => x.type === 'active').length).toBe(w.events.filter((x) => x.type === 'completed').length);
         const [w2] = await workers(q, 1);
-        expect(await coordinator.exited).toBe(0);
+        expect(await exitCode(coordinator, 0)).toBe(0);
         await stopWorkers([w2]);
         await expectEqualsEmbedded(db);
       } finally {
@@ -223,7 +223,7 @@ describe('videos over http(s)', () => {
         writeFileSync(list, names.map((n) => `${server.url}/v/${n}`).join('\n') + '\n');
         const db = path.join(tmp, `${q}.lance`);
         const c = start(['index', model, list, '--db', db, '--queue', redis.url, '--queue-name', q, '--json']);
-        expect(await c.exited).toBe(0);
+        expect(await exitCode(c, 0)).toBe(0);
         expect(JSON.parse(c.stdout)).toMatchObject({ indexed: 4, failed: [], rows: 4 });
         const embedded = await runCli(['index', model, list, '--db', path.join(tmp, `${q}-embedded.lance`), '--json']);
         expect(embedded.code, embedded.err).toBe(0);
@@ -272,7 +272,7 @@ describe('rediss:// from the CLI', () => {
         );
         expect(ready.queue).toBe(`rediss://default:***@localhost:${tlsRedis.port}`);
         const c = procs.start(['index', model, list, '--db', db, '--queue', tlsRedis.url, '--json'], env);
-        expect(await c.exited).toBe(0);
+        expect(await exitCode(c, 0)).toBe(0);
         expect(JSON.parse(c.stdout)).toMatchObject({ indexed: 2, rows: 2 });
         await stopWorkers([w]);
         expect(w.stderr + c.stderr + c.stdout).not.toContain('cli-tls-secret');
@@ -308,8 +308,8 @@ describe('queue errors from the CLI', () => {
         ]);
         await until('a job to complete', () => completed([w]).length >= 1);
         await lost.stop();
-        expect(await c.exited).toBe(1);
-        expect(await w.exited).toBe(1);
+        expect(await exitCode(c, 1)).toBe(1);
+        expect(await exitCode(w, 1)).toBe(1);
         for (const p of [c, w]) expect(p.stderr).toContain(`queue redis://127.0.0.1:${lost.port}: Redis unreachable after retrying`);
       } finally {
         await lost.stop();

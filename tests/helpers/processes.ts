@@ -46,6 +46,15 @@ export class CliProcesses {
   }
 }
 
+/**
+ * The exit code, with the process's stderr when it is not `expected`: a failed assertion in CI
+ * then says why the child exited as it did (its typed error), not only the code.
+ */
+export async function exitCode(p: CliProcess, expected: number | null): Promise<number | null | string> {
+  const code = await p.exited;
+  return code === expected ? code : `exit ${code}${p.child.signalCode ? ` (${p.child.signalCode})` : ''}; stderr:\n${p.stderr.slice(-4000)}`;
+}
+
 /** Polls `probe` every 20 ms until it returns a truthy value (or rejects after `timeoutMs`). */
 export async function until<T>(what: string, probe: () => T | undefined | false | null, timeoutMs = 40_000): Promise<T> {
   const t0 = Date.now();

@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { demoModel } from '../helpers/demo-model';
 import { runCli } from '../helpers/cli';
 import { formData, readEvents } from '../helpers/http';
-import { CLI_BIN, CliProcesses, until } from '../helpers/processes';
+import { CLI_BIN, CliProcesses, exitCode, until } from '../helpers/processes';
 
 /** A request on a new connection (no pool): resolves with the status, or the connection error's code. */
 function freshGet(url: string): Promise<number | string> {
@@ -81,7 +81,7 @@ describe('mplug2 serve (the built CLI as a child process)', () => {
     const all = await events;
     expect(all.at(-1)!.event).toBe('result');
     expect(all.at(-1)!.data.results[0].ids.length).toBe(41);
-    expect(await serve.exited).toBe(0);
+    expect(await exitCode(serve, 0)).toBe(0);
     expect(serve.stderr).toContain('SIGTERM, draining');
   }, 300_000);
 });

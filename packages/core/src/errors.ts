@@ -39,6 +39,7 @@ export const MPLUG2_ERROR_CODES = [
   'SEQUENCE_TOO_LONG',
   // retrieval store
   'STORE_UNAVAILABLE',
+  'STORE_UNREADABLE',
   // cancellation (AbortSignal)
   'ABORTED',
   // dataset evaluation (@mplug2/eval)

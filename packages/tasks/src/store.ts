@@ -90,6 +90,11 @@ function sqlString(s: string): string {
   return `'${s.replaceAll("'", "''")}'`;
 }
 
+/** LanceDB's error for a table listed in the database whose dataset has no committed version. */
+function isUncommittedTable(e: unknown): boolean {
+  return /was not found/i.test(String((e as Error)?.message ?? e));
+}
+
 type LanceConnection = Awaited<ReturnType<typeof import('@lancedb/lancedb').connect>>;
 type LanceTable = Awaited<ReturnType<LanceConnection['openTable']>>;
 
@@ -116,8 +121,17 @@ export class LanceVectorStore implements VectorStore {
       );
     }
     const db = await lancedb.connect(uri);
-    const names = await db.tableNames();
-    return new LanceVectorStore(uri, db, names.includes(TABLE) ? await db.openTable(TABLE) : null);
+    if (!(await db.tableNames()).includes(TABLE)) return new LanceVectorStore(uri, db, null);
+    try {
+      return new LanceVectorStore(uri, db, await db.openTable(TABLE));
+    } catch (e) {
+      if (!isUncommittedTable(e)) throw new Mplug2Error('STORE_UNREADABLE', `${uri}: table '${TABLE}' cannot be opened: ${(e as Error).message}`);
+      // A writer killed while it created the table (the first `add`) leaves the table listed with no
+      // committed version: no row was ever stored in it. Drop the half-made table (it may already be
+      // half gone: ignore that) so that the next `add` creates it, as in an empty database.
+      await db.dropTable(TABLE).catch(() => undefined);
+      return new LanceVectorStore(uri, db, null);
+    }
   }
 
   async indexed(modelId: string): Promise<Map<string, string>> {
