@@ -26,6 +26,8 @@ describe('mplug2 serve options', () => {
       [['--tasks', 'videoqa,translate'], '--tasks'],
       [['--port', '70000'], '--port'],
       [['--max-batch', '0'], '--max-batch'],
+      [['--decode-concurrency', '0'], '--decode-concurrency'],
+      [['--decode-timeout-ms', 'soon'], '--decode-timeout-ms'],
       [['--queue', 'http://example.com'], '--queue'],
     ] as const) {
       const r = await runCli(['serve', '/nonexistent-model', ...args]);

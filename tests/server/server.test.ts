@@ -172,6 +172,23 @@ describe('mplug2 server (real HTTP server on a loopback port, tiny model)', () =
     expect(ok.status).toBe(200);
   });
 
+  it('a decode past decodeTimeoutMs is a 503 naming the upload (overload, not a bad file); decodes are bounded and counted in /metrics', async () => {
+    const { base } = await start({ decodeTimeoutMs: 1, decodeConcurrency: 1 });
+    const slow = await postForm(base, '/v1/caption', { video: SAMPLE_VIDEO });
+    expect(slow.status).toBe(503);
+    expect(slow.json.error.code).toBe('VIDEO_DECODE');
+    expect(slow.json.error.message).toMatch(/^sample\.mp4: ffprobe did not finish within the 1 ms timeout/);
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    expect(metrics).toMatch(/^mplug2_decodes\{state="running"\} 0$/m);
+    expect(metrics).toMatch(/^mplug2_decodes\{state="waiting"\} 0$/m);
+    expect(metricValue(metrics, 'mplug2_http_requests_total', { route: '/v1/caption', status: '503' })).toBe(1);
+    // With the default budget the same upload is answered.
+    const { base: other } = await start({ decodeConcurrency: 1 });
+    expect((await postForm(other, '/v1/caption', { video: SAMPLE_VIDEO })).status).toBe(200);
+    expect(() => createServer(tasks, { decodeConcurrency: 0 })).toThrow(/decodeConcurrency/);
+    expect(() => createServer(tasks, { decodeTimeoutMs: -5 })).toThrow(/decodeTimeoutMs/);
+  });
+
   it('413 for uploads over maxUpload: streamed ones stop at the limit, announced ones are refused unread', async () => {
     const { base } = await start({ maxUpload: 20_000 });
     const big = await postForm(base, '/v1/caption', { video: { name: 'big.mp4', bytes: new Uint8Array(200_000).fill(7) } });

@@ -10,7 +10,7 @@ export class ServerMetrics {
   readonly batchSeconds: Histogram<'task'>;
   readonly aborted: Counter<'task' | 'where'>;
 
-  constructor(waiting: () => number) {
+  constructor(waiting: () => number, decodes: () => { running: number; waiting: number } = () => ({ running: 0, waiting: 0 })) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'mplug2_' });
     this.requests = new Counter({
@@ -52,6 +52,17 @@ export class ServerMetrics {
       registers,
       collect() {
         this.set(waiting());
+      },
+    });
+    new Gauge({
+      name: 'mplug2_decodes',
+      help: 'Uploads being decoded (state="running", at most decodeConcurrency) and waiting for a decode slot (state="waiting")',
+      labelNames: ['state'],
+      registers,
+      collect() {
+        const d = decodes();
+        this.set({ state: 'running' }, d.running);
+        this.set({ state: 'waiting' }, d.waiting);
       },
     });
   }

@@ -13,7 +13,7 @@ const errors = (...codes: number[]) =>
           413: 'Upload larger than --max-upload (code UPLOAD_TOO_LARGE)',
           429: 'More than --max-queue requests waiting (code QUEUE_FULL); see Retry-After',
           502: 'With --queue: the job failed on the workers (code QUEUE_JOB_FAILED)',
-          503: 'The model is still loading or failed to load (code NOT_READY), or the queue is unreachable (QUEUE_UNAVAILABLE)',
+          503: 'The model is still loading or failed to load (code NOT_READY), the upload took longer than --decode-timeout-ms to decode (VIDEO_DECODE; retry later), or the queue is unreachable (QUEUE_UNAVAILABLE)',
         }[c],
         content: { 'application/json': { schema: error } },
       },

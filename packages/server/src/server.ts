@@ -6,6 +6,7 @@ import path from 'node:path';
 import multipart from '@fastify/multipart';
 import { InvalidOptionError, Mplug2Error, type Backend } from '@mplug2/core';
 import type { CaptionResult, ModelInput, QAResult } from '@mplug2/tasks';
+import { VideoDecodeTimeoutError } from '@mplug2/vision-encoder';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { LocalBackend, type CallContext, type InferenceBackend, type ServerTasks, type StepUpdate, type TaskName } from './backend.js';
 import { NotServedError, QueueFullError, UnauthorizedError, UploadTooLargeError } from './errors.js';
@@ -27,6 +28,16 @@ export interface ServerOptions {
   readonly maxWaitMs?: number;
   /** Requests admitted and waiting beyond which new ones get 429. Default 64. */
   readonly maxQueue?: number;
+  /**
+   * Uploads decoded (ffmpeg) at once; more wait in arrival order, holding their admission slot.
+   * Default: the machine's cores (`os.availableParallelism()`).
+   */
+  readonly decodeConcurrency?: number;
+  /**
+   * Longest decode of one upload, from when it starts (ms); past it ffmpeg is killed and the request
+   * gets 503 (the file may be fine: the machine may be too loaded). Default 300 000.
+   */
+  readonly decodeTimeoutMs?: number;
   /** Largest upload in bytes (413 beyond). Default 256 MiB. */
   readonly maxUpload?: number;
   /** When set, every route but `/health` needs `Authorization: Bearer <token>`. */
@@ -69,6 +80,8 @@ function statusOf(e: unknown): number {
   if (e instanceof UnauthorizedError) return 401;
   if (e instanceof NotServedError) return e.status;
   if (e instanceof QueueJobError) return 502;
+  // A decode that ran out of time says nothing certain about the upload (a loaded machine decodes slowly): 503, not 400.
+  if (e instanceof VideoDecodeTimeoutError) return 503;
   if (e instanceof Mplug2Error)
     return e.code === 'ABORTED' ? 499 : e.code === 'VIDEO_DECODE' || e.code === 'INVALID_OPTION' ? 400 : e.code === 'QUEUE_UNAVAILABLE' ? 503 : 500;
   const s = (e as { statusCode?: number }).statusCode;
@@ -103,6 +116,11 @@ export function createServer(model: ModelInput | ServerTasks | InferenceBackend,
   if (!Number.isInteger(maxBatch) || maxBatch < 1) throw new InvalidOptionError('maxBatch', `must be an integer >= 1, got ${maxBatch}`);
   if (options.maxWaitMs !== undefined && !(Number.isFinite(options.maxWaitMs) && options.maxWaitMs >= 0))
     throw new InvalidOptionError('maxWaitMs', `must be a number >= 0, got ${options.maxWaitMs}`);
+  const decodeConcurrency = options.decodeConcurrency ?? Math.max(1, os.availableParallelism());
+  if (!Number.isInteger(decodeConcurrency) || decodeConcurrency < 1)
+    throw new InvalidOptionError('decodeConcurrency', `must be an integer >= 1, got ${decodeConcurrency}`);
+  if (options.decodeTimeoutMs !== undefined && !(Number.isFinite(options.decodeTimeoutMs) && options.decodeTimeoutMs > 0))
+    throw new InvalidOptionError('decodeTimeoutMs', `must be a number > 0, got ${options.decodeTimeoutMs}`);
   if (options.token !== undefined && options.token.length === 0) throw new InvalidOptionError('token', 'must not be empty');
 
   const app = Fastify({ logger: options.logger ?? false, forceCloseConnections: 'idle', bodyLimit: 1024 ** 2 });
@@ -110,9 +128,12 @@ export function createServer(model: ModelInput | ServerTasks | InferenceBackend,
   const tmpDir = mkdtempSync(path.join(os.tmpdir(), 'mplug2-serve-'));
   let admitted = 0;
   let callSeconds = 1;
-  const metrics = new ServerMetrics(() => admitted);
-  let backend: InferenceBackend | undefined;
   let decoder: VideoDecoder | undefined;
+  const metrics = new ServerMetrics(
+    () => admitted,
+    () => ({ running: decoder?.running ?? 0, waiting: decoder?.waiting ?? 0 }),
+  );
+  let backend: InferenceBackend | undefined;
   let loadError: unknown;
   const onReport = (r: Parameters<ServerMetrics['batch']>[0]) => {
     metrics.batch(r);
@@ -137,7 +158,7 @@ export function createServer(model: ModelInput | ServerTasks | InferenceBackend,
               threads: options.threads,
               tasks: options.tasks,
             });
-    decoder = new VideoDecoder(backend.input);
+    decoder = new VideoDecoder(backend.input, { concurrency: decodeConcurrency, timeoutMs: options.decodeTimeoutMs });
   })();
   modelLoaded.catch((e: unknown) => {
     loadError = e;
@@ -233,8 +254,8 @@ export function createServer(model: ModelInput | ServerTasks | InferenceBackend,
     route: string,
     work: (ctx: CallContext) => Promise<unknown>,
     release: () => void,
+    signal: AbortSignal,
   ): Promise<void> {
-    const signal = clientSignal(reply);
     streamed.add(request);
     reply.hijack();
     const res = reply.raw;
@@ -288,11 +309,12 @@ export function createServer(model: ModelInput | ServerTasks | InferenceBackend,
       const answers = textFields(form, 'answers');
       const params = { ...generateParams(form), answers: answers.length ? answers : undefined, k: intField(form, 'k', 1, Math.max(1, answers.length)) };
       const file = videoOf(form, route);
-      const video = await decoder.decode(file);
+      const signal = clientSignal(reply);
+      const video = await decoder.decode(file, signal);
       await rm(file.path, { force: true });
       const run = async (ctx: CallContext) => ({ results: (await backend.ask({ video, questions, ...params }, ctx)).map(qaJson) });
-      if (wantsStream(request)) return stream(request, reply, route, run, release);
-      return run({ signal: clientSignal(reply), onStart: release });
+      if (wantsStream(request)) return stream(request, reply, route, run, release, signal);
+      return run({ signal, onStart: release });
     });
   });
 
@@ -301,11 +323,12 @@ export function createServer(model: ModelInput | ServerTasks | InferenceBackend,
     return withUpload(request, route, 'caption', async (form, { backend, decoder, release }) => {
       const params = generateParams(form);
       const file = videoOf(form, route);
-      const video = await decoder.decode(file);
+      const signal = clientSignal(reply);
+      const video = await decoder.decode(file, signal);
       await rm(file.path, { force: true });
       const run = async (ctx: CallContext) => ({ results: [captionJson(file.filename, await backend.caption({ video, ...params }, ctx))] });
-      if (wantsStream(request)) return stream(request, reply, route, run, release);
-      return run({ signal: clientSignal(reply), onStart: release });
+      if (wantsStream(request)) return stream(request, reply, route, run, release, signal);
+      return run({ signal, onStart: release });
     });
   });
 
@@ -319,7 +342,7 @@ export function createServer(model: ModelInput | ServerTasks | InferenceBackend,
       const ctx = { signal: clientSignal(reply), onStart: release };
       if (texts.length) return backend.embed({ texts }, ctx);
       const file = videoOf(form, route);
-      const video = await decoder.decode(file);
+      const video = await decoder.decode(file, ctx.signal);
       await rm(file.path, { force: true });
       return backend.embed({ video }, ctx);
     });

@@ -1,11 +1,12 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { link, rm } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { InvalidOptionError, VideoDecodeError } from '@mplug2/core';
-import { loadVideo, type LoadedVideo } from '@mplug2/vision-encoder';
+import { AbortError, InvalidOptionError, VideoDecodeError, abortable, throwIfAborted } from '@mplug2/core';
+import { VideoDecodeTimeoutError, loadVideo, type LoadedVideo } from '@mplug2/vision-encoder';
 import type { FastifyRequest } from 'fastify';
 import type { DecodedVideo } from './backend.js';
 import { UploadTooLargeError } from './errors.js';
@@ -61,33 +62,126 @@ export async function readForm(request: FastifyRequest, tmpDir: string, maxUploa
 }
 
 /**
- * Decodes uploaded videos with ffmpeg; uploads with equal bytes (sha256) being decoded at the same
- * time share one decode. Decode errors name the uploaded file name, not the temp path.
+ * Decodes uploaded videos with ffmpeg, at most `concurrency` at once (default: the machine's cores);
+ * further decodes wait in arrival order, and ffmpeg's timeout counts from when a decode starts, so
+ * a burst of uploads queues instead of overloading the CPU until decodes time out. Uploads with
+ * equal bytes (sha256) decoded at the same time share one decode, which works on its own hard link
+ * of the upload (a request that leaves early removes its file without breaking the others). A
+ * decode whose requests have all left (their clients disconnected) is cancelled: dropped from the
+ * wait, or ffmpeg killed. Decode errors name the uploaded file name, not the temp path.
  */
 export class VideoDecoder {
-  private readonly inFlight = new Map<string, Promise<LoadedVideo>>();
+  private readonly inFlight = new Map<string, SharedDecode>();
+  private readonly queued: (() => void)[] = [];
+  private active = 0;
+  readonly concurrency: number;
+  /** Budget of one decode (probe + decode), from when it starts; default `loadVideo`'s (300 s). */
+  readonly timeoutMs: number | undefined;
 
-  constructor(private readonly input: { readonly frames: number; readonly size: number }) {}
-
-  // No abort signal: a decode may be shared by requests of several clients, and it is short.
-  async decode(file: NonNullable<UploadForm['file']>): Promise<DecodedVideo> {
-    let p = this.inFlight.get(file.sha256);
-    if (!p) {
-      p = loadVideo(file.path, { numFrames: this.input.frames, size: this.input.size }).catch((e: unknown) => {
-        if (e instanceof VideoDecodeError) {
-          const message = e.message.split(file.path).join(file.filename);
-          throw new VideoDecodeError(file.filename, message.startsWith(`${file.filename}: `) ? message.slice(file.filename.length + 2) : message, undefined, {
-            cause: e,
-          });
-        }
-        throw e;
-      });
-      this.inFlight.set(file.sha256, p);
-      const forget = () => this.inFlight.delete(file.sha256);
-      p.then(forget, forget);
-    }
-    return { sha256: file.sha256, pixels: (await p).pixelValues };
+  constructor(
+    private readonly input: { readonly frames: number; readonly size: number },
+    options: { readonly concurrency?: number; readonly timeoutMs?: number } = {},
+  ) {
+    this.concurrency = options.concurrency ?? Math.max(1, availableParallelism());
+    this.timeoutMs = options.timeoutMs;
+    if (!Number.isInteger(this.concurrency) || this.concurrency < 1)
+      throw new InvalidOptionError('decodeConcurrency', `must be an integer >= 1, got ${this.concurrency}`);
+    if (this.timeoutMs !== undefined && !(this.timeoutMs > 0)) throw new InvalidOptionError('decodeTimeoutMs', `must be > 0, got ${this.timeoutMs}`);
   }
+
+  /** Decodes running now. */
+  get running(): number {
+    return this.active;
+  }
+
+  /** Decodes waiting for a free slot. */
+  get waiting(): number {
+    return this.queued.length;
+  }
+
+  /** The upload's pixel values; `signal` (the client's) stops this request's wait, and the decode once nobody waits for it. */
+  async decode(file: NonNullable<UploadForm['file']>, signal?: AbortSignal): Promise<DecodedVideo> {
+    throwIfAborted(signal, `decoding ${file.filename}`);
+    let shared = this.inFlight.get(file.sha256);
+    // A decode cancelled a moment ago (its last request left) is settling: start a new one.
+    if (!shared || shared.cancel.signal.aborted) {
+      const cancel = new AbortController();
+      shared = { users: 0, cancel, result: this.start(file, cancel.signal) };
+      this.inFlight.set(file.sha256, shared);
+      const forget = () => this.inFlight.get(file.sha256) === shared && this.inFlight.delete(file.sha256);
+      shared.result.then(forget, forget);
+    }
+    const entry = shared;
+    entry.users++;
+    try {
+      return { sha256: file.sha256, pixels: (await abortable(entry.result, signal, `decoding ${file.filename}`)).pixelValues };
+    } finally {
+      // The last request to leave before the decode settled cancels it (a no-op once it settled).
+      if (--entry.users === 0) {
+        if (this.inFlight.get(file.sha256) === entry) this.inFlight.delete(file.sha256);
+        entry.cancel.abort(signal?.reason);
+      }
+    }
+  }
+
+  private async start(file: NonNullable<UploadForm['file']>, signal: AbortSignal): Promise<LoadedVideo> {
+    const own = `${file.path}.decode`;
+    await link(file.path, own);
+    try {
+      await this.slot(signal, file.filename);
+      try {
+        return await loadVideo(own, { numFrames: this.input.frames, size: this.input.size, signal, timeoutMs: this.timeoutMs });
+      } finally {
+        this.release();
+      }
+    } catch (e) {
+      if (e instanceof VideoDecodeTimeoutError) throw new VideoDecodeTimeoutError(file.filename, e.tool, e.timeoutMs);
+      if (e instanceof VideoDecodeError) {
+        const message = e.message.split(own).join(file.filename);
+        throw new VideoDecodeError(file.filename, message.startsWith(`${file.filename}: `) ? message.slice(file.filename.length + 2) : message, undefined, {
+          cause: e,
+        });
+      }
+      throw e;
+    } finally {
+      await rm(own, { force: true });
+    }
+  }
+
+  /** Waits for a free decode slot (in arrival order), or rejects with `AbortError` when `signal` aborts first. */
+  private slot(signal: AbortSignal, what: string): Promise<void> {
+    throwIfAborted(signal, `decoding ${what}`);
+    if (this.active < this.concurrency) {
+      this.active++;
+      return Promise.resolve();
+    }
+    return new Promise((resolve, reject) => {
+      const take = () => {
+        signal.removeEventListener('abort', leave);
+        this.active++;
+        resolve();
+      };
+      const leave = () => {
+        const at = this.queued.indexOf(take);
+        if (at >= 0) this.queued.splice(at, 1);
+        reject(new AbortError(`decoding ${what}`, signal.reason));
+      };
+      signal.addEventListener('abort', leave, { once: true });
+      this.queued.push(take);
+    });
+  }
+
+  private release(): void {
+    this.active--;
+    this.queued.shift()?.();
+  }
+}
+
+interface SharedDecode {
+  /** Requests waiting for this decode. */
+  users: number;
+  readonly cancel: AbortController;
+  readonly result: Promise<LoadedVideo>;
 }
 
 /** One or more values of a text field. */

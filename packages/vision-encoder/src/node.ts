@@ -58,6 +58,7 @@ export {
   type FfmpegBinaries,
   type ProbeOptions,
   probeVideo,
+  VideoDecodeTimeoutError,
   VideoFrameCountError,
   type VideoInfo,
 } from './video/node.js';

@@ -18,7 +18,7 @@ function tasksOption(values: Record<string, unknown>): TaskName[] | undefined {
 export const serveCommand: Command = {
   name: 'serve',
   summary: 'serve a model over HTTP (videoqa, caption, embed; batching, streaming, metrics)',
-  usage: `mplug2 serve <model-dir> [--port 8080] [--host 127.0.0.1] [--backend cpu|wasm|webgpu] [--threads N] [--tasks videoqa,caption,embed] [--max-batch 8] [--max-wait-ms 10] [--max-queue 64] [--max-upload <n|256M|1G>] [--token T] [--drain-timeout-ms 30000] ${QUEUE_COORDINATOR_USAGE}`,
+  usage: `mplug2 serve <model-dir> [--port 8080] [--host 127.0.0.1] [--backend cpu|wasm|webgpu] [--threads N] [--tasks videoqa,caption,embed] [--max-batch 8] [--max-wait-ms 10] [--max-queue 64] [--decode-concurrency N] [--decode-timeout-ms 300000] [--max-upload <n|256M|1G>] [--token T] [--drain-timeout-ms 30000] ${QUEUE_COORDINATOR_USAGE}`,
   options: {
     port: { type: 'string' },
     host: { type: 'string' },
@@ -28,6 +28,8 @@ export const serveCommand: Command = {
     'max-batch': { type: 'string' },
     'max-wait-ms': { type: 'string' },
     'max-queue': { type: 'string' },
+    'decode-concurrency': { type: 'string' },
+    'decode-timeout-ms': { type: 'string' },
     'max-upload': { type: 'string' },
     token: { type: 'string' },
     'drain-timeout-ms': { type: 'string' },
@@ -54,6 +56,8 @@ export const serveCommand: Command = {
       maxBatch: intOption(values, 'max-batch'),
       maxWaitMs: intOption(values, 'max-wait-ms', undefined, 0),
       maxQueue: intOption(values, 'max-queue'),
+      decodeConcurrency: intOption(values, 'decode-concurrency'),
+      decodeTimeoutMs: intOption(values, 'decode-timeout-ms'),
       maxUpload: values['max-upload'] === undefined ? undefined : parseByteSize(values['max-upload'] as string, '--max-upload'),
       token: token || undefined,
       queue,

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InvalidOptionError, VideoDecodeError } from '@mplug2/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { VideoFrameCountError, checkFfmpeg, decodeFrames, probeVideo } from './ffmpeg.js';
+import { VideoDecodeTimeoutError, VideoFrameCountError, checkFfmpeg, decodeFrames, probeVideo } from './ffmpeg.js';
 import { GOLDEN_VIDEO, firstBitMismatch, float32s, goldenConfig, goldenTensors, int64s, sha256, uint8s } from './golden.testutil.js';
 import { loadImage, loadVideo } from './load.js';
 import { sampleFrameIndices } from './sampling.js';
@@ -293,9 +293,15 @@ describe.skipIf(!hasFfmpeg)('ffmpeg: generated files, errors, early stop', () =>
     await decodeError(probeVideo(GOLDEN_VIDEO, { ffprobePath: '/nonexistent/bin/ffprobe' }), GOLDEN_VIDEO, /ffprobe not found/);
   });
 
-  it('timeouts kill the tool and throw VideoDecodeError', async () => {
+  it('timeouts kill the tool and throw VideoDecodeTimeoutError (a VideoDecodeError) naming the tool and the budget', async () => {
     const t0 = Date.now();
-    await decodeError(probeVideo(GOLDEN_VIDEO, { ffprobePath: p('slow-ffprobe'), timeoutMs: 200 }), GOLDEN_VIDEO, /did not finish within the 200 ms timeout/);
+    const e = await decodeError(
+      probeVideo(GOLDEN_VIDEO, { ffprobePath: p('slow-ffprobe'), timeoutMs: 200 }),
+      GOLDEN_VIDEO,
+      /did not finish within the 200 ms timeout/,
+    );
+    expect(e).toBeInstanceOf(VideoDecodeTimeoutError);
+    expect({ tool: (e as VideoDecodeTimeoutError).tool, timeoutMs: (e as VideoDecodeTimeoutError).timeoutMs }).toEqual({ tool: 'ffprobe', timeoutMs: 200 });
     expect(Date.now() - t0).toBeLessThan(5000);
   });
 

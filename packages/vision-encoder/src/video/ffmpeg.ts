@@ -122,6 +122,25 @@ export class VideoFrameCountError extends VideoDecodeError {
   }
 }
 
+/**
+ * ffprobe or ffmpeg ran past the time budget of the call (`timeoutMs`) and was killed: a very long
+ * or pathological file — or a machine too loaded to decode in time, which is why a server reports
+ * it as 503 rather than as a bad upload.
+ */
+export class VideoDecodeTimeoutError extends VideoDecodeError {
+  constructor(
+    file: string,
+    readonly tool: string,
+    readonly timeoutMs: number,
+  ) {
+    super(
+      file,
+      `${tool} did not finish within the ${timeoutMs} ms timeout and was killed`,
+      'pass a larger timeoutMs, or check that the file is a complete local video file',
+    );
+  }
+}
+
 function ffmpegBin(o: FfmpegBinaries | undefined): string {
   return o?.ffmpegPath || process.env.MPLUG2_FFMPEG || 'ffmpeg';
 }
@@ -243,13 +262,7 @@ function run(tool: 'ffmpeg' | 'ffprobe', bin: string, args: string[], file: stri
       } else resolve(result!);
     };
     const timer = setTimeout(() => {
-      finish(
-        new VideoDecodeError(
-          file,
-          `${tool} did not finish within the ${o.budget.totalMs} ms timeout and was killed`,
-          'pass a larger timeoutMs, or check that the file is a complete local video file',
-        ),
-      );
+      finish(new VideoDecodeTimeoutError(file, tool, o.budget.totalMs));
     }, left(o.budget));
     const onAbort = () => finish(o.signal!.reason);
     o.signal?.addEventListener('abort', onAbort, { once: true });

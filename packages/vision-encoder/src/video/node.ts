@@ -21,6 +21,7 @@ export {
   DEFAULT_DECODE_TIMEOUT_MS,
   DEFAULT_MAX_PIXELS,
   DEFAULT_PROBE_TIMEOUT_MS,
+  VideoDecodeTimeoutError,
   VideoFrameCountError,
   checkFfmpeg,
   decodeFrames,
