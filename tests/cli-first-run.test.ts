@@ -24,8 +24,11 @@ describe('mplug2 --version and --help', () => {
   it('every option of every command has a description in its --help', () => {
     for (const cmd of COMMANDS) {
       const help = commandHelp(cmd);
+      // Only the option lines (the usage line names most options too).
+      const optionLines = help.split('\n').slice(help.split('\n').indexOf('options:') + 1);
+      expect(optionLines.length, `${cmd.name} --help has an options section`).toBeGreaterThan(1);
       for (const name of [...Object.keys(cmd.options), 'verbose', 'help']) {
-        const line = help.split('\n').find((l) => l.includes(`--${name} `) || l.endsWith(`--${name}`));
+        const line = optionLines.find((l) => l.includes(`--${name} `) || l.endsWith(`--${name}`));
         expect(line, `${cmd.name} --${name}`).toBeDefined();
         expect(line!.replace(/^\s*(-\w, )?--\S+( <value>)?/, '').trim().length, `${cmd.name} --${name} has no description`).toBeGreaterThan(5);
       }
