@@ -61,6 +61,8 @@ const OPTION_HELP: Record<string, string> = {
   // eval
   annotations: 'annotation file of the dataset: JSON lines (or a JSON array) of {video_id, question, answer} or {video_id, golden_caption}',
   videos: 'directory of the videos (<videos>/<video_id>.mp4, .avi or .gif)',
+  'eval:task': 'what the dataset asks: videoqa (answers to questions) or caption (captions of the videos)',
+  'eval:answers': 'answer list file (ans2label.json: a JSON list, or an answer→label object): rank these instead of generating',
   'eval:out': 'run directory: results.json, metrics.json and the progress a re-run resumes from',
   'eval:k': "answer candidates kept when ranking --answers (default: the model's k_test)",
   'eval:batch': 'questions of one video evaluated together (default 4; results do not change, memory does)',
