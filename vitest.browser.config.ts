@@ -7,6 +7,7 @@ export default defineConfig({
   resolve: base.resolve,
   test: {
     include: ['tests/browser/**/*.browser.ts'],
+    globalSetup: base.test?.globalSetup,
     pool: 'forks',
     fileParallelism: false,
     testTimeout: 240_000,

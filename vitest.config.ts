@@ -27,6 +27,8 @@ export default defineConfig({
   },
   test: {
     include: ['packages/*/src/**/*.test.ts', 'tests/**/*.test.ts'],
+    // One temporary directory per run, removed at its end (see the file).
+    globalSetup: ['tests/helpers/run-tmpdir.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',
