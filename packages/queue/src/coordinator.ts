@@ -1,8 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Queue, type Job } from 'bullmq';
-import { InvalidOptionError } from '@mplug2/core';
+import { Queue, QueueEvents, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { AbortError, InvalidOptionError } from '@mplug2/core';
 import { QueueConnection, redact, type ConnectOptions } from './connection.js';
-import { DEFAULT_QUEUE_NAME, type JobEnvelope } from './jobs.js';
+import { JobFailedError } from './errors.js';
+import { DEFAULT_QUEUE_NAME, cancelChannel, type JobEnvelope } from './jobs.js';
 
 /** One unit of work: its deterministic id (see `jobId`) and the payload a worker's processor gets. */
 export interface WorkItem<D> {
@@ -29,7 +31,7 @@ export interface CoordinatorOptions extends ConnectOptions {
   readonly attempts?: number;
   /** First retry delay; doubles each retry (exponential backoff). Default 1000 ms. */
   readonly backoffMs?: number;
-  /** How often finished jobs are collected. Default 250 ms. */
+  /** How often `run` collects finished jobs; also the retry interval while Redis is away. Default 250 ms. */
   readonly pollMs?: number;
 }
 
@@ -49,8 +51,80 @@ export interface RunResult<D> {
   readonly seconds: number;
 }
 
+export interface CallOptions<D> {
+  readonly kind: string;
+  readonly modelId: string;
+  /** The job's id (see `jobId`); a call whose job already exists follows that job. */
+  readonly id: string;
+  readonly data: D;
+  /**
+   * Aborting it cancels the job and rejects the call at once with `AbortError`: a job not running
+   * yet is removed (it never runs); a running one is aborted on its worker (its processor's
+   * `JobContext.signal`), fails without retries and is removed.
+   */
+  readonly signal?: AbortSignal;
+  /** Each value the job's processor reports with `JobContext.progress`, in order (a retried job's attempts each report theirs). */
+  readonly onProgress?: (value: unknown) => void;
+}
+
 const PAGE = 500;
 const RECONCILE_EVERY_MS = 3000;
+/** How long a cancelled job that keeps running (its processor ignores the signal) is waited for, to remove it. */
+const CANCEL_FOR_MS = 5 * 60_000;
+/** Finished jobs of calls are removed when their result is taken; these ages (s) bound what a submitter that died leaves behind. */
+const KEEP_FINISHED_S = 3600;
+
+interface Follower {
+  progress(value: unknown): void;
+  completed(result: unknown): void;
+  failed(reason: string): void;
+}
+
+/**
+ * The queue's event stream (BullMQ's `QueueEvents`: one blocking XREAD connection per coordinator),
+ * dispatched to the calls by job id. A stream, unlike pub/sub, is read from a position: a reader
+ * that reconnects continues where it stopped, and a job's progress events come before its
+ * completion, in the order its worker wrote them.
+ */
+class JobEvents {
+  private readonly followers = new Map<string, Set<Follower>>();
+
+  private constructor(readonly events: QueueEvents) {
+    events.on('progress', (a) => this.each(a.jobId, (f) => f.progress(a.data)));
+    events.on('completed', (a) => this.each(a.jobId, (f) => f.completed(a.returnvalue)));
+    events.on('failed', (a) => this.each(a.jobId, (f) => f.failed(a.failedReason)));
+  }
+
+  static async open(queue: Queue, client: Redis): Promise<JobEvents> {
+    // Read from the stream's current last entry, not from '$' (which BullMQ resolves at each XREAD
+    // until the first event arrives): no event of a job added from now on can fall in between.
+    const [last] = await client.xrevrange(queue.keys.events, '+', '-', 'COUNT', 1);
+    const events = new QueueEvents(queue.name, { connection: client, lastEventId: last?.[0] ?? '0-0' });
+    events.on('error', () => undefined); // the blocking connection retries; giving up shows in the coordinator's connection
+    await events.waitUntilReady();
+    return new JobEvents(events);
+  }
+
+  private each(id: string, f: (follower: Follower) => void): void {
+    const set = this.followers.get(id);
+    if (set) for (const follower of [...set]) f(follower);
+  }
+
+  /** Routes job `id`'s events to `follower` until the returned function is called. */
+  follow(id: string, follower: Follower): () => void {
+    let set = this.followers.get(id);
+    if (!set) this.followers.set(id, (set = new Set()));
+    set.add(follower);
+    return () => {
+      set.delete(follower);
+      if (set.size === 0 && this.followers.get(id) === set) this.followers.delete(id);
+    };
+  }
+
+  close(): Promise<void> {
+    return this.events.close().catch(() => undefined);
+  }
+}
 
 /**
  * Submits one job per item and collects the results into a sink (the same store an embedded run
@@ -61,11 +135,22 @@ const RECONCILE_EVERY_MS = 3000;
  * retries failures as the embedded run does.
  */
 export class QueueCoordinator {
+  private events: Promise<JobEvents> | undefined;
+  /** Calls in flight: each one's way to reject (the connection was lost, the coordinator closed). */
+  private readonly calls = new Set<(e: unknown) => void>();
+  /** Cancellations in flight (`close()` lets each finish its current round). */
+  private readonly cancels = new Set<Promise<void>>();
+  private closing = false;
+
   private constructor(
     readonly connection: QueueConnection,
     readonly queue: Queue,
     private readonly options: Required<Pick<CoordinatorOptions, 'attempts' | 'backoffMs' | 'pollMs'>>,
-  ) {}
+  ) {
+    void connection.failure.then((e) => {
+      for (const fail of [...this.calls]) fail(e);
+    });
+  }
 
   static async connect(url: string, options: CoordinatorOptions = {}): Promise<QueueCoordinator> {
     const attempts = options.attempts ?? 3;
@@ -151,6 +236,114 @@ export class QueueCoordinator {
   }
 
   /**
+   * Submits one job and follows it through the queue's event stream (no polling): resolves with its
+   * result, reports its progress (`onProgress`) as the worker writes it, rejects with
+   * `JobFailedError` when it failed for good, with `AbortError` at once when `signal` aborts (the job
+   * is then cancelled, see `CallOptions.signal`), with `QueueUnavailableError` when Redis is lost
+   * for good. The job is removed once its outcome is taken. Every few seconds the job's state is
+   * also read, so an event lost with a restarted Redis delays the result at most that long, and a
+   * job lost with it (no persistence) is submitted again.
+   */
+  call<D, R>(o: CallOptions<D>): Promise<R> {
+    const { kind, id, signal } = o;
+    if (signal?.aborted) return Promise.reject(new AbortError(kind, signal.reason));
+    const envelope: JobEnvelope<D> = { modelId: o.modelId, data: o.data };
+    const options = {
+      jobId: id,
+      attempts: this.options.attempts,
+      backoff: { type: 'exponential', delay: this.options.backoffMs },
+      removeOnComplete: { age: KEEP_FINISHED_S },
+      removeOnFail: { age: KEEP_FINISHED_S },
+    };
+    return new Promise<R>((resolve, reject) => {
+      let settled = false;
+      let added: Promise<unknown> | undefined;
+      let unfollow = () => undefined as void;
+      let timer: ReturnType<typeof setInterval> | undefined;
+      const settle = (outcome: () => void): boolean => {
+        if (settled) return false;
+        settled = true;
+        unfollow();
+        clearInterval(timer);
+        signal?.removeEventListener('abort', onAbort);
+        this.calls.delete(fail);
+        outcome();
+        return true;
+      };
+      // The outcome is taken: the job has nothing more to give (another call on the same id gets it from its event too).
+      const finished = (outcome: () => void) => {
+        if (settle(outcome)) void this.queue.remove(id).catch(() => 0);
+      };
+      const follower: Follower = {
+        progress: (value) => {
+          if (!settled) o.onProgress?.(value);
+        },
+        completed: (result) => finished(() => resolve(result as R)),
+        failed: (reason) => finished(() => reject(new JobFailedError(kind, id, redact(reason || 'failed', this.connection.address)))),
+      };
+      const onAbort = () => {
+        if (settle(() => reject(new AbortError(kind, signal?.reason)))) this.cancel(id, added);
+      };
+      const fail = (e: unknown) => void settle(() => reject(e));
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.calls.add(fail);
+      let checking = false;
+      const reconcile = async () => {
+        if (checking || settled) return;
+        checking = true;
+        try {
+          const state = await this.queue.getJobState(id);
+          if (settled) return;
+          if (state === 'unknown') await this.queue.add(kind, envelope, options);
+          else if (state === 'completed' || state === 'failed') {
+            const job = await this.queue.getJob(id);
+            if (job && state === 'completed') follower.completed(job.returnvalue);
+            else if (job) follower.failed(job.failedReason);
+          }
+        } catch {
+          // Redis is away: the next round tries again (or the lost connection rejects the call).
+        } finally {
+          checking = false;
+        }
+      };
+      void (async () => {
+        if (this.closing) throw new Error('the queue coordinator is closed');
+        const events = await (this.events ??= JobEvents.open(this.queue, this.connection.client).catch((e: unknown) => {
+          this.events = undefined; // the next call tries again
+          throw e;
+        }));
+        if (settled) return;
+        // Followed before it exists: no event of the job can be missed.
+        unfollow = events.follow(id, follower);
+        added = this.guard(() => this.queue.add(kind, envelope, options));
+        await added;
+        if (!settled) timer = setInterval(() => void reconcile(), RECONCILE_EVERY_MS);
+      })().catch(fail);
+    });
+  }
+
+  /**
+   * Cancels job `id` (once `added` settled): removed if it is not running, so it never runs;
+   * otherwise its workers are told (on the queue's cancel channel) until it is gone — repeated, as
+   * a worker may be just taking the job, or reconnecting its subscription.
+   */
+  private cancel(id: string, added: Promise<unknown> | undefined): void {
+    const done = (async () => {
+      await added?.catch(() => undefined);
+      const until = performance.now() + CANCEL_FOR_MS;
+      for (let wait = 50; !this.closing && !this.connection.failed && performance.now() < until; wait = Math.min(2 * wait, 1000)) {
+        // 1: removed (waiting, delayed, finished, or already gone); 0: locked by the worker running it.
+        const removed = await this.queue.remove(id).catch(() => -1);
+        if (removed === 1) return;
+        if (removed === 0) await this.connection.client.publish(cancelChannel(this.queue.name), id).catch(() => 0);
+        await sleep(wait);
+      }
+    })();
+    this.cancels.add(done);
+    void done.finally(() => this.cancels.delete(done));
+  }
+
+  /**
    * Runs one round of queue calls; while Redis is down (restarting) the calls wait or fail and the
    * round is retried, until the connection is given up (then `QueueUnavailableError`).
    */
@@ -169,6 +362,10 @@ export class QueueCoordinator {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
+    await Promise.all([...this.cancels]);
+    for (const fail of [...this.calls]) fail(new Error('the queue coordinator was closed'));
+    await (await this.events?.catch(() => undefined))?.close();
     await this.queue.close().catch(() => undefined);
     await this.connection.close();
   }

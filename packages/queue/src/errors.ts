@@ -35,3 +35,14 @@ export class UnknownJobKindError extends Mplug2Error {
     super('UNKNOWN_JOB_KIND', `job ${jobId} is of kind '${kind}', which this worker does not process (it processes: ${known.join(', ') || 'nothing'})`);
   }
 }
+
+/** A job followed with `QueueCoordinator.call` failed on the workers for good (after its retries). */
+export class JobFailedError extends Mplug2Error {
+  constructor(
+    readonly kind: string,
+    readonly jobId: string,
+    readonly reason: string,
+  ) {
+    super('QUEUE_JOB_FAILED', `${kind} job ${jobId}: ${reason}`);
+  }
+}

@@ -3,6 +3,14 @@ import { createHash } from 'node:crypto';
 /** The queue name coordinators and workers use unless told otherwise. */
 export const DEFAULT_QUEUE_NAME = 'mplug2';
 
+/**
+ * The Redis pub/sub channel on which cancellations of queue `queueName`'s jobs are announced to its
+ * workers (the message is the job id). Channels are not keys: no job or BullMQ key can collide.
+ */
+export function cancelChannel(queueName: string): string {
+  return `mplug2:${queueName}:cancel`;
+}
+
 /** What every job carries around its kind-specific payload. */
 export interface JobEnvelope<D = unknown> {
   /** `manifest.modelId` of the model the result must come from. */

@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { InvalidOptionError } from '@mplug2/core';
+import { AbortError, InvalidOptionError } from '@mplug2/core';
 import { RedisServer, freePort } from '../../../tests/helpers/redis';
 import { QueueConnection, boundedRetry, parseQueueUrl, redact } from './connection.js';
 import { QueueCoordinator } from './coordinator.js';
-import { QueueUnavailableError } from './errors.js';
+import { JobFailedError, QueueUnavailableError } from './errors.js';
 import { decodeFloat32, encodeFloat32, jobId } from './jobs.js';
-import { QueueWorker, permanentFailure, type JobProcessor } from './worker.js';
+import { QueueWorker, permanentFailure, type JobProcessor, type WorkerOptions } from './worker.js';
 
 describe('queue addresses', () => {
   it('parses redis:// and rediss:// with user, password and db; the display form masks the password', () => {
@@ -115,19 +115,26 @@ describe('coordinator and workers on a real redis-server', () => {
     await redis.stop();
   });
 
-  const setup = async (processors: Record<string, JobProcessor>, options: { workers?: number; modelId?: string; attempts?: number } = {}) => {
+  const startWorker = async (queueName: string, processors: Record<string, JobProcessor>, options: Partial<WorkerOptions> = {}) => {
+    const w = await QueueWorker.start(redis.url, {
+      queueName,
+      modelId: 'model-a',
+      processors,
+      concurrency: 2,
+      lockDurationMs: 2000,
+      stalledIntervalMs: 1000,
+      ...options,
+    });
+    workers.push(w);
+    return w;
+  };
+  const setup = async (
+    processors: Record<string, JobProcessor>,
+    options: { workers?: number; modelId?: string; attempts?: number; onEvent?: WorkerOptions['onEvent'] } = {},
+  ) => {
     const queueName = `t${++queueSeq}`;
     for (let i = 0; i < (options.workers ?? 2); i++)
-      workers.push(
-        await QueueWorker.start(redis.url, {
-          queueName,
-          modelId: options.modelId ?? 'model-a',
-          processors,
-          concurrency: 2,
-          lockDurationMs: 2000,
-          stalledIntervalMs: 1000,
-        }),
-      );
+      await startWorker(queueName, processors, { modelId: options.modelId ?? 'model-a', onEvent: options.onEvent });
     const c = await QueueCoordinator.connect(redis.url, { queueName, attempts: options.attempts ?? 3, backoffMs: 50, pollMs: 50 });
     coordinators.push(c);
     return c;
@@ -213,6 +220,102 @@ describe('coordinator and workers on a real redis-server', () => {
     );
   });
 
+  it('call: one job followed through the event stream; its progress values in order before its result; failures after the retries', async () => {
+    const c = await setup(
+      {
+        count: async (d, job) => {
+          const { n, fail } = d as { n: number; fail?: boolean };
+          for (let i = 0; i < n; i++) void job.progress({ i });
+          if (fail) throw new Error(`broken on attempt ${job.attempt}`);
+          return { n };
+        },
+      },
+      { workers: 1, attempts: 2 },
+    );
+    const seen: unknown[] = [];
+    const result = await c.call<{ n: number }, { n: number }>({
+      kind: 'count',
+      modelId: 'model-a',
+      id: jobId('count', ['a']),
+      data: { n: 20 },
+      onProgress: (v) => seen.push(v),
+    });
+    expect(result).toEqual({ n: 20 });
+    expect(seen).toEqual(Array.from({ length: 20 }, (_, i) => ({ i })));
+    // Without a listener nothing is reported; the job is removed once its result is taken.
+    expect(await c.call({ kind: 'count', modelId: 'model-a', id: jobId('count', ['b']), data: { n: 3 } })).toEqual({ n: 3 });
+    await expect.poll(() => c.queue.getJobCountByTypes('completed', 'failed', 'waiting', 'active', 'delayed')).toBe(0);
+
+    const failed = (await c
+      .call({ kind: 'count', modelId: 'model-a', id: jobId('count', ['c']), data: { n: 1, fail: true } })
+      .catch((e) => e)) as JobFailedError;
+    expect(failed).toBeInstanceOf(JobFailedError);
+    expect(failed.code).toBe('QUEUE_JOB_FAILED');
+    expect(failed.reason).toBe('broken on attempt 2');
+    await expect.poll(() => c.queue.getJobCountByTypes('completed', 'failed', 'waiting', 'active', 'delayed')).toBe(0);
+  });
+
+  it('call aborted while its job waits: rejects at once with AbortError; the job is removed and never runs', async () => {
+    const c = await setup({}, { workers: 0 });
+    const ran: string[] = [];
+    const controller = new AbortController();
+    const id = jobId('slow', ['waiting']);
+    const call = c.call({ kind: 'slow', modelId: 'model-a', id, data: 1, signal: controller.signal });
+    await expect.poll(() => c.queue.getJobState(id)).toBe('waiting');
+    controller.abort('client gone');
+    const e = (await call.catch((err) => err)) as AbortError;
+    expect(e).toBeInstanceOf(AbortError);
+    expect(e.message).toBe('slow was aborted: client gone');
+    await expect.poll(() => c.queue.getJobState(id)).toBe('unknown');
+    // A worker that starts now runs the next job only.
+    await startWorker(c.queue.name, {
+      slow: async (d, job) => {
+        ran.push(job.id);
+        return d;
+      },
+    });
+    expect(await c.call({ kind: 'slow', modelId: 'model-a', id: jobId('slow', ['next']), data: 2 })).toBe(2);
+    expect(ran).toEqual([jobId('slow', ['next'])]);
+    // Aborted before the call: rejects without submitting.
+    await expect(c.call({ kind: 'slow', modelId: 'model-a', id: jobId('slow', ['never']), data: 3, signal: AbortSignal.abort() })).rejects.toBeInstanceOf(
+      AbortError,
+    );
+    expect(await c.queue.getJobState(jobId('slow', ['never']))).toBe('unknown');
+  });
+
+  it('call aborted while its job runs: the processor sees its signal abort; the job is cancelled, not retried, and removed', async () => {
+    const events: { type: string; jobId: string }[] = [];
+    const runs: { attempt: number; reason?: unknown }[] = [];
+    const c = await setup(
+      {
+        endless: async (_d, job) => {
+          const run: { attempt: number; reason?: unknown } = { attempt: job.attempt };
+          runs.push(run);
+          await job.progress('started');
+          // Runs until cancelled, as a model call would for minutes.
+          await new Promise<void>((_, reject) =>
+            job.signal.addEventListener('abort', () => {
+              run.reason = job.signal.reason;
+              reject(new Error('stopped'));
+            }),
+          );
+        },
+      },
+      { workers: 2, attempts: 3, onEvent: (e) => events.push(e) },
+    );
+    const controller = new AbortController();
+    const id = jobId('endless', ['x']);
+    const call = c.call({ kind: 'endless', modelId: 'model-a', id, data: null, signal: controller.signal, onProgress: () => controller.abort() });
+    await expect(call).rejects.toBeInstanceOf(AbortError);
+    await expect.poll(() => events.filter((e) => e.jobId === id).map((e) => e.type), { timeout: 10_000 }).toEqual(['active', 'cancelled']);
+    expect(runs).toEqual([{ attempt: 1, reason: 'cancelled' }]);
+    await expect.poll(() => c.queue.getJobState(id)).toBe('unknown');
+    expect(await c.queue.getJobCountByTypes('completed', 'failed', 'waiting', 'active', 'delayed')).toBe(0);
+    // Not retried later either.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(runs).toHaveLength(1);
+  });
+
   it('a kind no worker knows fails naming the kinds the worker processes', async () => {
     const c = await setup({ square: async () => ({ y: 0 }) }, { workers: 1, attempts: 1 });
     const r = await c.run({ kind: 'cube', modelId: 'model-a', items: [{ id: jobId('cube', ['1']), data: {} }], sink: async () => undefined });
@@ -269,6 +372,24 @@ describe('a Redis without persistence restarted mid-run', () => {
       const r = await run;
       expect(r.done).toBe(5);
       expect(got.sort()).toEqual([1, 2, 3, 4, 5]);
+    } finally {
+      for (const c of closers) await c.close();
+      await redis.stop();
+    }
+  }, 60_000);
+
+  it('a call whose job vanished with Redis submits it again and gets its result', async () => {
+    const redis = await RedisServer.start();
+    const closers: { close(): Promise<void> }[] = [];
+    try {
+      const c = await QueueCoordinator.connect(redis.url, { queueName: 'lost-call', pollMs: 50 });
+      closers.push(c);
+      const id = jobId('inc', ['call']);
+      const call = c.call<number, number>({ kind: 'inc', modelId: 'm', id, data: 41 });
+      await expect.poll(() => c.queue.getJobState(id), { timeout: 10_000 }).toBe('waiting');
+      await redis.restart();
+      closers.push(await QueueWorker.start(redis.url, { queueName: 'lost-call', modelId: 'm', processors: { inc: async (d) => (d as number) + 1 } }));
+      expect(await call).toBe(42);
     } finally {
       for (const c of closers) await c.close();
       await redis.stop();

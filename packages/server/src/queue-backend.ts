@@ -1,6 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { Mplug2Error, openModel, tensor, throwIfAborted, type ModelSource } from '@mplug2/core';
-import { QueueCoordinator, decodeFloat32, encodeFloat32, jobId, permanentFailure, type CoordinatorOptions, type JobProcessor } from '@mplug2/queue';
+import {
+  JobFailedError,
+  QueueCoordinator,
+  decodeFloat32,
+  encodeFloat32,
+  jobId,
+  permanentFailure,
+  type CoordinatorOptions,
+  type JobContext,
+  type JobProcessor,
+} from '@mplug2/queue';
 import type { CaptionResult, Captioner, QAResult, Retriever, VideoQA } from '@mplug2/tasks';
 import {
   LocalBackend,
@@ -13,6 +23,7 @@ import {
   type EmbedResult,
   type InferenceBackend,
   type LocalBackendOptions,
+  type StepUpdate,
   type TaskName,
 } from './backend.js';
 
@@ -26,8 +37,9 @@ interface WireVideo {
   readonly pixels: string;
 }
 
-type WireAsk = Omit<AskRequest, 'video'> & { readonly video: WireVideo };
-type WireCaption = Omit<CaptionRequest, 'video'> & { readonly video: WireVideo };
+/** `stream`: the client wants the steps; the worker then reports them as the job's progress (`StepProgress`). */
+type WireAsk = Omit<AskRequest, 'video'> & { readonly video: WireVideo; readonly stream?: boolean };
+type WireCaption = Omit<CaptionRequest, 'video'> & { readonly video: WireVideo; readonly stream?: boolean };
 type WireEmbed = { readonly video?: WireVideo; readonly texts?: readonly string[] };
 
 function toWire(v: DecodedVideo): WireVideo {
@@ -36,6 +48,11 @@ function toWire(v: DecodedVideo): WireVideo {
 
 function fromWire(v: WireVideo): DecodedVideo {
   return { sha256: v.sha256, pixels: tensor('float32', ['channels', 'frames', 'height', 'width'], v.shape, decodeFloat32(v.pixels)) };
+}
+
+/** A streamed job's progress value: the step updates of one decoding step (all its questions), in order. */
+interface StepProgress {
+  readonly steps: readonly StepUpdate[];
 }
 
 /** A queued request failed on the workers (after the coordinator's retries). */
@@ -49,9 +66,7 @@ export class QueueJobError extends Mplug2Error {
   }
 }
 
-export interface QueueBackendOptions extends Omit<CoordinatorOptions, 'pollMs'> {
-  /** How often finished jobs are collected. Default 20 ms (a serving latency, not a batch run's). */
-  readonly pollMs?: number;
+export interface QueueBackendOptions extends CoordinatorOptions {
   /** Tasks to serve; default every task the model supports. */
   readonly tasks?: readonly TaskName[];
 }
@@ -60,9 +75,17 @@ export interface QueueBackendOptions extends Omit<CoordinatorOptions, 'pollMs'> 
  * Hands each request to the queue's workers (`mplug2 worker <model> --queue …`, which batch the
  * jobs they run at once) instead of running the model: the HTTP front holds no weights (it reads
  * the model's manifest for its id, tasks and input size) and scales horizontally. Uploads are
- * decoded here (bad ones are a 400 before anything is queued) and travel as pixel values. No
- * per-step streaming (a streaming request gets its result event only); a client that leaves does
- * not cancel a job already queued.
+ * decoded here (bad ones are a 400 before anything is queued) and travel as pixel values.
+ *
+ * Each request is one job followed with `QueueCoordinator.call`, through the queue's event stream
+ * (no polling per request). A streaming request's worker reports each decoding step as the job's
+ * progress, forwarded as the same `StepUpdate`s the local backend gives (in order; a job retried
+ * on another worker does not repeat the steps already sent). Progress goes through the Redis
+ * stream BullMQ writes every job event to, not a pub/sub channel per job: a stream is read from a
+ * position, so a front whose connection drops reads on where it stopped, and a job's steps and its
+ * completion are entries of one stream, so the steps always arrive before the result. A client that leaves cancels its job:
+ * a waiting job is removed and never runs; a running one is aborted on its worker (the model call
+ * stops as with the local backend), is not retried and leaves nothing in the queue.
  */
 export class QueueBackend implements InferenceBackend {
   private inFlight = 0;
@@ -77,7 +100,7 @@ export class QueueBackend implements InferenceBackend {
   static async connect(model: string | ModelSource, url: string, options: QueueBackendOptions = {}): Promise<QueueBackend> {
     const source = typeof model === 'string' ? await openModel(model) : model;
     const cfg = source.manifest.config.model_config;
-    const coordinator = await QueueCoordinator.connect(url, { ...options, pollMs: options.pollMs ?? 20 });
+    const coordinator = await QueueCoordinator.connect(url, options);
     return new QueueBackend(coordinator, source.manifest.modelId, options.tasks ?? supportedTasks(source), {
       frames: cfg.model_num_frames,
       size: cfg.image_res,
@@ -91,20 +114,33 @@ export class QueueBackend implements InferenceBackend {
   private async submit<D, R>(kind: string, data: D, ctx: CallContext): Promise<R> {
     throwIfAborted(ctx.signal, kind);
     const id = jobId(kind, [this.modelId, randomUUID()]);
-    let result: R | undefined;
+    const onStep = ctx.onStep;
+    // Only a streaming request has its steps reported (each is a Redis write on the worker).
+    const sent = new Map<number, number>();
+    const onProgress = onStep
+      ? (value: unknown) => {
+          for (const u of (value as StepProgress | null)?.steps ?? []) {
+            // A job retried after its worker died reports its steps again from the start: skip those already sent.
+            if (u.step <= (sent.get(u.index) ?? -1)) continue;
+            sent.set(u.index, u.step);
+            onStep(u);
+          }
+        }
+      : undefined;
     this.inFlight++;
     ctx.onStart?.();
     try {
-      const run = await this.coordinator.run<D, R>({
+      return await this.coordinator.call<D, R>({
         kind,
         modelId: this.modelId,
-        items: [{ id, data }],
-        sink: async (done) => {
-          result = done[0].result;
-        },
+        id,
+        data: onStep ? { ...data, stream: true } : data,
+        signal: ctx.signal,
+        onProgress,
       });
-      if (run.failed.length) throw new QueueJobError(kind, id, run.failed[0].error);
-      return result as R;
+    } catch (e) {
+      if (e instanceof JobFailedError) throw new QueueJobError(kind, id, e.reason);
+      throw e;
     } finally {
       this.inFlight--;
     }
@@ -151,19 +187,47 @@ export function serveProcessors(loaders: ServeTaskLoaders, options: LocalBackend
     }
     return b;
   };
-  const ctx = { signal: new AbortController().signal };
   return {
-    [SERVE_KINDS.videoqa]: async (raw) => {
-      const r = raw as WireAsk;
-      return (await backend('videoqa')).ask({ ...r, video: fromWire(r.video) }, ctx);
+    [SERVE_KINDS.videoqa]: async (raw, job) => {
+      const { stream, ...r } = raw as WireAsk;
+      const b = await backend('videoqa');
+      return withSteps(job, stream, (ctx) => b.ask({ ...r, video: fromWire(r.video) }, ctx));
     },
-    [SERVE_KINDS.caption]: async (raw) => {
-      const r = raw as WireCaption;
-      return (await backend('captioner')).caption({ ...r, video: fromWire(r.video) }, ctx);
+    [SERVE_KINDS.caption]: async (raw, job) => {
+      const { stream, ...r } = raw as WireCaption;
+      const b = await backend('captioner');
+      return withSteps(job, stream, (ctx) => b.caption({ ...r, video: fromWire(r.video) }, ctx));
     },
-    [SERVE_KINDS.embed]: async (raw) => {
+    [SERVE_KINDS.embed]: async (raw, job) => {
       const r = raw as WireEmbed;
-      return (await backend('retriever')).embed(r.video ? { video: fromWire(r.video) } : { texts: r.texts ?? [] }, ctx);
+      return (await backend('retriever')).embed(r.video ? { video: fromWire(r.video) } : { texts: r.texts ?? [] }, { signal: job.signal });
     },
   };
+}
+
+/**
+ * Runs `call` with the job's signal (a cancelled job's model call stops) and, for a streaming
+ * request, reports its steps as job progress: the updates of one decoding step (every question's,
+ * given synchronously) go out as one progress value, so a step costs one Redis write.
+ */
+async function withSteps<R>(job: JobContext, stream: boolean | undefined, call: (ctx: CallContext) => Promise<R>): Promise<R> {
+  if (!stream) return call({ signal: job.signal });
+  let pending: StepUpdate[] = [];
+  let sent: Promise<void> = Promise.resolve();
+  const flush = () => {
+    if (pending.length) sent = job.progress({ steps: pending } satisfies StepProgress);
+    pending = [];
+  };
+  try {
+    return await call({
+      signal: job.signal,
+      onStep: (u) => {
+        if (pending.length === 0) queueMicrotask(flush);
+        pending.push(u);
+      },
+    });
+  } finally {
+    flush();
+    await sent;
+  }
 }
