@@ -82,6 +82,17 @@ describe('LanceVectorStore.open after a writer was killed', () => {
       await again.close();
     });
 
+  it('a store opened before another process created the table adds to that table', async () => {
+    const db = path.join(mkdtempSync(path.join(tmpdir(), 'mplug2-store-')), 'db');
+    const early = await LanceVectorStore.open(db); // no table yet
+    const other = await LanceVectorStore.open(db);
+    await other.add(rows.slice(0, 2)); // creates it
+    await other.close();
+    await early.add(rows.slice(2, 4)); // would create it too: joins it instead
+    expect(await early.count()).toBe(4);
+    await early.close();
+  });
+
   it('a table LanceDB cannot read is a STORE_UNREADABLE error naming the database, not an empty index', async () => {
     const db = path.join(mkdtempSync(path.join(tmpdir(), 'mplug2-store-')), 'db');
     const store = await LanceVectorStore.open(db);

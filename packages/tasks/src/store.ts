@@ -126,10 +126,10 @@ export class LanceVectorStore implements VectorStore {
       return new LanceVectorStore(uri, db, await db.openTable(TABLE));
     } catch (e) {
       if (!isUncommittedTable(e)) throw new Mplug2Error('STORE_UNREADABLE', `${uri}: table '${TABLE}' cannot be opened: ${(e as Error).message}`);
-      // A writer killed while it created the table (the first `add`) leaves the table listed with no
-      // committed version: no row was ever stored in it. Drop the half-made table (it may already be
-      // half gone: ignore that) so that the next `add` creates it, as in an empty database.
-      await db.dropTable(TABLE).catch(() => undefined);
+      // The table is listed but has no committed version: its creation (the first `add`) is under
+      // way in another process, or its writer was killed during it. Either way it holds no row yet:
+      // this store reads as empty, and its first `add` creates the table. Nothing is dropped — a
+      // reader (`mplug2 search` beside a running index) must not destroy a writer's table.
       return new LanceVectorStore(uri, db, null);
     }
   }
@@ -155,8 +155,15 @@ export class LanceVectorStore implements VectorStore {
       modelId: r.modelId,
       states: r.states ? Buffer.from(r.states.buffer, r.states.byteOffset, r.states.byteLength) : Buffer.alloc(0),
     }));
-    if (!this.table) this.table = await this.db.createTable(TABLE, data);
-    else await this.table.add(data);
+    if (this.table) return void (await this.table.add(data));
+    try {
+      this.table = await this.db.createTable(TABLE, data);
+    } catch (e) {
+      // Another process created the table since this store was opened: add to it.
+      if (!/already exists/i.test(String((e as Error)?.message ?? e))) throw e;
+      this.table = await this.db.openTable(TABLE);
+      await this.table.add(data);
+    }
   }
 
   async remove(modelId: string, paths: readonly string[]): Promise<void> {
