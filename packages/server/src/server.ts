@@ -13,7 +13,7 @@ import { NotServedError, QueueFullError, UnauthorizedError, UploadTooLargeError 
 import { ServerMetrics } from './metrics.js';
 import { QueueBackend, QueueJobError, type QueueBackendOptions } from './queue-backend.js';
 import { openApiDocument } from './openapi.js';
-import { VideoDecoder, intField, readForm, textFields, type UploadForm } from './uploads.js';
+import { VideoDecoder, decoderOptions, intField, readForm, textFields, type UploadForm } from './uploads.js';
 
 export interface ServerOptions {
   /** onnxruntime backend for a model the server loads. Default `auto`. */
@@ -116,11 +116,7 @@ export function createServer(model: ModelInput | ServerTasks | InferenceBackend,
   if (!Number.isInteger(maxBatch) || maxBatch < 1) throw new InvalidOptionError('maxBatch', `must be an integer >= 1, got ${maxBatch}`);
   if (options.maxWaitMs !== undefined && !(Number.isFinite(options.maxWaitMs) && options.maxWaitMs >= 0))
     throw new InvalidOptionError('maxWaitMs', `must be a number >= 0, got ${options.maxWaitMs}`);
-  const decodeConcurrency = options.decodeConcurrency ?? Math.max(1, os.availableParallelism());
-  if (!Number.isInteger(decodeConcurrency) || decodeConcurrency < 1)
-    throw new InvalidOptionError('decodeConcurrency', `must be an integer >= 1, got ${decodeConcurrency}`);
-  if (options.decodeTimeoutMs !== undefined && !(Number.isFinite(options.decodeTimeoutMs) && options.decodeTimeoutMs > 0))
-    throw new InvalidOptionError('decodeTimeoutMs', `must be a number > 0, got ${options.decodeTimeoutMs}`);
+  const decoding = decoderOptions({ concurrency: options.decodeConcurrency, timeoutMs: options.decodeTimeoutMs });
   if (options.token !== undefined && options.token.length === 0) throw new InvalidOptionError('token', 'must not be empty');
 
   const app = Fastify({ logger: options.logger ?? false, forceCloseConnections: 'idle', bodyLimit: 1024 ** 2 });
@@ -158,7 +154,7 @@ export function createServer(model: ModelInput | ServerTasks | InferenceBackend,
               threads: options.threads,
               tasks: options.tasks,
             });
-    decoder = new VideoDecoder(backend.input, { concurrency: decodeConcurrency, timeoutMs: options.decodeTimeoutMs });
+    decoder = new VideoDecoder(backend.input, decoding);
   })();
   modelLoaded.catch((e: unknown) => {
     loadError = e;

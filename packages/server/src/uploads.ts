@@ -61,6 +61,25 @@ export async function readForm(request: FastifyRequest, tmpDir: string, maxUploa
   }
 }
 
+export interface DecoderOptions {
+  /** Decodes at once. Default: the machine's cores. */
+  readonly concurrency?: number;
+  /** Budget of one decode (probe + decode), from when it starts; default `loadVideo`'s (300 s). */
+  readonly timeoutMs?: number;
+}
+
+/**
+ * `DecoderOptions` with defaults, checked; errors name the server's options (`createServer` checks
+ * them with this before the model loads, since its decoder is made after).
+ */
+export function decoderOptions(o: DecoderOptions): { concurrency: number; timeoutMs: number | undefined } {
+  const concurrency = o.concurrency ?? Math.max(1, availableParallelism());
+  if (!Number.isInteger(concurrency) || concurrency < 1) throw new InvalidOptionError('decodeConcurrency', `must be an integer >= 1, got ${concurrency}`);
+  if (o.timeoutMs !== undefined && !(Number.isFinite(o.timeoutMs) && o.timeoutMs > 0))
+    throw new InvalidOptionError('decodeTimeoutMs', `must be a number > 0, got ${o.timeoutMs}`);
+  return { concurrency, timeoutMs: o.timeoutMs };
+}
+
 /**
  * Decodes uploaded videos with ffmpeg, at most `concurrency` at once (default: the machine's cores);
  * further decodes wait in arrival order, and ffmpeg's timeout counts from when a decode starts, so
@@ -80,13 +99,9 @@ export class VideoDecoder {
 
   constructor(
     private readonly input: { readonly frames: number; readonly size: number },
-    options: { readonly concurrency?: number; readonly timeoutMs?: number } = {},
+    options: DecoderOptions = {},
   ) {
-    this.concurrency = options.concurrency ?? Math.max(1, availableParallelism());
-    this.timeoutMs = options.timeoutMs;
-    if (!Number.isInteger(this.concurrency) || this.concurrency < 1)
-      throw new InvalidOptionError('decodeConcurrency', `must be an integer >= 1, got ${this.concurrency}`);
-    if (this.timeoutMs !== undefined && !(this.timeoutMs > 0)) throw new InvalidOptionError('decodeTimeoutMs', `must be > 0, got ${this.timeoutMs}`);
+    ({ concurrency: this.concurrency, timeoutMs: this.timeoutMs } = decoderOptions(options));
   }
 
   /** Decodes running now. */
