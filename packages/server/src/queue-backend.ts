@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Mplug2Error, openModel, tensor, throwIfAborted, type ModelSource } from '@mplug2/core';
+import { openModel, tensor, throwIfAborted, type ModelSource } from '@mplug2/core';
 import {
   JobFailedError,
   QueueCoordinator,
@@ -55,16 +55,8 @@ interface StepProgress {
   readonly steps: readonly StepUpdate[];
 }
 
-/** A queued request failed on the workers (after the coordinator's retries). */
-export class QueueJobError extends Mplug2Error {
-  constructor(
-    readonly kind: string,
-    readonly jobId: string,
-    detail: string,
-  ) {
-    super('QUEUE_JOB_FAILED', `${kind} job ${jobId}: ${detail}`);
-  }
-}
+/** A queued request failed on the workers (after the coordinator's retries): the queue's `JobFailedError` (HTTP 502). */
+export { JobFailedError as QueueJobError };
 
 export interface QueueBackendOptions extends CoordinatorOptions {
   /** Tasks to serve; default every task the model supports. */
@@ -138,9 +130,6 @@ export class QueueBackend implements InferenceBackend {
         signal: ctx.signal,
         onProgress,
       });
-    } catch (e) {
-      if (e instanceof JobFailedError) throw new QueueJobError(kind, id, e.reason);
-      throw e;
     } finally {
       this.inFlight--;
     }
