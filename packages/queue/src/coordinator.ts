@@ -173,19 +173,12 @@ export class QueueCoordinator {
     const failed: RunResult<D>['failed'] = [];
     const total = pending.size;
     let done = 0;
-    const jobOptions = (id: string) => ({
-      jobId: id,
-      attempts: this.options.attempts,
-      backoff: { type: 'exponential', delay: this.options.backoffMs },
-      removeOnComplete: false,
-      removeOnFail: false,
-    });
     const submit = async (items: readonly WorkItem<D>[]) => {
       for (let s = 0; s < items.length; s += PAGE)
         await this.queue.addBulk(
           items
             .slice(s, s + PAGE)
-            .map((i) => ({ name: run.kind, data: { modelId: run.modelId, data: i.data } satisfies JobEnvelope<D>, opts: jobOptions(i.id) })),
+            .map((i) => ({ name: run.kind, data: { modelId: run.modelId, data: i.data } satisfies JobEnvelope<D>, opts: this.jobOptions(i.id, false) })),
         );
     };
     // Finished jobs of items whose results were already written (a coordinator killed between
@@ -248,13 +241,7 @@ export class QueueCoordinator {
     const { kind, id, signal } = o;
     if (signal?.aborted) return Promise.reject(new AbortError(kind, signal.reason));
     const envelope: JobEnvelope<D> = { modelId: o.modelId, data: o.data };
-    const options = {
-      jobId: id,
-      attempts: this.options.attempts,
-      backoff: { type: 'exponential', delay: this.options.backoffMs },
-      removeOnComplete: { age: KEEP_FINISHED_S },
-      removeOnFail: { age: KEEP_FINISHED_S },
-    };
+    const options = this.jobOptions(id, { age: KEEP_FINISHED_S });
     return new Promise<R>((resolve, reject) => {
       let settled = false;
       let added: Promise<unknown> | undefined;
@@ -341,6 +328,20 @@ export class QueueCoordinator {
     })();
     this.cancels.add(done);
     void done.finally(() => this.cancels.delete(done));
+  }
+
+  /**
+   * A job's options: its deterministic id, retries with exponential backoff, and when BullMQ removes
+   * it once finished (`false`: never, the coordinator removes it after taking its outcome).
+   */
+  private jobOptions(id: string, removeFinished: false | { age: number }) {
+    return {
+      jobId: id,
+      attempts: this.options.attempts,
+      backoff: { type: 'exponential', delay: this.options.backoffMs },
+      removeOnComplete: removeFinished,
+      removeOnFail: removeFinished,
+    };
   }
 
   /**
