@@ -155,7 +155,10 @@ export class LanceVectorStore implements VectorStore {
       modelId: r.modelId,
       states: r.states ? Buffer.from(r.states.buffer, r.states.byteOffset, r.states.byteLength) : Buffer.alloc(0),
     }));
-    if (this.table) return void (await this.table.add(data));
+    if (this.table) {
+      await this.table.add(data);
+      return;
+    }
     try {
       this.table = await this.db.createTable(TABLE, data);
     } catch (e) {
